@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* ehr2fa-admin: front end only. Each verb parses its arguments, calls core/,
+ * prints, and maps the errno to an exit code once. */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Exit codes (documented in ehr2fa-admin(8)). */
+#define EXIT_FAIL 1     /* the operation failed */
+#define EXIT_USAGE 2    /* bad command line */
+#define EXIT_NOTFOUND 3 /* no such user, not enrolled */
+#define EXIT_STORE 4    /* configuration or store unavailable */
+#define EXIT_TAMPER 5   /* audit chain or sealed data does not verify */
+
+struct admin {
+        struct ehr_config cfg;
+        const char *conf_path;
+        struct ehr_store *store;
+        bool json;
+        char actor[EHR_LOGIN_MAX + 16];
+        char source[128];
+        uint64_t now_sec;
+};
+
+/* Open the store (creating it with create). Prints the reason on failure. Returns 0 or an exit code. */
+int admin_open_store(struct admin *a, bool create);
+
+/* Get a user or print "no such user". Returns 0 or an exit code. */
+int admin_get_user(struct admin *a, const char *login, struct ehr_user **ret);
+
+/* Append an audit row as the caller. Returns 0 or a negative errno. */
+int admin_audit(struct admin *a, const char *user, const char *action, const char *details);
+
+/* End a transaction: commit when r >= 0, else (or when the commit fails) roll back
+ * and print "cannot WHAT: reason". Returns 0 or an exit code. */
+int admin_end(struct admin *a, int r, const char *what);
+
+/* Map a negative errno to an exit code. */
+int admin_exit_from_errno(int r);
+
+/* Print a message to stderr, prefixed "ehr2fa-admin: ". Returns EXIT_FAIL-style code passed. */
+int admin_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Accept --json after the verb too: sets a->json and removes it from argv. */
+void admin_take_json(struct admin *a, int *argc, char **argv);
+
+/* JSON helpers. */
+void json_string(FILE *f, const char *s);
+
+/* A fixed-size-argument verb: argv[0] is the verb's last word. */
+int verb_init(struct admin *a, int argc, char **argv);
+int verb_user(struct admin *a, int argc, char **argv);
+int verb_totp(struct admin *a, int argc, char **argv);
+int verb_recovery(struct admin *a, int argc, char **argv);
+int verb_lockout(struct admin *a, int argc, char **argv);
+int verb_audit(struct admin *a, int argc, char **argv);
+
+/* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
+int qr_print(FILE *f, const char *text);
+
+/* Parse "--json" anywhere among the verb's options. Shared option parsing: */
+int parse_uint_arg(const char *opt, const char *value, uint64_t min, uint64_t max, uint64_t *ret);

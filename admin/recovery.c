@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sodium.h>
+
+#include "admin.h"
+#include "recovery.h"
+
+static int recovery_new(struct admin *a, int argc, char **argv) {
+        if (argc != 2)
+                return admin_err(EXIT_USAGE, "usage: recovery new LOGIN");
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        int r = admin_get_user(a, argv[1], &u);
+        if (r)
+                return r;
+        if (!u->totp_enrolled)
+                return admin_err(EXIT_NOTFOUND, "%s has no app enrolled; recovery codes back up an enrolled app: run 'totp enroll %s' first",
+                                 u->login, u->login);
+
+        char codes[EHR_RECOVERY_CODES][EHR_RECOVERY_DISPLAY_SIZE];
+        uint8_t hashes[EHR_RECOVERY_CODES][EHR_HASH_BYTES];
+        ehr_recovery_generate(ehr_store_keys(a->store), u->id, EHR_RECOVERY_CODES, codes, hashes);
+
+        char details[64];
+        snprintf(details, sizeof details, "%u new codes; earlier codes void", EHR_RECOVERY_CODES);
+        r = ehr_store_begin(a->store);
+        if (r >= 0)
+                r = ehr_store_recovery_replace(a->store, u->id, (const uint8_t(*)[EHR_HASH_BYTES]) hashes,
+                                               EHR_RECOVERY_CODES);
+        if (r >= 0)
+                r = admin_audit(a, u->login, "recovery codes generated", details);
+        r = admin_end(a, r, "store the recovery codes");
+        if (r == 0) {
+                printf("Recovery codes for %s. Each works once, in place of a code from the app.\n"
+                       "They are shown only now: print them or keep them somewhere safe.\n\n",
+                       u->login);
+                for (unsigned i = 0; i < EHR_RECOVERY_CODES; i++)
+                        printf("  %s\n", codes[i]);
+                printf("\nAny earlier recovery codes of %s no longer work.\n", u->login);
+                fflush(stdout);
+        }
+        sodium_memzero(codes, sizeof codes);
+        sodium_memzero(hashes, sizeof hashes);
+        return r;
+}
+
+int verb_recovery(struct admin *a, int argc, char **argv) {
+        if (argc >= 2 && streq(argv[1], "new"))
+                return recovery_new(a, argc - 1, argv + 1);
+        return admin_err(EXIT_USAGE, "usage: recovery new LOGIN");
+}

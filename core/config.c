@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
+#include <strings.h>
+
+#include "config.h"
+#include "util.h"
+
+#define CONFIG_LINE_MAX 4096U
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM };
+
+static const struct key {
+        const char *name;
+        enum key_type type;
+        size_t offset;
+        uint64_t min, max;
+} keys[] = {
+#define K(n, t, lo, hi) { #n, t, offsetof(struct ehr_config, n), lo, hi }
+        K(store_dir, KEY_STRING, 0, 0),
+        K(issuer, KEY_STRING, 0, 0),
+        K(window, KEY_UINT, 0, 10),
+        K(totp_digits, KEY_UINT, 6, 8),
+        K(totp_period, KEY_UINT, 10, 300),
+        K(totp_algorithm, KEY_ALGORITHM, 0, 0),
+        K(deny, KEY_UINT, 1, 1000),
+        K(fail_interval, KEY_UINT, 1, 86400 * 365),
+        K(unlock_time, KEY_UINT, 0, 86400 * 365),
+        K(max_failures, KEY_UINT, 1, 100000),
+        K(fail_delay_ms, KEY_UINT, 0, 60000),
+        K(store_timeout_ms, KEY_UINT, 0, 60000),
+        K(fail_mode, KEY_FAIL_MODE, 0, 0),
+        K(nullok, KEY_BOOL, 0, 0),
+        K(debug, KEY_BOOL, 0, 0),
+#undef K
+};
+
+void ehr_config_init(struct ehr_config *c) {
+        *c = (struct ehr_config) {
+                .window = 1,
+                .totp_digits = 6,
+                .totp_period = 30,
+                .deny = 5,
+                .fail_interval = 900,
+                .unlock_time = 900,
+                .max_failures = 100, /* NIST SP 800-63B 5.2.2 */
+                .fail_delay_ms = 2000,
+                .store_timeout_ms = 3000,
+                .fail_mode = EHR_FAIL_SECURE,
+        };
+}
+
+void ehr_config_done(struct ehr_config *c) {
+        free(c->store_dir);
+        free(c->issuer);
+        free(c->totp_algorithm);
+        c->store_dir = c->issuer = c->totp_algorithm = NULL;
+}
+
+const char *ehr_fail_mode_to_string(enum ehr_fail_mode m) {
+        return m == EHR_FAIL_SAFE ? "safe" : "secure";
+}
+
+int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
+        const struct key *k = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].name, key)) {
+                        k = &keys[i];
+                        break;
+                }
+        if (!k)
+                return -ENOENT;
+
+        void *field = (char *) c + k->offset;
+        switch (k->type) {
+        case KEY_STRING:
+        case KEY_ALGORITHM: {
+                if (isempty(value))
+                        return -EINVAL;
+                if (k->type == KEY_ALGORITHM && strcasecmp(value, "SHA1") != 0 && strcasecmp(value, "SHA256") != 0 &&
+                    strcasecmp(value, "SHA512") != 0)
+                        return -EINVAL;
+                char *s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(*(char **) field);
+                *(char **) field = s;
+                return 0;
+        }
+        case KEY_UINT:
+                return ehr_parse_uint(value, k->min, k->max, (uint64_t *) field);
+        case KEY_BOOL:
+                return ehr_parse_bool(value, (bool *) field);
+        case KEY_FAIL_MODE:
+                if (streq(value, "secure"))
+                        *(enum ehr_fail_mode *) field = EHR_FAIL_SECURE;
+                else if (streq(value, "safe"))
+                        *(enum ehr_fail_mode *) field = EHR_FAIL_SAFE;
+                else
+                        return -EINVAL;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static const char *value_hint(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].name, key))
+                        switch (keys[i].type) {
+                        case KEY_BOOL:
+                                return "expected yes or no";
+                        case KEY_FAIL_MODE:
+                                return "expected secure or safe";
+                        case KEY_ALGORITHM:
+                                return "expected SHA1, SHA256 or SHA512";
+                        case KEY_UINT:
+                                return "expected a whole number in range";
+                        case KEY_STRING:
+                                return "expected a non-empty value";
+                        }
+        return "";
+}
+
+int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, char *err, size_t errlen) {
+        char msg[256];
+        int fd = ehr_open_checked(path, geteuid(), true, false);
+        if (fd == -ENOENT && missing_ok)
+                return 0;
+        if (fd < 0) {
+                snprintf(err, errlen, "%s", ehr_open_error(fd, path, false, msg, sizeof msg));
+                return fd;
+        }
+        FILE *f = fdopen(fd, "re");
+        if (!f) {
+                int r = negative_errno();
+                (void) close(fd);
+                snprintf(err, errlen, "%s: %s", path, ehr_strerror(r));
+                return r;
+        }
+
+        char line[CONFIG_LINE_MAX];
+        unsigned lineno = 0;
+        int r = 0;
+        while (fgets(line, sizeof line, f)) {
+                lineno++;
+                size_t n = strlen(line);
+                if (n == sizeof line - 1 && line[n - 1] != '\n' && !feof(f)) {
+                        snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+                        r = -EINVAL;
+                        break;
+                }
+                if (memchr(line, 0, n) != NULL && strlen(line) != n) {
+                        snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+                        r = -EINVAL;
+                        break;
+                }
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = 0;
+                char *s = ehr_strstrip(line);
+                if (!*s)
+                        continue;
+                char *eq = strchr(s, '=');
+                if (!eq) {
+                        snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+                        r = -EINVAL;
+                        break;
+                }
+                *eq = 0;
+                char *key = ehr_strstrip(s), *value = ehr_strstrip(eq + 1);
+                r = ehr_config_set(c, key, value);
+                if (r == -ENOENT) {
+                        snprintf(err, errlen, "%s:%u: unknown key '%.64s'", path, lineno, key);
+                        r = -EINVAL;
+                        break;
+                }
+                if (r < 0) {
+                        snprintf(err, errlen, "%s:%u: bad value for %s: '%.64s' (%s)", path, lineno, key, value,
+                                 value_hint(key));
+                        if (r != -ENOMEM)
+                                r = -EINVAL;
+                        break;
+                }
+        }
+        if (r == 0 && ferror(f)) {
+                r = -EIO;
+                snprintf(err, errlen, "%s: read error", path);
+        }
+        fclose(f);
+        return r;
+}

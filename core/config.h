@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* ehr2fa.conf: `key = value` lines, `#` comments. Shared by the module and
+ * the admin tool so that they can never disagree on a default. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EHR_CONFIG_DEFAULT_PATH EHR2FA_SYSCONFDIR "/ehr2fa/ehr2fa.conf"
+#define EHR_STORE_DEFAULT_DIR "/var/lib/ehr2fa"
+#define EHR_CONFIG_ERR_MAX 512U
+
+enum ehr_fail_mode {
+        EHR_FAIL_SECURE, /* store unreachable: deny, with a message */
+        EHR_FAIL_SAFE,   /* store unreachable: allow, and say so in syslog */
+};
+
+struct ehr_config {
+        char *store_dir;
+        char *issuer;           /* label in otpauth:// URIs */
+        uint64_t window;        /* TOTP steps accepted either side of now */
+        uint64_t totp_digits;   /* enrollment defaults */
+        uint64_t totp_period;
+        char *totp_algorithm;   /* SHA1, SHA256, SHA512 */
+        uint64_t deny;          /* failures within fail_interval that lock */
+        uint64_t fail_interval; /* seconds */
+        uint64_t unlock_time;   /* seconds; 0 = only an admin unlocks */
+        uint64_t max_failures;  /* consecutive failures, never reset by time, that lock until cleared */
+        uint64_t fail_delay_ms; /* minimum delay after a failed attempt */
+        uint64_t store_timeout_ms;
+        enum ehr_fail_mode fail_mode;
+        bool nullok;            /* users not in the store / not enrolled are ignored (PAM_IGNORE) */
+        bool debug;
+};
+
+/* Fill in the defaults. */
+void ehr_config_init(struct ehr_config *c);
+
+/* Free what the config owns; safe on an initialised or zeroed config. */
+void ehr_config_done(struct ehr_config *c);
+
+/* Set one key. Returns 0, -ENOENT (unknown key), -EINVAL or -ERANGE (bad value), -ENOMEM. */
+int ehr_config_set(struct ehr_config *c, const char *key, const char *value);
+
+/* Read a config file over the current values. The file must be a regular file
+ * owned by root or the caller and not writable by others. With missing_ok a
+ * file that does not exist is not an error. On failure writes "FILE:LINE: what"
+ * (or "FILE: what") into err. Returns 0 or a negative errno. */
+int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, char *err, size_t errlen);
+
+/* The name of a fail mode, for messages. */
+const char *ehr_fail_mode_to_string(enum ehr_fail_mode m);

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
+#include <time.h>
+
+#include "audit.h"
+#include "policy.h"
+#include "recovery.h"
+
+uint64_t ehr_policy_locked_until(const struct ehr_failures *f, uint64_t now_sec) {
+        return f->locked_until_sec > now_sec ? f->locked_until_sec : 0;
+}
+
+int ehr_policy_check_lock(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, uint64_t *ret_until) {
+        struct ehr_failures f;
+        int r = ehr_store_failures_get(s, u->id, &f);
+        if (r < 0)
+                return r;
+        uint64_t until = ehr_policy_locked_until(&f, now_sec);
+        if (until == 0)
+                return 0;
+        *ret_until = until;
+        return -EAGAIN;
+}
+
+const char *ehr_policy_format_until(uint64_t until_sec, uint64_t now_sec, char *buf, size_t len) {
+        if (until_sec == UINT64_MAX) {
+                snprintf(buf, len, "an administrator clears it");
+                return buf;
+        }
+        time_t t = (time_t) until_sec, n = (time_t) now_sec;
+        struct tm tm, tn;
+        if (!localtime_r(&t, &tm) || !localtime_r(&n, &tn)) {
+                snprintf(buf, len, "@%llu", (unsigned long long) until_sec);
+                return buf;
+        }
+        bool today = tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday;
+        strftime(buf, len, today ? "%H:%M" : "%Y-%m-%d %H:%M", &tm);
+        return buf;
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* Count a failure; returns the lock end if this failure locks the user. */
+static uint64_t count_failure(const struct ehr_config *c, struct ehr_failures *f, uint64_t now_sec) {
+        /* A lock that has run out, or a quiet fail_interval, starts a new count; the
+         * consecutive count goes on until a success, so waiting out locks cannot
+         * become unlimited guessing (NIST SP 800-63B caps it at 100). */
+        if (f->count == 0 || (f->locked_until_sec != 0 && f->locked_until_sec <= now_sec) ||
+            now_sec >= f->first_sec + c->fail_interval) {
+                f->count = 0;
+                f->first_sec = now_sec;
+                f->locked_until_sec = 0;
+        }
+        f->count++;
+        f->consecutive++;
+        f->last_sec = now_sec;
+        if (f->consecutive >= c->max_failures)
+                f->locked_until_sec = UINT64_MAX;
+        else if (f->count >= c->deny)
+                f->locked_until_sec = c->unlock_time == 0 ? UINT64_MAX : now_sec + c->unlock_time;
+        return f->locked_until_sec;
+}
+
+static const char *factor_name(enum ehr_factor f) {
+        return f == EHR_FACTOR_RECOVERY ? "recovery code" : f == EHR_FACTOR_TOTP ? "TOTP code" : "code";
+}
+
+static int check_answer(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
+                        uint64_t now_sec, struct ehr_verdict *v) {
+        if (all_digits(answer)) {
+                _cleanup_(ehr_secret_freep) struct ehr_secret *secret = NULL;
+                struct ehr_otp_params p;
+                uint64_t last_step, step;
+                bool have_last;
+                v->factor = EHR_FACTOR_TOTP;
+                int r = ehr_store_totp_get(s, u, &secret, &p, &last_step, &have_last);
+                if (r < 0)
+                        return r;
+                r = ehr_totp_verify(secret->data, secret->len, &p, now_sec, (unsigned) c->window, last_step, have_last,
+                                    answer, &step);
+                if (r < 0)
+                        return r;
+                /* The conditional write is the replay check that holds across hosts sharing a store. */
+                return ehr_store_totp_use_step(s, u->id, step);
+        }
+        if (ehr_recovery_looks_like(answer)) {
+                uint8_t hash[EHR_HASH_BYTES];
+                v->factor = EHR_FACTOR_RECOVERY;
+                int r = ehr_recovery_hash(ehr_store_keys(s), u->id, answer, hash);
+                if (r >= 0)
+                        r = ehr_store_recovery_use(s, u->id, hash, now_sec);
+                sodium_memzero(hash, sizeof hash);
+                if (r >= 0 && v->recovery_left > 0)
+                        v->recovery_left--;
+                return r;
+        }
+        return -EACCES;
+}
+
+int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
+                      uint64_t now_sec, const char *source, struct ehr_verdict *v) {
+        *v = (struct ehr_verdict) { .recovery_left = u->recovery_left };
+        char details[160];
+        struct ehr_failures f;
+
+        int r = ehr_store_begin(s);
+        if (r < 0)
+                return r;
+        r = ehr_store_failures_get(s, u->id, &f);
+        if (r < 0)
+                goto fail;
+
+        v->locked_until_sec = ehr_policy_locked_until(&f, now_sec);
+        if (v->locked_until_sec != 0) {
+                v->failures = f.count;
+                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor refused",
+                                     "account locked; no code checked", source);
+                if (r >= 0)
+                        r = ehr_store_commit(s);
+                return r < 0 ? r : -EAGAIN;
+        }
+
+        int check = check_answer(s, c, u, answer, now_sec, v);
+        if (check == 0) {
+                r = ehr_store_failures_clear(s, u->id);
+                if (r < 0)
+                        goto fail;
+                if (v->factor == EHR_FACTOR_RECOVERY)
+                        snprintf(details, sizeof details, "recovery code used; %u left", v->recovery_left);
+                else
+                        snprintf(details, sizeof details, "TOTP code accepted");
+                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor accepted",
+                                     details, source);
+                if (r >= 0)
+                        r = ehr_store_commit(s);
+                if (r < 0)
+                        goto fail;
+                return 0;
+        }
+        if (check != -EACCES && check != -EALREADY && check != -EBADMSG && check != -ENOENT) {
+                /* A store fault is not the user's failure: count nothing, change nothing. */
+                r = check;
+                goto fail;
+        }
+
+        uint64_t locked = count_failure(c, &f, now_sec);
+        v->failures = f.count;
+        r = ehr_store_failures_put(s, u->id, &f);
+        if (r < 0)
+                goto fail;
+        snprintf(details, sizeof details, "%s %s; failure %llu of %llu", factor_name(v->factor),
+                 check == -EALREADY  ? "replayed (already used)"
+                 : check == -EBADMSG ? "not checked: sealed seed does not open for this user"
+                 : check == -ENOENT  ? "not checked: not enrolled"
+                 : *answer == 0      ? "empty"
+                                     : "wrong",
+                 (unsigned long long) f.count, (unsigned long long) c->deny);
+        r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor failed", details, source);
+        if (r >= 0 && locked != 0) {
+                char until[64];
+                snprintf(details, sizeof details, "locked until %s after %llu failures (%llu consecutive)",
+                         ehr_policy_format_until(locked, now_sec, until, sizeof until), (unsigned long long) f.count,
+                         (unsigned long long) f.consecutive);
+                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_LOCKOUT, "account locked", details,
+                                     source);
+                v->locked_until_sec = locked;
+        }
+        if (r >= 0)
+                r = ehr_store_commit(s);
+        if (r < 0)
+                goto fail;
+        return check;
+
+fail:
+        ehr_store_rollback(s);
+        return r;
+}

@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+#define AD_MAX (16U + EHR_LOGIN_MAX)
+#define SEALED_MAX (EHR_OTP_SECRET_MAX + EHR_SEAL_OVERHEAD)
+
+enum stmt {
+        STMT_USER_ADD,
+        STMT_USER_GET,
+        STMT_USER_DEL,
+        STMT_USER_LIST,
+        STMT_TOTP_PUT,
+        STMT_TOTP_GET,
+        STMT_TOTP_USE,
+        STMT_TOTP_DEL,
+        STMT_RECOVERY_DEL,
+        STMT_RECOVERY_ADD,
+        STMT_RECOVERY_USE,
+        STMT_FAIL_GET,
+        STMT_FAIL_PUT,
+        STMT_FAIL_DEL,
+        STMT_AUDIT_INSERT,
+        STMT_AUDIT_LIST,
+        STMT_META_GET,
+        STMT_META_PUT,
+        _STMT_MAX,
+};
+
+#define USER_COLUMNS                                                                          \
+        "u.id, u.login, u.name, u.email, u.phone, u.role, u.created, "                        \
+        "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id), "                              \
+        "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used IS NULL)"
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        [STMT_USER_ADD] = "INSERT INTO users(login, name, email, phone, role, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [STMT_USER_GET] = "SELECT " USER_COLUMNS " FROM users u WHERE u.login = ?1",
+        [STMT_USER_DEL] = "DELETE FROM users WHERE login = ?1",
+        [STMT_USER_LIST] = "SELECT " USER_COLUMNS " FROM users u ORDER BY u.login",
+        [STMT_TOTP_PUT] = "INSERT OR REPLACE INTO totp(user_id, sealed, algorithm, digits, period, last_step, enrolled) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+        [STMT_TOTP_GET] = "SELECT sealed, algorithm, digits, period, last_step FROM totp WHERE user_id = ?1",
+        [STMT_TOTP_USE] = "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND (last_step IS NULL OR last_step < ?2)",
+        [STMT_TOTP_DEL] = "DELETE FROM totp WHERE user_id = ?1",
+        [STMT_RECOVERY_DEL] = "DELETE FROM recovery_codes WHERE user_id = ?1",
+        [STMT_RECOVERY_ADD] = "INSERT INTO recovery_codes(user_id, hash) VALUES (?1, ?2)",
+        [STMT_RECOVERY_USE] = "UPDATE recovery_codes SET used = ?3 WHERE user_id = ?1 AND hash = ?2 AND used IS NULL",
+        [STMT_FAIL_GET] = "SELECT count, first, last, consecutive, locked_until FROM failures WHERE user_id = ?1",
+        [STMT_FAIL_PUT] = "INSERT OR REPLACE INTO failures(user_id, count, first, last, consecutive, locked_until) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [STMT_FAIL_DEL] = "DELETE FROM failures WHERE user_id = ?1",
+        [STMT_AUDIT_INSERT] = "INSERT INTO audit(seq, time, user, actor, type, action, details, source, mac) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [STMT_AUDIT_LIST] = "SELECT seq, time, user, actor, type, action, details, source, mac FROM audit "
+                            "WHERE time >= ?1 AND time <= ?2 AND (?3 IS NULL OR user = ?3) ORDER BY seq",
+        [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+        [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+};
+
+/* Each step and its version bump are applied in one transaction (FreeBSD pkg's pkgdb_upgrade()). */
+static const struct {
+        int version;
+        const char *sql;
+} migrations[] = {
+        { 1,
+          "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
+          "CREATE TABLE users("
+          "  id INTEGER PRIMARY KEY,"
+          "  login TEXT NOT NULL UNIQUE,"
+          "  name TEXT NOT NULL DEFAULT '',"
+          "  email TEXT NOT NULL DEFAULT '',"
+          "  phone TEXT NOT NULL DEFAULT '',"
+          "  role TEXT NOT NULL CHECK (role IN ('provider', 'staff')),"
+          "  created INTEGER NOT NULL);"
+          "CREATE TABLE totp("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  sealed BLOB NOT NULL,"
+          "  algorithm TEXT NOT NULL,"
+          "  digits INTEGER NOT NULL,"
+          "  period INTEGER NOT NULL,"
+          "  last_step INTEGER,"
+          "  enrolled INTEGER NOT NULL);"
+          "CREATE TABLE recovery_codes("
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash BLOB NOT NULL,"
+          "  used INTEGER,"
+          "  PRIMARY KEY (user_id, hash)) WITHOUT ROWID;"
+          "CREATE TABLE failures("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  count INTEGER NOT NULL,"
+          "  first INTEGER NOT NULL,"
+          "  last INTEGER NOT NULL,"
+          "  consecutive INTEGER NOT NULL,"
+          "  locked_until INTEGER NOT NULL);"
+          "CREATE TABLE audit("
+          "  seq INTEGER PRIMARY KEY,"
+          "  time INTEGER NOT NULL,"
+          "  user TEXT NOT NULL,"
+          "  actor TEXT NOT NULL,"
+          "  type TEXT NOT NULL,"
+          "  action TEXT NOT NULL,"
+          "  details TEXT NOT NULL,"
+          "  source TEXT NOT NULL,"
+          "  mac BLOB NOT NULL);"
+          "CREATE INDEX audit_time ON audit(time);"
+          /* Defence in depth: the chain detects edits anyway, but an honest tool must not make them. */
+          "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+          "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;" },
+};
+
+struct ehr_store {
+        sqlite3 *db;
+        sqlite3_stmt *stmts[_STMT_MAX];
+        struct ehr_keys *keys;
+        char *db_path;
+};
+
+static int errno_from_sqlite(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+        case SQLITE_FULL:
+                return -EROFS;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+        case SQLITE_FORMAT:
+        case SQLITE_MISMATCH:
+                return -EUCLEAN;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        default:
+                return -EIO;
+        }
+}
+
+/* Prepared on first use and kept until ehr_store_free(): a login touches only a few. */
+static sqlite3_stmt *stmt(struct ehr_store *s, enum stmt id) {
+        if (!s->stmts[id] &&
+            sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL) != SQLITE_OK)
+                return NULL;
+        return s->stmts[id];
+}
+
+static void done(sqlite3_stmt *st) {
+        if (st) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+        }
+}
+#define _cleanup_stmt_ _cleanup_(donep)
+static void donep(sqlite3_stmt **st) {
+        done(*st);
+}
+
+/* Run a statement that returns no rows; returns changes() or -errno. */
+static int step_done(struct ehr_store *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? sqlite3_changes(s->db) : errno_from_sqlite(rc ?: SQLITE_ERROR);
+        done(st);
+        return r;
+}
+
+static int exec(struct ehr_store *s, const char *sql) {
+        return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static char *path_join(const char *dir, const char *name) {
+        char *p;
+        if (asprintf(&p, "%s/%s", dir, name) < 0)
+                return NULL;
+        return p;
+}
+
+static int get_user_version(struct ehr_store *s, int *ret) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? (*ret = sqlite3_column_int(st, 0), 0) : errno_from_sqlite(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int migrate(struct ehr_store *s, int from, char *err, size_t errlen) {
+        for (size_t i = 0; i < ELEMENTSOF(migrations); i++) {
+                if (migrations[i].version <= from)
+                        continue;
+                char bump[64];
+                snprintf(bump, sizeof bump, "PRAGMA user_version = %d", migrations[i].version);
+                int r = exec(s, "BEGIN IMMEDIATE");
+                if (r >= 0)
+                        r = exec(s, migrations[i].sql);
+                if (r >= 0)
+                        r = exec(s, bump);
+                if (r >= 0)
+                        r = exec(s, "COMMIT");
+                if (r < 0) {
+                        snprintf(err, errlen, "%s: migration to schema %d failed: %s", s->db_path,
+                                 migrations[i].version, sqlite3_errmsg(s->db));
+                        (void) exec(s, "ROLLBACK");
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
+                   size_t errlen) {
+        _cleanup_(ehr_store_freep) struct ehr_store *s = NULL;
+        _cleanup_free_ char *key_path = NULL;
+        uid_t uid = geteuid();
+        int r;
+
+        if (flags & EHR_STORE_CREATE) {
+                /* The umask must not widen what we create; 0700 is all a root-only store needs. */
+                if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "cannot create store directory %s: %s", dir, ehr_strerror(r));
+                        return r;
+                }
+        }
+        _cleanup_close_ int dfd = ehr_open_dir_checked(dir, uid, true);
+        if (dfd < 0) {
+                if (dfd == -ENOENT)
+                        snprintf(err, errlen, "no store at %s; create one with: ehr2fa-admin init", dir);
+                else
+                        ehr_open_error(dfd, dir, true, err, errlen);
+                return dfd;
+        }
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        key_path = path_join(dir, EHR_STORE_KEY_NAME);
+        s->db_path = path_join(dir, EHR_STORE_DB_NAME);
+        if (!key_path || !s->db_path)
+                return -ENOMEM;
+
+        if (flags & EHR_STORE_CREATE) {
+                r = ehr_master_key_create(key_path);
+                if (r < 0 && r != -EEXIST) {
+                        snprintf(err, errlen, "cannot create %s: %s", key_path, ehr_strerror(r));
+                        return r;
+                }
+                int fd = open(s->db_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0 && errno != EEXIST) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "cannot create %s: %s", s->db_path, ehr_strerror(r));
+                        return r;
+                }
+                if (fd >= 0)
+                        (void) close(fd);
+        }
+
+        _cleanup_close_ int kfd = ehr_open_checked(key_path, uid, false, true);
+        if (kfd < 0) {
+                if (kfd == -ENOENT)
+                        snprintf(err, errlen, "%s is missing; a store without its key cannot be opened", key_path);
+                else
+                        ehr_open_error(kfd, key_path, true, err, errlen);
+                return kfd;
+        }
+        r = ehr_keys_load(kfd, &s->keys);
+        if (r < 0) {
+                snprintf(err, errlen, "%s: %s", key_path,
+                         r == -EBADMSG ? "not a 32-byte key file" : ehr_strerror(r));
+                return r;
+        }
+
+        /* Check the database on a descriptor before SQLite opens it by name. The
+         * directory is ours alone (checked above), so nobody can swap it in between. */
+        _cleanup_close_ int dbfd = ehr_open_checked(s->db_path, uid, false, true);
+        if (dbfd < 0) {
+                if (dbfd == -ENOENT)
+                        snprintf(err, errlen, "no store at %s; create one with: ehr2fa-admin init", dir);
+                else
+                        ehr_open_error(dbfd, s->db_path, true, err, errlen);
+                return dbfd;
+        }
+
+        int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+                                 NULL);
+        if (rc != SQLITE_OK) {
+                snprintf(err, errlen, "%s: %s", s->db_path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+                return errno_from_sqlite(rc);
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, busy_timeout_ms > INT_MAX ? INT_MAX : (int) busy_timeout_ms);
+        /* A store is ours alone: no extensions, no triggers or views calling out. */
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+        int version = 0;
+        r = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL");
+        if (r >= 0)
+                r = get_user_version(s, &version);
+        if (r < 0) {
+                snprintf(err, errlen, "%s: %s", s->db_path,
+                         r == -EUCLEAN ? "not an ehr2fa store (or corrupt)" : sqlite3_errmsg(s->db));
+                return r;
+        }
+        if (version > EHR_STORE_SCHEMA_VERSION) {
+                snprintf(err, errlen, "%s has schema version %d, newer than this ehr2fa (%d); upgrade ehr2fa",
+                         s->db_path, version, EHR_STORE_SCHEMA_VERSION);
+                return -EPROTO;
+        }
+        if (version < EHR_STORE_SCHEMA_VERSION) {
+                if (!(flags & EHR_STORE_MIGRATE)) {
+                        snprintf(err, errlen,
+                                 version == 0 ? "%s is not initialised; run: ehr2fa-admin init"
+                                              : "%s has an old schema; run any ehr2fa-admin command to upgrade it",
+                                 s->db_path);
+                        return -EPROTO;
+                }
+                if (version == 0) {
+                        r = exec(s, "PRAGMA journal_mode = WAL");
+                        if (r < 0) {
+                                snprintf(err, errlen, "%s: cannot enable WAL: %s", s->db_path, sqlite3_errmsg(s->db));
+                                return r;
+                        }
+                }
+                r = migrate(s, version, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+struct ehr_store *ehr_store_free(struct ehr_store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmts[i]);
+        if (s->db)
+                sqlite3_close_v2(s->db);
+        ehr_keys_free(s->keys);
+        free(s->db_path);
+        free(s);
+        return NULL;
+}
+
+const struct ehr_keys *ehr_store_keys(const struct ehr_store *s) {
+        return s->keys;
+}
+
+const char *ehr_store_path(const struct ehr_store *s) {
+        return s->db_path;
+}
+
+int ehr_store_begin(struct ehr_store *s) {
+        return exec(s, "BEGIN IMMEDIATE");
+}
+
+int ehr_store_commit(struct ehr_store *s) {
+        int r = exec(s, "COMMIT");
+        if (r < 0)
+                ehr_store_rollback(s);
+        return r;
+}
+
+void ehr_store_rollback(struct ehr_store *s) {
+        if (!sqlite3_get_autocommit(s->db))
+                (void) exec(s, "ROLLBACK");
+}
+
+bool ehr_store_in_transaction(struct ehr_store *s) {
+        return !sqlite3_get_autocommit(s->db);
+}
+
+/* Users */
+
+bool ehr_login_valid(const char *login) {
+        size_t n = strlen(login);
+        if (n == 0 || n > EHR_LOGIN_MAX || login[0] == '-' || login[0] == '.')
+                return false;
+        for (const char *p = login; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+                        return false;
+        return true;
+}
+
+struct ehr_user *ehr_user_free(struct ehr_user *u) {
+        if (!u)
+                return NULL;
+        free(u->login);
+        free(u->name);
+        free(u->email);
+        free(u->phone);
+        free(u->role);
+        free(u);
+        return NULL;
+}
+
+static char *column_strdup(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return strdup(t ? (const char *) t : "");
+}
+
+static int user_from_row(sqlite3_stmt *st, struct ehr_user **ret) {
+        _cleanup_(ehr_user_freep) struct ehr_user *u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        u->id = sqlite3_column_int64(st, 0);
+        u->login = column_strdup(st, 1);
+        u->name = column_strdup(st, 2);
+        u->email = column_strdup(st, 3);
+        u->phone = column_strdup(st, 4);
+        u->role = column_strdup(st, 5);
+        u->created_sec = (uint64_t) sqlite3_column_int64(st, 6);
+        u->totp_enrolled = sqlite3_column_int(st, 7) != 0;
+        u->recovery_left = (unsigned) sqlite3_column_int(st, 8);
+        if (!u->login || !u->name || !u->email || !u->phone || !u->role)
+                return -ENOMEM;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+static bool role_valid(const char *role) {
+        return streq(role, "provider") || streq(role, "staff");
+}
+
+int ehr_store_user_add(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id) {
+        if (!ehr_login_valid(u->login) || !role_valid(u->role))
+                return -EINVAL;
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_ADD);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, u->login, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, u->name ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, u->email ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, u->phone ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, u->role, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) now_sec);
+        int r = step_done(s, st);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+int ehr_store_user_get(struct ehr_store *s, const char *login, struct ehr_user **ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        return user_from_row(st, ret);
+}
+
+int ehr_store_user_del(struct ehr_store *s, const char *login) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user *u, void *userdata), void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_LIST);
+        if (!st)
+                return -EIO;
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+                int r = user_from_row(st, &u);
+                if (r < 0)
+                        return r;
+                r = cb(u, userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* TOTP */
+
+/* Associated data: purpose, user id and login. A sealed blob copied onto another
+ * row, or left behind by a deleted user whose id was reused, does not open. */
+static size_t seal_ad(const char *purpose, const struct ehr_user *u, uint8_t ad[AD_MAX]) {
+        size_t n = 0, plen = strlen(purpose), llen = strnlen(u->login, EHR_LOGIN_MAX);
+        memcpy(ad, purpose, plen < 7 ? plen : 7);
+        n = 8;
+        for (unsigned i = 0; i < 8; i++)
+                ad[n++] = (uint8_t) ((uint64_t) u->id >> (8 * i));
+        memcpy(ad + n, u->login, llen);
+        return n + llen;
+}
+
+int ehr_store_totp_put(struct ehr_store *s, const struct ehr_user *u, const uint8_t *secret, size_t n,
+                       const struct ehr_otp_params *p, uint64_t now_sec) {
+        if (n == 0 || n > EHR_OTP_SECRET_MAX || ehr_otp_params_check(p) < 0)
+                return -EINVAL;
+        uint8_t ad[AD_MAX] = {}, sealed[SEALED_MAX];
+        size_t adlen = seal_ad("totp", u, ad);
+        int r = ehr_seal(s->keys, ad, adlen, secret, n, sealed, sizeof sealed);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        sqlite3_bind_blob(st, 2, sealed, (int) (n + EHR_SEAL_OVERHEAD), SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, ehr_otp_algorithm_to_string(p->algorithm), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int) p->digits);
+        sqlite3_bind_int(st, 5, (int) p->period);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) now_sec);
+        r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_totp_get(struct ehr_store *s, const struct ehr_user *u, struct ehr_secret **ret_secret,
+                       struct ehr_otp_params *ret_params, uint64_t *ret_last_step, bool *ret_have_last_step) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+
+        /* Everything read from the store is checked: it may have been edited by hand. */
+        struct ehr_otp_params p = {
+                .digits = (unsigned) sqlite3_column_int(st, 2),
+                .period = (unsigned) sqlite3_column_int(st, 3),
+        };
+        const char *alg = (const char *) sqlite3_column_text(st, 1);
+        if (!alg || ehr_otp_algorithm_from_string(alg, &p.algorithm) < 0 || ehr_otp_params_check(&p) < 0)
+                return -EBADMSG;
+        const void *blob = sqlite3_column_blob(st, 0);
+        int blen = sqlite3_column_bytes(st, 0);
+        if (!blob || blen <= (int) EHR_SEAL_OVERHEAD || blen > (int) SEALED_MAX)
+                return -EBADMSG;
+        _cleanup_(ehr_secret_freep) struct ehr_secret *secret = ehr_secret_new((size_t) blen - EHR_SEAL_OVERHEAD);
+        if (!secret)
+                return -ENOMEM;
+        uint8_t ad[AD_MAX] = {};
+        size_t adlen = seal_ad("totp", u, ad);
+        int r = ehr_unseal(s->keys, ad, adlen, blob, (size_t) blen, secret->data, secret->len);
+        if (r < 0)
+                return r;
+        bool have = sqlite3_column_type(st, 4) != SQLITE_NULL;
+        *ret_last_step = have ? (uint64_t) sqlite3_column_int64(st, 4) : 0;
+        *ret_have_last_step = have;
+        *ret_params = p;
+        *ret_secret = TAKE_PTR(secret);
+        return 0;
+}
+
+int ehr_store_totp_use_step(struct ehr_store *s, int64_t user_id, uint64_t step) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_USE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) step);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -EALREADY : 0;
+}
+
+int ehr_store_totp_del(struct ehr_store *s, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+/* Recovery codes */
+
+int ehr_store_recovery_del(struct ehr_store *s, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_recovery_replace(struct ehr_store *s, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
+                               size_t n) {
+        int r = ehr_store_recovery_del(s, user_id);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_ADD);
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_int64(st, 1, user_id);
+                sqlite3_bind_blob(st, 2, hashes[i], EHR_HASH_BYTES, SQLITE_STATIC);
+                r = step_done(s, st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int ehr_store_recovery_use(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_USE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_sec);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -EACCES : 0;
+}
+
+/* Failures */
+
+static uint64_t col_u64(sqlite3_stmt *st, int col) {
+        sqlite3_int64 v = sqlite3_column_int64(st, col);
+        return v < 0 ? UINT64_MAX : (uint64_t) v;
+}
+
+int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_failures *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret = (struct ehr_failures) {};
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        *ret = (struct ehr_failures) {
+                .count = col_u64(st, 0),
+                .first_sec = col_u64(st, 1),
+                .last_sec = col_u64(st, 2),
+                .consecutive = col_u64(st, 3),
+                .locked_until_sec = col_u64(st, 4),
+        };
+        return 0;
+}
+
+static sqlite3_int64 to_i64(uint64_t v) {
+        /* SQLite integers are signed; "forever" (UINT64_MAX) is stored as -1 and read back by col_u64(). */
+        return v > INT64_MAX ? -1 : (sqlite3_int64) v;
+}
+
+int ehr_store_failures_put(struct ehr_store *s, int64_t user_id, const struct ehr_failures *f) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, to_i64(f->count));
+        sqlite3_bind_int64(st, 3, to_i64(f->first_sec));
+        sqlite3_bind_int64(st, 4, to_i64(f->last_sec));
+        sqlite3_bind_int64(st, 5, to_i64(f->consecutive));
+        sqlite3_bind_int64(st, 6, to_i64(f->locked_until_sec));
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_failures_clear(struct ehr_store *s, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+/* Audit */
+
+int ehr_store_audit_insert(struct ehr_store *s, const struct ehr_audit_row *row) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_AUDIT_INSERT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, to_i64(row->seq));
+        sqlite3_bind_int64(st, 2, to_i64(row->time_sec));
+        sqlite3_bind_text(st, 3, row->user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, row->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, row->type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, row->action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, row->details, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, row->source, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 9, row->mac, EHR_HASH_BYTES, SQLITE_STATIC);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+#define AUDIT_HEAD_KEY "audit_head"
+#define AUDIT_HEAD_BYTES (8U + EHR_HASH_BYTES)
+
+int ehr_store_audit_head_get(struct ehr_store *s, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_META_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, AUDIT_HEAD_KEY, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret_seq = 0;
+                memset(ret_mac, 0, EHR_HASH_BYTES);
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        const uint8_t *b = sqlite3_column_blob(st, 0);
+        if (!b || sqlite3_column_bytes(st, 0) != (int) AUDIT_HEAD_BYTES)
+                return -EBADMSG;
+        uint64_t seq = 0;
+        for (unsigned i = 0; i < 8; i++)
+                seq |= (uint64_t) b[i] << (8 * i);
+        memcpy(ret_mac, b + 8, EHR_HASH_BYTES);
+        *ret_seq = seq;
+        return 0;
+}
+
+int ehr_store_audit_head_put(struct ehr_store *s, uint64_t seq, const uint8_t mac[EHR_HASH_BYTES]) {
+        uint8_t b[AUDIT_HEAD_BYTES];
+        for (unsigned i = 0; i < 8; i++)
+                b[i] = (uint8_t) (seq >> (8 * i));
+        memcpy(b + 8, mac, EHR_HASH_BYTES);
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_META_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, AUDIT_HEAD_KEY, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, b, sizeof b, SQLITE_TRANSIENT);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return t ? (const char *) t : "";
+}
+
+int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t until_sec, const char *user,
+                            int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_AUDIT_LIST);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, to_i64(since_sec));
+        sqlite3_bind_int64(st, 2, until_sec > INT64_MAX ? INT64_MAX : (sqlite3_int64) until_sec);
+        if (user)
+                sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                struct ehr_audit_row row = {
+                        .seq = col_u64(st, 0),
+                        .time_sec = col_u64(st, 1),
+                        .user = col_text(st, 2),
+                        .actor = col_text(st, 3),
+                        .type = col_text(st, 4),
+                        .action = col_text(st, 5),
+                        .details = col_text(st, 6),
+                        .source = col_text(st, 7),
+                };
+                const void *mac = sqlite3_column_blob(st, 8);
+                if (mac && sqlite3_column_bytes(st, 8) == (int) EHR_HASH_BYTES)
+                        memcpy(row.mac, mac, EHR_HASH_BYTES);
+                int r = cb(&row, userdata);
+                if (r < 0)
+                        return r;
+        }
+}

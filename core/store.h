@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The store: one SQLite file (WAL) and the master key, in a directory that only
+ * the running uid may enter. Only store.c knows SQL. All calls return 0 (or a
+ * count) or a negative errno; none logs. A store handle is not thread-safe:
+ * one per thread, and reopened after fork. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "totp.h"
+
+#define EHR_STORE_DB_NAME "ehr2fa.db"
+#define EHR_STORE_KEY_NAME "master.key"
+#define EHR_STORE_SCHEMA_VERSION 1
+#define EHR_LOGIN_MAX 64U
+
+struct ehr_store;
+
+enum ehr_store_flags {
+        EHR_STORE_CREATE = 1U << 0,  /* create the directory, key and database if missing */
+        EHR_STORE_MIGRATE = 1U << 1, /* bring an older schema up to date (ehr2fa-admin only) */
+};
+
+/* Open the store in dir. The directory, database and key must be owned by the
+ * euid and not accessible to group or others; otherwise returns -EPERM/-EACCES
+ * with a message naming the file and the fix in err. Returns 0, -ENOENT (no
+ * store: run init), -EPROTO (schema from another version), -EBUSY, or -errno. */
+int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
+                   size_t errlen);
+struct ehr_store *ehr_store_free(struct ehr_store *s);
+static inline void ehr_store_freep(struct ehr_store **s) {
+        *s = ehr_store_free(*s);
+}
+
+const struct ehr_keys *ehr_store_keys(const struct ehr_store *s);
+const char *ehr_store_path(const struct ehr_store *s);
+
+/* BEGIN IMMEDIATE: takes the write lock now, so a read-modify-write cannot race
+ * another login on the same user. */
+int ehr_store_begin(struct ehr_store *s);
+int ehr_store_commit(struct ehr_store *s);
+void ehr_store_rollback(struct ehr_store *s);
+bool ehr_store_in_transaction(struct ehr_store *s);
+
+/* Users */
+struct ehr_user {
+        int64_t id;
+        char *login, *name, *email, *phone, *role;
+        uint64_t created_sec;
+        bool totp_enrolled;
+        unsigned recovery_left;
+};
+struct ehr_user *ehr_user_free(struct ehr_user *u);
+static inline void ehr_user_freep(struct ehr_user **u) {
+        *u = ehr_user_free(*u);
+}
+
+/* Returns 0 and the new id, -EEXIST, or -EINVAL (bad login or role). */
+int ehr_store_user_add(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
+int ehr_store_user_get(struct ehr_store *s, const char *login, struct ehr_user **ret);
+int ehr_store_user_del(struct ehr_store *s, const char *login);
+/* Calls cb for each user ordered by login; a negative return from cb stops and is returned. */
+int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user *u, void *userdata), void *userdata);
+
+/* Check a login name: 1..EHR_LOGIN_MAX of [a-z0-9._-], not starting with '-'. */
+bool ehr_login_valid(const char *login);
+
+/* TOTP: the seed is sealed with the user's id and login as associated data. */
+int ehr_store_totp_put(struct ehr_store *s, const struct ehr_user *u, const uint8_t *secret, size_t n,
+                       const struct ehr_otp_params *p, uint64_t now_sec);
+/* Returns 0, -ENOENT (not enrolled) or -EBADMSG (the sealed seed does not open for this user). */
+int ehr_store_totp_get(struct ehr_store *s, const struct ehr_user *u, struct ehr_secret **ret_secret,
+                       struct ehr_otp_params *ret_params, uint64_t *ret_last_step, bool *ret_have_last_step);
+/* Record that step was used, only if it is newer than the last used step: one
+ * conditional write, so two hosts cannot both accept one code. Returns 0 or -EALREADY. */
+int ehr_store_totp_use_step(struct ehr_store *s, int64_t user_id, uint64_t step);
+int ehr_store_totp_del(struct ehr_store *s, int64_t user_id);
+
+/* Recovery codes, as keyed hashes only. */
+int ehr_store_recovery_replace(struct ehr_store *s, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
+                               size_t n);
+/* Mark the code with this hash used. Returns 0, or -EACCES if no unused code has it. */
+int ehr_store_recovery_use(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec);
+int ehr_store_recovery_del(struct ehr_store *s, int64_t user_id);
+
+/* The failure counter (second factor, recovery codes, later SMS and PINs). */
+struct ehr_failures {
+        uint64_t count;       /* failures in the current fail_interval */
+        uint64_t first_sec;   /* start of that interval */
+        uint64_t last_sec;
+        uint64_t consecutive; /* since the last success; time never resets it */
+        uint64_t locked_until_sec; /* UINT64_MAX: until an admin clears it */
+};
+/* Zeroes *ret when the user has no failures. */
+int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_failures *ret);
+int ehr_store_failures_put(struct ehr_store *s, int64_t user_id, const struct ehr_failures *f);
+int ehr_store_failures_clear(struct ehr_store *s, int64_t user_id);
+
+/* Audit rows (the chain itself is audit.c's business). */
+struct ehr_audit_row {
+        uint64_t seq, time_sec;
+        const char *user, *actor, *type, *action, *details, *source;
+        uint8_t mac[EHR_HASH_BYTES];
+};
+int ehr_store_audit_insert(struct ehr_store *s, const struct ehr_audit_row *row);
+/* The head: the last row's seq and mac as recorded separately (0 and zeroes when empty). */
+int ehr_store_audit_head_get(struct ehr_store *s, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]);
+int ehr_store_audit_head_put(struct ehr_store *s, uint64_t seq, const uint8_t mac[EHR_HASH_BYTES]);
+/* Rows in seq order from the first with seq >= from and time in [since, until]. */
+int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t until_sec, const char *user,
+                            int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata);

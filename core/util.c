@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+int ehr_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        if (isempty(s))
+                return -EINVAL;
+        uint64_t v = 0;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int ehr_parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int check_stat(const struct stat *st, uid_t uid, bool allow_root, bool strict_private) {
+        if (st->st_uid != uid && !(allow_root && st->st_uid == 0))
+                return -EPERM;
+        if (st->st_mode & (strict_private ? 0077 : 0022))
+                return -EACCES;
+        return 0;
+}
+
+int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_private) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        int r = check_stat(&st, uid, allow_root, strict_private);
+        if (r < 0)
+                return r;
+        /* Clear O_NONBLOCK: it was only there so a FIFO in place of the file cannot block open(). */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+int ehr_open_dir_checked(const char *path, uid_t uid, bool strict_private) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOTDIR ? -EBADFD : negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        int r = check_stat(&st, uid, false, strict_private);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
+
+const char *ehr_open_error(int r, const char *path, bool strict_private, char *buf, size_t len) {
+        switch (r) {
+        case -ENOENT:
+                snprintf(buf, len, "%s does not exist", path);
+                break;
+        case -ELOOP:
+                snprintf(buf, len, "%s is a symbolic link; refusing to follow it", path);
+                break;
+        case -EBADFD:
+                snprintf(buf, len, "%s is not a regular file (or directory); replace it", path);
+                break;
+        case -EPERM:
+                snprintf(buf, len, "%s is owned by another user; fix: chown %u %s", path, (unsigned) geteuid(), path);
+                break;
+        case -EACCES:
+                snprintf(buf, len, "%s is accessible by group or others; fix: chmod %s %s", path,
+                         strict_private ? "go-rwx" : "go-w", path);
+                break;
+        default:
+                snprintf(buf, len, "%s: %s", path, ehr_strerror(r));
+        }
+        return buf;
+}
+
+char *ehr_strstrip(char *s) {
+        while (*s && isspace((unsigned char) *s))
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char) s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+const char *ehr_strerror(int r) {
+        switch (r) {
+        case -EACCES:
+                return "wrong code";
+        case -EALREADY:
+                return "code already used";
+        case -EAGAIN:
+                return "locked out";
+        case -EBADMSG:
+                return "sealed data fails to open (tampered with, or copied from another user)";
+        case -EPROTO:
+                return "store schema version not supported by this binary";
+        case -EBUSY:
+                return "store is locked by another process";
+        case -EROFS:
+                return "store cannot be written (read-only or full)";
+        default:
+                return strerror(r < 0 ? -r : r);
+        }
+}

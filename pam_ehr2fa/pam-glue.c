@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "audit.h"
+#include "pam-glue.h"
+#include "policy.h"
+#include "util.h"
+
+/* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
+#define PAM_R_IGNORE 1
+/* The conversation failed or was cancelled: a failure, never a skip. */
+#define PAM_R_CONV (-ECONNABORTED)
+
+#define PROMPT "Verification code: "
+#define MSG_UNAVAILABLE "Two-factor authentication is unavailable; contact the help desk."
+#define MSG_FAILED "Verification failed."
+
+int pam_status_from_errno(int r) {
+        switch (r) {
+        case 0:
+                return PAM_SUCCESS;
+        case PAM_R_IGNORE:
+                return PAM_IGNORE;
+        case -EACCES:
+        case -EALREADY:
+        case -EAGAIN:
+        case -EBADMSG:
+                return PAM_AUTH_ERR;
+        case -EPERM:
+                return PAM_PERM_DENIED;
+        case PAM_R_CONV:
+                return PAM_CONV_ERR;
+        case -ENOMEM:
+                return PAM_BUF_ERR;
+        case -EINVAL:
+                return PAM_SERVICE_ERR;
+        case -ENOENT:
+        case -EBUSY:
+        case -EROFS:
+        case -EIO:
+        case -EUCLEAN:
+        case -EPROTO:
+                return PAM_AUTHINFO_UNAVAIL;
+        default:
+                return PAM_SYSTEM_ERR;
+        }
+}
+
+static uint64_t now_sec(void) {
+#ifdef EHR_TEST_CLOCK
+        /* Only in the test build of the module (never installed): lockout and
+         * unlock are tested by moving this clock, not by sleeping. */
+        const char *e = getenv("EHR2FA_TEST_NOW");
+        uint64_t t;
+        if (e && ehr_parse_uint(e, 0, UINT32_MAX, &t) >= 0)
+                return t;
+#endif
+        return (uint64_t) time(NULL);
+}
+
+static const char *item_str(pam_handle_t *pamh, int item) {
+        const void *v = NULL;
+        if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || !v)
+                return NULL;
+        return v;
+}
+
+/* Keep what the client sent from forging extra fields in the audit source. */
+static void clean(char *s) {
+        for (; *s; s++)
+                if (!isprint((unsigned char) *s) || *s == ' ')
+                        *s = '?';
+}
+
+int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char **argv) {
+        char err[EHR_CONFIG_ERR_MAX];
+        const char *conf = NULL;
+        int r;
+
+        ctx->pamh = pamh;
+        ctx->now_sec = now_sec();
+        ehr_config_init(&ctx->cfg);
+        if (sodium_init() < 0) {
+                pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
+                return -EIO;
+        }
+
+        for (int i = 0; i < argc; i++)
+                if (strncmp(argv[i], "conf=", 5) == 0)
+                        conf = argv[i] + 5;
+        r = ehr_config_load(&ctx->cfg, conf ?: EHR_CONFIG_DEFAULT_PATH, !conf, err, sizeof err);
+        if (r < 0) {
+                /* A broken config never lets a login through, whatever fail_mode it meant to set. */
+                pam_syslog(pamh, LOG_ERR, "configuration error: %s", err);
+                pam_error(pamh, "%s", MSG_UNAVAILABLE);
+                return r;
+        }
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                if (strncmp(a, "conf=", 5) == 0)
+                        continue;
+                if (streq(a, "nullok") || streq(a, "debug")) {
+                        r = ehr_config_set(&ctx->cfg, a, "yes");
+                } else {
+                        const char *eq = strchr(a, '=');
+                        char key[64];
+                        if (!eq || (size_t) (eq - a) >= sizeof key) {
+                                pam_syslog(pamh, LOG_ERR, "unknown option '%s', ignoring", a);
+                                continue;
+                        }
+                        memcpy(key, a, (size_t) (eq - a));
+                        key[eq - a] = 0;
+                        r = ehr_config_set(&ctx->cfg, key, eq + 1);
+                }
+                if (r == -ENOENT)
+                        pam_syslog(pamh, LOG_ERR, "unknown option '%s', ignoring", a);
+                else if (r < 0) {
+                        pam_syslog(pamh, LOG_ERR, "bad value in option '%s'", a);
+                        pam_error(pamh, "%s", MSG_UNAVAILABLE);
+                        return -EINVAL;
+                }
+        }
+
+        r = pam_get_user(pamh, &ctx->user, NULL);
+        if (r != PAM_SUCCESS || isempty(ctx->user)) {
+                pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
+                return r == PAM_CONV_AGAIN ? PAM_R_CONV : -EACCES;
+        }
+
+        ctx->service = item_str(pamh, PAM_SERVICE) ?: "?";
+        ctx->rhost = item_str(pamh, PAM_RHOST) ?: "";
+        char service[64], rhost[100], tty[64];
+        snprintf(service, sizeof service, "%s", ctx->service);
+        snprintf(rhost, sizeof rhost, "%s", ctx->rhost);
+        snprintf(tty, sizeof tty, "%s", item_str(pamh, PAM_TTY) ?: "");
+        clean(service);
+        clean(rhost);
+        clean(tty);
+        snprintf(ctx->source, sizeof ctx->source, "service=%s rhost=%s tty=%s", service, rhost, tty);
+        return 0;
+}
+
+void pam_ctx_done(struct pam_ctx *ctx) {
+        ctx->store = ehr_store_free(ctx->store);
+        ehr_config_done(&ctx->cfg);
+}
+
+/* Open the store, or apply the fail mode. Returns 0, PAM_R_IGNORE (safe mode) or a negative errno. */
+static int open_store(struct pam_ctx *ctx) {
+        char err[EHR_CONFIG_ERR_MAX];
+        int r = ehr_store_open(ctx->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, 0, ctx->cfg.store_timeout_ms, &ctx->store,
+                               err, sizeof err);
+        if (r >= 0)
+                return 0;
+        if (ctx->cfg.fail_mode == EHR_FAIL_SAFE && r != -EACCES && r != -EPERM && r != -EBADMSG) {
+                /* Only a store that is down or busy falls under safe mode; a store with
+                 * wrong permissions or a bad key is an attack or a mistake, and denies. */
+                pam_syslog(ctx->pamh, LOG_ERR,
+                           "store unavailable (%s); fail_mode=safe: login allowed without a second factor; user=%s "
+                           "rhost=%s service=%s",
+                           err, ctx->user, ctx->rhost, ctx->service);
+                return PAM_R_IGNORE;
+        }
+        pam_syslog(ctx->pamh, LOG_ERR, "store unavailable: %s; user=%s service=%s", err, ctx->user, ctx->service);
+        pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
+        return r == -EACCES || r == -EPERM ? -EIO : r;
+}
+
+static void audit(struct pam_ctx *ctx, const char *user, const char *action, const char *details) {
+        int r = ehr_audit_append(ctx->store, ctx->now_sec, user, user, EHR_AUDIT_AUTH, action, details, ctx->source);
+        if (r < 0)
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot write audit row (%s): %s, ignoring", action, ehr_strerror(r));
+}
+
+/* Ask for the code. Returns 0 with a malloc'd answer (spaces removed), or PAM_R_CONV. */
+static int ask_code(struct pam_ctx *ctx, char **ret) {
+        char *resp = NULL;
+        int r = pam_prompt(ctx->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", PROMPT);
+        if (r != PAM_SUCCESS || !resp) {
+                if (resp) {
+                        sodium_memzero(resp, strlen(resp));
+                        free(resp);
+                }
+                return PAM_R_CONV;
+        }
+        /* "123 456" as the app shows it is fine: drop spaces and tabs. */
+        char *w = resp;
+        for (char *p = resp; *p; p++)
+                if (*p != ' ' && *p != '\t')
+                        *w++ = *p;
+        sodium_memzero(w, strlen(w));
+        *w = 0;
+        *ret = resp;
+        return 0;
+}
+
+static void free_answer(char *a) {
+        if (a) {
+                sodium_memzero(a, strlen(a));
+                free(a);
+        }
+}
+
+static void tell_locked(struct pam_ctx *ctx, uint64_t until) {
+        char when[64];
+        ehr_policy_format_until(until, ctx->now_sec, when, sizeof when);
+        pam_error(ctx->pamh,
+                  until == UINT64_MAX
+                          ? "Your account is locked after too many failed verification codes until %s. Call the help desk."
+                          : "Your account is locked after too many failed verification codes. Try again after %s, or call the help desk.",
+                  when);
+}
+
+/* A user we will not check: same prompt and the same delay as a wrong code, so
+ * neither words nor timing tell an attacker who exists or who is enrolled. */
+static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
+        char *answer = NULL;
+        int r = ask_code(ctx, &answer);
+        free_answer(answer);
+        if (ctx->store)
+                audit(ctx, ctx->user, "second factor failed", why);
+        pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure (%s); user=%s rhost=%s service=%s", why, ctx->user,
+                   ctx->rhost, ctx->service);
+        if (r < 0)
+                return r;
+        pam_error(ctx->pamh, "%s", MSG_FAILED);
+        return -EACCES;
+}
+
+int pam_do_authenticate(struct pam_ctx *ctx) {
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        char *answer = NULL;
+        int r;
+
+        /* libpam waits at least this long after any failure, with some randomness. */
+        if (ctx->cfg.fail_delay_ms > 0)
+                (void) pam_fail_delay(ctx->pamh, (unsigned) ctx->cfg.fail_delay_ms * 1000U);
+
+        r = open_store(ctx);
+        if (r != 0)
+                return r;
+
+        r = ehr_store_user_get(ctx->store, ctx->user, &u);
+        if (r == -ENOENT || (r >= 0 && !u->totp_enrolled)) {
+                const char *why = r == -ENOENT ? "user not in the store" : "user not enrolled";
+                if (ctx->cfg.nullok) {
+                        /* PAM_IGNORE, not PAM_SUCCESS: a "sufficient" line must never turn an
+                         * unchecked user into a bypass of the rest of the stack. */
+                        if (r >= 0)
+                                audit(ctx, ctx->user, "second factor skipped", "not enrolled; nullok");
+                        if (ctx->cfg.debug)
+                                pam_syslog(ctx->pamh, LOG_DEBUG, "%s, nullok: ignoring; user=%s", why, ctx->user);
+                        return PAM_R_IGNORE;
+                }
+                return refuse_after_prompt(ctx, why);
+        }
+        if (r < 0) {
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot read user %s from the store: %s", ctx->user, ehr_strerror(r));
+                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
+                return r;
+        }
+
+        uint64_t until = 0;
+        r = ehr_policy_check_lock(ctx->store, u, ctx->now_sec, &until);
+        if (r == -EAGAIN) {
+                audit(ctx, u->login, "second factor refused", "account locked; no code asked");
+                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", u->login, ctx->rhost,
+                           ctx->service);
+                tell_locked(ctx, until);
+                return -EAGAIN;
+        }
+        if (r < 0) {
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot read lock state of %s: %s", u->login, ehr_strerror(r));
+                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
+                return r;
+        }
+
+        r = ask_code(ctx, &answer);
+        if (r < 0) {
+                audit(ctx, u->login, "second factor failed", "conversation failed or cancelled");
+                pam_syslog(ctx->pamh, LOG_NOTICE, "conversation failed; user=%s rhost=%s service=%s", u->login,
+                           ctx->rhost, ctx->service);
+                return r;
+        }
+
+        struct ehr_verdict v;
+        r = ehr_policy_verify(ctx->store, &ctx->cfg, u, answer, ctx->now_sec, ctx->source, &v);
+        free_answer(answer);
+
+        const char *factor = v.factor == EHR_FACTOR_RECOVERY ? "recovery" : "totp";
+        switch (r) {
+        case 0:
+                pam_syslog(ctx->pamh, LOG_INFO, "second factor accepted; user=%s rhost=%s service=%s factor=%s",
+                           u->login, ctx->rhost, ctx->service, factor);
+                if (v.factor == EHR_FACTOR_RECOVERY)
+                        pam_info(ctx->pamh,
+                                 "Recovery code accepted. %u left; make new ones with the help desk if you are running out.",
+                                 v.recovery_left);
+                return 0;
+        case -EAGAIN:
+                tell_locked(ctx, v.locked_until_sec);
+                return r;
+        case -EACCES:
+        case -EALREADY:
+        case -EBADMSG:
+        case -ENOENT:
+                pam_syslog(ctx->pamh, r == -EBADMSG ? LOG_ERR : LOG_NOTICE,
+                           "authentication failure (%s); user=%s rhost=%s service=%s factor=%s failures=%llu",
+                           r == -EALREADY ? "code replayed"
+                           : r == -EBADMSG ? "sealed seed does not open: store tampered with?"
+                                           : "wrong code",
+                           u->login, ctx->rhost, ctx->service, factor, (unsigned long long) v.failures);
+                if (v.locked_until_sec != 0) {
+                        pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s failures=%llu", u->login,
+                                   (unsigned long long) v.failures);
+                        tell_locked(ctx, v.locked_until_sec);
+                } else
+                        pam_error(ctx->pamh, "%s", MSG_FAILED);
+                return r == -ENOENT ? -EACCES : r;
+        case -EROFS:
+                pam_syslog(ctx->pamh, LOG_ERR, "store cannot record the code's use; refusing it; user=%s", u->login);
+                pam_error(ctx->pamh, "The code cannot be recorded (store read-only or full); contact the help desk.");
+                return r;
+        default:
+                if (ctx->cfg.fail_mode == EHR_FAIL_SAFE && r == -EBUSY) {
+                        pam_syslog(ctx->pamh, LOG_ERR,
+                                   "store busy; fail_mode=safe: login allowed without a second factor; user=%s rhost=%s service=%s",
+                                   u->login, ctx->rhost, ctx->service);
+                        return PAM_R_IGNORE;
+                }
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot check the code of %s: %s", u->login, ehr_strerror(r));
+                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
+                return r;
+        }
+}
+
+int pam_do_acct_mgmt(struct pam_ctx *ctx) {
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        int r = open_store(ctx);
+        if (r != 0)
+                return r;
+        r = ehr_store_user_get(ctx->store, ctx->user, &u);
+        if (r == -ENOENT)
+                return PAM_R_IGNORE; /* not ours: other account modules decide */
+        if (r < 0) {
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot read user %s from the store: %s", ctx->user, ehr_strerror(r));
+                return r;
+        }
+        uint64_t until;
+        r = ehr_policy_check_lock(ctx->store, u, ctx->now_sec, &until);
+        if (r == -EAGAIN) {
+                audit(ctx, u->login, "account refused", "account locked");
+                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", u->login, ctx->rhost,
+                           ctx->service);
+                tell_locked(ctx, until);
+                return -EPERM;
+        }
+        return r;
+}
