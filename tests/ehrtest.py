@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Shared harness for the behaviour tests: a throwaway store, config and PAM
+service directory, the real admin tool, and logins through real libpam
+(pam_wrapper + pamtester). Nothing outside the temporary directory is touched."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.path.abspath(os.environ.get("EHR2FA_BUILD", os.path.join(os.path.dirname(__file__), "..", "build")))
+ADMIN = os.path.abspath(os.environ.get("EHR2FA_ADMIN", os.path.join(BUILD, "admin", "ehr2fa-admin")))
+MODULE = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE", os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa.so")))
+MODULE_TESTCLOCK = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE_TESTCLOCK",
+                                                  os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa_testclock.so")))
+PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR", "/usr/lib/x86_64-linux-gnu/pam_wrapper")
+PAM_MATRIX = os.path.join(PAM_WRAPPER_DIR, "pam_matrix.so")
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "correct horse"
+
+
+def need(tool):
+    if not shutil.which(tool):
+        raise unittest.SkipTest(f"{tool} not installed")
+
+
+def sanitizer_preload():
+    """Under -Db_sanitize=address the module needs the ASan runtime first in the
+    host process (pamtester is not instrumented)."""
+    out = subprocess.run(["ldd", MODULE], capture_output=True, text=True).stdout
+    libs = re.findall(r"(\S*lib(?:asan|ubsan)\.so\S*) => (\S+)", out)
+    return [path for _, path in libs if "asan" in path]
+
+
+class Env:
+    """One throwaway installation: config, store, PAM service, password file."""
+
+    def __init__(self, conf_extra="", module_args="", testclock=False, service="ehr2fa-test"):
+        self.dir = tempfile.mkdtemp(prefix="ehr2fa-test-")
+        self.store = os.path.join(self.dir, "store")
+        self.conf = os.path.join(self.dir, "ehr2fa.conf")
+        self.service = service
+        self.svcdir = os.path.join(self.dir, "pam.d")
+        self.passdb = os.path.join(self.dir, "passdb")
+        os.mkdir(self.svcdir)
+        self.write_conf(conf_extra)
+        self.set_module_args(module_args, testclock)
+        with open(self.passdb, "w") as f:
+            pass
+
+    def write_conf(self, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n")
+        os.chmod(self.conf, 0o644)
+
+    def set_module_args(self, args="", testclock=False):
+        mod = MODULE_TESTCLOCK if testclock else MODULE
+        with open(os.path.join(self.svcdir, self.service), "w") as f:
+            f.write(f"auth required {PAM_MATRIX} passdb={self.passdb}\n"
+                    f"auth required {mod} conf={self.conf} {args}\n"
+                    f"account required {mod} conf={self.conf} {args}\n")
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def admin(self, *args, input=None, check=True, now=None):
+        r = subprocess.run([ADMIN, "--conf", self.conf, *args], input=input, capture_output=True, text=True,
+                           timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"ehr2fa-admin {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def add_user(self, login, secret=SECRET, digits=None, algorithm=None, password=PASSWORD, **kw):
+        args = ["user", "add", login, "--phone", kw.get("phone", "+15551234566"), "--email", f"{login}@example.org",
+                "--name", kw.get("name", login.title()), "--role", kw.get("role", "staff")]
+        self.admin(*args)
+        if secret:
+            e = ["totp", "enroll", login, "--secret", secret, "--no-qr"]
+            if digits:
+                e += ["--digits", str(digits)]
+            if algorithm:
+                e += ["--algorithm", algorithm]
+            self.admin(*e)
+        with open(self.passdb, "a") as f:
+            f.write(f"{login}:{password}:{self.service}\n")
+
+    def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60):
+        """Run pamtester through pam_wrapper; answers follow the password, one per prompt."""
+        need("pamtester")
+        env = dict(os.environ)
+        preload = sanitizer_preload() + ["libpam_wrapper.so"]
+        env.update({"LD_PRELOAD": ":".join(preload), "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svcdir,
+                    "ASAN_OPTIONS": "detect_leaks=0"})
+        if now is not None:
+            env["EHR2FA_TEST_NOW"] = str(now)
+        stdin = "".join(f"{a}\n" for a in (password, *answers))
+        start = time.monotonic()
+        r = subprocess.run(["pamtester", "-v", self.service, user, *ops], input=stdin, capture_output=True,
+                           text=True, env=env, timeout=timeout)
+        r.elapsed = time.monotonic() - start
+        return r
+
+    def audit(self, user=None):
+        args = ["--json", "audit", "show"] + (["--user", user] if user else [])
+        return json.loads(self.admin(*args).stdout)
+
+
+def oath(secret=SECRET, now=None, digits=6, algorithm="sha1", step=0):
+    """A code from oathtool, the independent generator."""
+    need("oathtool")
+    t = int(time.time() if now is None else now) + 30 * step
+    args = ["oathtool", f"--totp={algorithm}", "-b", f"--digits={digits}", f"--now=@{t}", secret]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+
+
+class EnvTestCase(unittest.TestCase):
+    conf_extra = ""
+    module_args = ""
+    testclock = False
+
+    def setUp(self):
+        self.env = Env(self.conf_extra, self.module_args, self.testclock)
+        self.env.admin("init")
+
+    def tearDown(self):
+        self.env.cleanup()
+
+    def assertLoginOK(self, r):
+        self.assertEqual(r.returncode, 0, f"login failed:\n{r.stdout}\n{r.stderr}")
+
+    def assertLoginFails(self, r):
+        self.assertNotEqual(r.returncode, 0, f"login succeeded:\n{r.stdout}\n{r.stderr}")

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ehr2fa.conf parsing: defaults, values, and clear file:line errors. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "test.h"
+
+static char dir[] = "/tmp/ehr2fa-test-config-XXXXXX";
+
+static const char *write_conf(const char *name, const char *text, mode_t mode) {
+        static char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        CHECK(f != NULL);
+        if (!f)
+                return path;
+        fputs(text, f);
+        fclose(f);
+        CHECK(chmod(path, mode) == 0);
+        return path;
+}
+
+static int load(const char *text, char *err, size_t errlen, struct ehr_config *c) {
+        ehr_config_init(c);
+        err[0] = 0;
+        return ehr_config_load(c, write_conf("t.conf", text, 0644), false, err, errlen);
+}
+
+int main(void) {
+        char err[EHR_CONFIG_ERR_MAX];
+        struct ehr_config c;
+        CHECK(mkdtemp(dir) != NULL);
+
+        /* Defaults as documented (faillock's 5 / 900 / 900). */
+        ehr_config_init(&c);
+        CHECK(c.deny == 5 && c.fail_interval == 900 && c.unlock_time == 900 && c.window == 1);
+        CHECK(c.fail_mode == EHR_FAIL_SECURE && !c.nullok);
+        ehr_config_done(&c);
+
+        CHECK(load("# comment\n\n store_dir = /srv/x  # trailing\nwindow=2\nfail_mode = safe\nnullok = yes\n"
+                   "totp_algorithm = sha256\n",
+                   err, sizeof err, &c) == 0);
+        CHECK_STREQ(c.store_dir, "/srv/x");
+        CHECK(c.window == 2 && c.fail_mode == EHR_FAIL_SAFE && c.nullok);
+        ehr_config_done(&c);
+
+        /* Errors name the file and the line. */
+        CHECK(load("window = 1\n\nthis line has no equals sign\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "t.conf:3:") != NULL && strstr(err, "key = value") != NULL);
+        ehr_config_done(&c);
+
+        CHECK(load("windwo = 1\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "t.conf:1: unknown key 'windwo'") != NULL);
+        ehr_config_done(&c);
+
+        CHECK(load("deny = 5\nwindow = eleven\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "t.conf:2: bad value for window") != NULL);
+        ehr_config_done(&c);
+
+        CHECK(load("window = 11\n", err, sizeof err, &c) == -EINVAL); /* out of range */
+        ehr_config_done(&c);
+        CHECK(load("fail_mode = open\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "secure or safe") != NULL);
+        ehr_config_done(&c);
+        CHECK(load("totp_digits = 9\n", err, sizeof err, &c) == -EINVAL);
+        ehr_config_done(&c);
+
+        /* A config others may write is refused, naming the fix. */
+        ehr_config_init(&c);
+        CHECK(ehr_config_load(&c, write_conf("w.conf", "window = 1\n", 0666), false, err, sizeof err) == -EACCES);
+        CHECK(strstr(err, "w.conf") != NULL && strstr(err, "chmod") != NULL);
+
+        /* Missing: an error unless missing_ok. */
+        CHECK(ehr_config_load(&c, "/nonexistent/ehr2fa.conf", false, err, sizeof err) == -ENOENT);
+        CHECK(ehr_config_load(&c, "/nonexistent/ehr2fa.conf", true, err, sizeof err) == 0);
+
+        /* A FIFO in place of the file must not hang us (Linux-PAM CVE-2024-22365). */
+        char fifo[300];
+        snprintf(fifo, sizeof fifo, "%s/fifo.conf", dir);
+        CHECK(mkfifo(fifo, 0644) == 0);
+        CHECK(ehr_config_load(&c, fifo, false, err, sizeof err) == -EBADFD);
+        ehr_config_done(&c);
+
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+        return test_result();
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The store: permissions, sealing bound to the user, the audit chain, lockout
+ * and recovery codes through the policy, with an injected clock. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "audit.h"
+#include "policy.h"
+#include "recovery.h"
+#include "store.h"
+#include "test.h"
+
+static char dir[] = "/tmp/ehr2fa-test-store-XXXXXX";
+static char sdir[300], dbpath[400], keypath[400];
+static const uint8_t seed[20] = "12345678901234567890";
+static const struct ehr_otp_params params = { EHR_OTP_SHA1, 6, 30 };
+
+static struct ehr_store *open_store(unsigned flags, int expect) {
+        struct ehr_store *s = NULL;
+        char err[EHR_CONFIG_ERR_MAX] = "";
+        int r = ehr_store_open(sdir, flags, 1000, &s, err, sizeof err);
+        if (r != expect)
+                fprintf(stderr, "open: %d (%s), expected %d\n", r, err, expect);
+        CHECK(r == expect);
+        return s;
+}
+
+static struct ehr_user *add_user(struct ehr_store *s, const char *login) {
+        struct ehr_user u = { .login = (char *) login, .role = (char *) "staff" }, *got = NULL;
+        CHECK(ehr_store_user_add(s, &u, 1000, NULL) == 0);
+        CHECK(ehr_store_user_get(s, login, &got) == 0);
+        CHECK(ehr_store_totp_put(s, got, seed, sizeof seed, &params, 1000) == 0);
+        return got;
+}
+
+static void sql(const char *q) {
+        sqlite3 *db;
+        CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+        char *e = NULL;
+        if (sqlite3_exec(db, q, NULL, NULL, &e) != SQLITE_OK) {
+                fprintf(stderr, "sql: %s: %s\n", q, e);
+                test_failures++;
+        }
+        sqlite3_free(e);
+        sqlite3_close(db);
+}
+
+static void test_permissions(void) {
+        char err[EHR_CONFIG_ERR_MAX];
+        struct ehr_store *s = NULL;
+
+        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ENOENT);
+        CHECK(strstr(err, "ehr2fa-admin init") != NULL);
+        s = ehr_store_free(open_store(EHR_STORE_CREATE | EHR_STORE_MIGRATE, 0));
+        s = ehr_store_free(open_store(0, 0));
+
+        /* Each of the three, group/world readable, is refused with the path and the fix. */
+        const char *paths[] = { dbpath, keypath, sdir };
+        for (unsigned i = 0; i < ELEMENTSOF(paths); i++) {
+                struct stat st;
+                CHECK(stat(paths[i], &st) == 0);
+                CHECK((st.st_mode & 077) == 0);
+                CHECK(chmod(paths[i], (st.st_mode & 0700) | 0044) == 0);
+                CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -EACCES);
+                CHECK(strstr(err, paths[i]) != NULL && strstr(err, "chmod go-rwx") != NULL);
+                CHECK(chmod(paths[i], st.st_mode & 07777) == 0);
+        }
+        s = ehr_store_free(open_store(0, 0));
+
+        /* A symlinked key is not followed. */
+        char moved[500];
+        snprintf(moved, sizeof moved, "%s.real", keypath);
+        CHECK(rename(keypath, moved) == 0);
+        CHECK(symlink(moved, keypath) == 0);
+        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ELOOP);
+        CHECK(unlink(keypath) == 0 && rename(moved, keypath) == 0);
+
+        /* A schema from the future is refused, not "migrated" backwards. */
+        sql("PRAGMA user_version = 99");
+        CHECK(ehr_store_open(sdir, EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) == -EPROTO);
+        CHECK(strstr(err, "newer") != NULL);
+        sql("PRAGMA user_version = 1");
+}
+
+static void test_sealed_copy(void) {
+        struct ehr_store *s = open_store(0, 0);
+        struct ehr_user *alice = add_user(s, "alice"), *bob = add_user(s, "bob");
+        struct ehr_secret *sec = NULL;
+        struct ehr_otp_params p;
+        uint64_t last;
+        bool have;
+
+        CHECK(ehr_store_totp_get(s, alice, &sec, &p, &last, &have) == 0);
+        CHECK(sec && sec->len == sizeof seed && memcmp(sec->data, seed, sizeof seed) == 0);
+        CHECK(!have);
+        sec = ehr_secret_free(sec);
+        s = ehr_store_free(s);
+
+        /* Copy alice's sealed seed onto bob's row: it must not open as bob's. */
+        sql("UPDATE totp SET sealed = (SELECT sealed FROM totp t JOIN users u ON u.id = t.user_id WHERE u.login = 'alice') "
+            "WHERE user_id = (SELECT id FROM users WHERE login = 'bob')");
+        s = open_store(0, 0);
+        CHECK(ehr_store_totp_get(s, bob, &sec, &p, &last, &have) == -EBADMSG);
+        CHECK(sec == NULL);
+        CHECK(ehr_store_totp_get(s, alice, &sec, &p, &last, &have) == 0);
+        sec = ehr_secret_free(sec);
+
+        /* A flipped bit in the ciphertext does not open either. */
+        sql("UPDATE totp SET sealed = sealed || x'00' WHERE user_id = (SELECT id FROM users WHERE login = 'alice')");
+        CHECK(ehr_store_totp_get(s, alice, &sec, &p, &last, &have) == -EBADMSG);
+        ehr_user_free(alice);
+        ehr_user_free(bob);
+        ehr_store_free(s);
+}
+
+static void code_at(uint64_t t, char out[EHR_OTP_DIGITS_MAX + 1]) {
+        CHECK(ehr_hotp(seed, sizeof seed, EHR_OTP_SHA1, ehr_totp_step(t, 30), 6, out, EHR_OTP_DIGITS_MAX + 1) == 0);
+}
+
+static void test_lockout(void) {
+        struct ehr_store *s = open_store(0, 0);
+        struct ehr_user *u = add_user(s, "carol");
+        struct ehr_config c;
+        struct ehr_verdict v;
+        char code[EHR_OTP_DIGITS_MAX + 1];
+        uint64_t t = 1800000000, until = 0;
+        ehr_config_init(&c);
+        c.deny = 3;
+
+        CHECK(ehr_policy_verify(s, &c, u, "000000", t, "test", &v) == -EACCES);
+        CHECK(v.failures == 1 && v.locked_until_sec == 0);
+        CHECK(ehr_policy_verify(s, &c, u, "", t + 1, "test", &v) == -EACCES); /* empty is a failure too */
+        CHECK(ehr_policy_check_lock(s, u, t + 1, &until) == 0);
+        CHECK(ehr_policy_verify(s, &c, u, "not-a-code", t + 2, "test", &v) == -EACCES);
+        CHECK(v.failures == 3 && v.locked_until_sec == t + 2 + 900);
+
+        /* Locked: even the right code is not checked. */
+        code_at(t + 10, code);
+        CHECK(ehr_policy_verify(s, &c, u, code, t + 10, "test", &v) == -EAGAIN);
+        CHECK(ehr_policy_check_lock(s, u, t + 10, &until) == -EAGAIN && until == t + 902);
+
+        /* After unlock_time the right code works and clears the count. */
+        code_at(t + 903, code);
+        CHECK(ehr_policy_check_lock(s, u, t + 903, &until) == 0);
+        CHECK(ehr_policy_verify(s, &c, u, code, t + 903, "test", &v) == 0);
+        CHECK(v.factor == EHR_FACTOR_TOTP);
+        struct ehr_failures f;
+        CHECK(ehr_store_failures_get(s, u->id, &f) == 0 && f.count == 0 && f.consecutive == 0);
+
+        /* Replay of the same code, even a second later, fails and counts. */
+        CHECK(ehr_policy_verify(s, &c, u, code, t + 904, "test", &v) == -EALREADY);
+        CHECK(v.failures == 1);
+
+        /* Failures spread out beyond fail_interval never lock... */
+        for (unsigned i = 0; i < 6; i++)
+                CHECK(ehr_policy_verify(s, &c, u, "000000", t + 2000 + i * 1000, "test", &v) == -EACCES);
+        CHECK(v.locked_until_sec == 0);
+        /* ...until max_failures consecutive ones, which lock until an admin clears it. */
+        c.max_failures = 8;
+        CHECK(ehr_policy_verify(s, &c, u, "000000", t + 9000, "test", &v) == -EACCES);
+        CHECK(v.locked_until_sec == UINT64_MAX);
+        CHECK(ehr_policy_check_lock(s, u, t + 999999, &until) == -EAGAIN && until == UINT64_MAX);
+        CHECK(ehr_store_failures_clear(s, u->id) == 0);
+        CHECK(ehr_policy_check_lock(s, u, t + 999999, &until) == 0);
+
+        ehr_config_done(&c);
+        ehr_user_free(u);
+        ehr_store_free(s);
+}
+
+static void test_recovery(void) {
+        struct ehr_store *s = open_store(0, 0);
+        struct ehr_user *u = add_user(s, "dave"), *u2 = NULL;
+        struct ehr_config c;
+        struct ehr_verdict v;
+        char codes[EHR_RECOVERY_CODES][EHR_RECOVERY_DISPLAY_SIZE];
+        uint8_t hashes[EHR_RECOVERY_CODES][EHR_HASH_BYTES];
+        ehr_config_init(&c);
+
+        ehr_recovery_generate(ehr_store_keys(s), u->id, EHR_RECOVERY_CODES, codes, hashes);
+        CHECK(ehr_store_recovery_replace(s, u->id, (const uint8_t(*)[EHR_HASH_BYTES]) hashes, EHR_RECOVERY_CODES) == 0);
+        CHECK(ehr_store_user_get(s, "dave", &u2) == 0 && u2->recovery_left == EHR_RECOVERY_CODES);
+
+        /* Upper case and without the dash, as people type it. */
+        char typed[EHR_RECOVERY_DISPLAY_SIZE];
+        size_t n = 0;
+        for (const char *p = codes[3]; *p; p++)
+                if (*p != '-')
+                        typed[n++] = (char) (*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        typed[n] = 0;
+        CHECK(ehr_policy_verify(s, &c, u2, typed, 5000, "test", &v) == 0);
+        CHECK(v.factor == EHR_FACTOR_RECOVERY && v.recovery_left == EHR_RECOVERY_CODES - 1);
+        CHECK(ehr_policy_verify(s, &c, u2, codes[3], 5001, "test", &v) == -EACCES); /* once only */
+        CHECK(v.factor == EHR_FACTOR_RECOVERY);
+        CHECK(ehr_policy_verify(s, &c, u2, codes[4], 5002, "test", &v) == 0);
+
+        /* Another user's code is not ours. */
+        struct ehr_user *e = add_user(s, "erin");
+        CHECK(ehr_policy_verify(s, &c, e, codes[5], 5003, "test", &v) == -EACCES);
+
+        /* Only hashes are stored: no code appears in the database or its WAL. */
+        ehr_store_free(s);
+        static char blob[4 << 20];
+        size_t got = 0;
+        const char *suffixes[] = { "", "-wal" };
+        for (unsigned i = 0; i < ELEMENTSOF(suffixes); i++) {
+                char path[500];
+                snprintf(path, sizeof path, "%s%s", dbpath, suffixes[i]);
+                FILE *f = fopen(path, "re");
+                if (f) {
+                        got += fread(blob + got, 1, sizeof blob - got, f);
+                        fclose(f);
+                }
+        }
+        CHECK(got > 0);
+        for (unsigned i = 0; i < EHR_RECOVERY_CODES; i++) {
+                char raw[EHR_RECOVERY_CHARS];
+                memcpy(raw, codes[i], 5);
+                memcpy(raw + 5, codes[i] + 6, 5);
+                CHECK(memmem(blob, got, raw, sizeof raw) == NULL);
+                CHECK(memmem(blob, got, codes[i], strlen(codes[i])) == NULL);
+        }
+        ehr_config_done(&c);
+        ehr_user_free(u);
+        ehr_user_free(u2);
+        ehr_user_free(e);
+}
+
+static void test_audit_chain(void) {
+        struct ehr_store *s = open_store(0, 0);
+        uint64_t rows = 0, bad = 0;
+        CHECK(ehr_audit_verify(s, &rows, &bad) == 0);
+        uint64_t before = rows;
+        CHECK(ehr_audit_append(s, 100, "alice", "root", "admin", "one", "a", "src") == 0);
+        CHECK(ehr_audit_append(s, 101, "alice", "root", "admin", "two", "b", "src") == 0);
+        CHECK(ehr_audit_append(s, 102, "alice", "root", "admin", "three", "c", "src") == 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == 0 && rows == before + 3);
+        ehr_store_free(s);
+
+        /* The store refuses edits itself... */
+        sqlite3 *db;
+        CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "UPDATE audit SET details = 'x' WHERE action = 'two'", NULL, NULL, NULL) != SQLITE_OK);
+        sqlite3_close(db);
+
+        /* ...and someone who drops the triggers is caught by the chain, at the right row. */
+        sql("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+            "UPDATE audit SET details = 'edited' WHERE action = 'two'");
+        s = open_store(0, 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 2);
+        ehr_store_free(s);
+
+        sql("UPDATE audit SET details = 'b' WHERE action = 'two'");
+        s = open_store(0, 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == 0);
+        ehr_store_free(s);
+
+        sql("DELETE FROM audit WHERE action = 'two'");
+        s = open_store(0, 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 2);
+        ehr_store_free(s);
+
+        /* Cutting the tail leaves a valid chain; the head notices. */
+        sql("DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE action = 'one')");
+        s = open_store(0, 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 1);
+        ehr_store_free(s);
+}
+
+int main(void) {
+        CHECK(sodium_init() >= 0);
+        umask(022); /* the store must be private whatever the umask */
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(sdir, sizeof sdir, "%s/store", dir);
+        snprintf(dbpath, sizeof dbpath, "%s/%s", sdir, EHR_STORE_DB_NAME);
+        snprintf(keypath, sizeof keypath, "%s/%s", sdir, EHR_STORE_KEY_NAME);
+
+        test_permissions();
+        test_sealed_copy();
+        test_lockout();
+        test_recovery();
+        test_audit_chain();
+
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+        return test_result();
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""ehr2fa-admin as the help desk and sysadmin use it."""
+
+import json
+import os
+import sqlite3
+import stat
+import unittest
+
+from ehrtest import EnvTestCase, Env, oath, SECRET
+
+
+class Admin(EnvTestCase):
+    def test_init_makes_private_store_and_is_idempotent(self):
+        st = os.stat(self.env.store)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        for f in ("ehr2fa.db", "master.key"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.env.store, f)).st_mode), 0o600)
+        key = open(os.path.join(self.env.store, "master.key"), "rb").read()
+        self.assertEqual(len(key), 32)
+        self.env.admin("init")
+        self.assertEqual(open(os.path.join(self.env.store, "master.key"), "rb").read(), key)
+
+    def test_user_add_list_show_del_json(self):
+        self.env.admin("user", "add", "alice", "--name", "Alice Smith", "--email", "alice@example.org",
+                       "--phone", "+1 (555) 123-4566", "--role", "provider")
+        self.env.admin("user", "add", "bob", "--phone", "+15551234567", "--email", "bob@example.org")
+        users = json.loads(self.env.admin("user", "list", "--json").stdout)
+        self.assertEqual([u["login"] for u in users], ["alice", "bob"])
+        self.assertEqual(users[0]["phone"], "+15551234566")
+        self.assertEqual(users[0]["role"], "provider")
+        self.assertEqual(users[1]["role"], "staff")
+        self.assertFalse(users[0]["totp"])
+        show = json.loads(self.env.admin("--json", "user", "show", "alice").stdout)
+        self.assertEqual(show["name"], "Alice Smith")
+        self.assertFalse(show["locked"])
+        self.assertIn("Alice Smith", self.env.admin("user", "show", "alice").stdout)
+        self.env.admin("user", "del", "bob")
+        r = self.env.admin("user", "show", "bob", check=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("no such user: bob", r.stderr)
+
+    def test_bad_input_is_refused_clearly(self):
+        self.env.admin("user", "add", "alice")
+        cases = [
+            (["user", "add", "alice"], 1, "already exists"),
+            (["user", "add", "Bad:Login"], 2, "bad login"),
+            (["user", "add", "carol", "--role", "admin"], 2, "bad role"),
+            (["user", "add", "carol", "--phone", "555-1234"], 2, "international form"),
+            (["user", "add", "carol", "--email", "nope"], 2, "bad email"),
+            (["totp", "enroll", "alice", "--secret", "not base32!"], 2, "not valid base32"),
+            (["totp", "enroll", "alice", "--secret", "JBSWY3DP"], 2, "too short"),
+            (["totp", "enroll", "alice", "--digits", "9"], 2, "--digits"),
+            (["totp", "enroll", "alice", "--algorithm", "MD5"], 2, "bad algorithm"),
+            (["totp", "enroll", "nobody"], 3, "no such user"),
+            (["recovery", "new", "alice"], 3, "no app enrolled"),
+            (["frobnicate"], 2, "unknown command"),
+        ]
+        for args, code, msg in cases:
+            r = self.env.admin(*args, check=False)
+            self.assertEqual(r.returncode, code, f"{args}: {r.stderr}")
+            self.assertIn(msg, r.stderr, args)
+        # Nothing half-done: alice is still unenrolled and alone.
+        self.assertEqual(len(json.loads(self.env.admin("user", "list", "--json").stdout)), 1)
+
+    def test_enroll_prints_uri_and_qr(self):
+        self.env.admin("user", "add", "alice")
+        r = self.env.admin("totp", "enroll", "alice")
+        uri = [l for l in r.stdout.splitlines() if l.startswith("otpauth://totp/")]
+        self.assertEqual(len(uri), 1)
+        self.assertIn("issuer=ehr2fa", uri[0])
+        self.assertIn("digits=6", uri[0])
+        self.assertTrue(any(ch in r.stdout for ch in "\u2580\u2584\u2588"), "no QR code drawn")
+        secret = uri[0].split("secret=")[1].split("&")[0]
+        self.assertEqual(len(secret), 32)  # 160 bits
+        # The printed secret is the one that works.
+        with open(self.env.passdb, "a") as f:
+            f.write(f"alice:correct horse:{self.env.service}\n")
+        self.assertEqual(self.env.login("alice", oath(secret)).returncode, 0)
+        # Enrolling again is refused without --force.
+        r = self.env.admin("totp", "enroll", "alice", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("totp reset", r.stderr)
+
+    def test_secret_from_stdin_and_not_in_audit(self):
+        self.env.admin("user", "add", "alice")
+        self.env.admin("totp", "enroll", "alice", "--secret", "-", "--digits", "7", "--no-qr", input=SECRET + "\n")
+        with open(self.env.passdb, "a") as f:
+            f.write(f"alice:correct horse:{self.env.service}\n")
+        self.assertEqual(self.env.login("alice", oath(digits=7)).returncode, 0)
+        audit = self.env.admin("audit", "show").stdout
+        self.assertIn("TOTP enrolled", audit)
+        self.assertNotIn(SECRET, audit)
+        # The seed is sealed: not in the database file in the clear.
+        raw = b"".join(open(os.path.join(self.env.store, f), "rb").read()
+                       for f in os.listdir(self.env.store) if f.startswith("ehr2fa.db"))
+        import base64
+        self.assertNotIn(base64.b32decode(SECRET), raw)
+
+    def test_audit_verify_names_first_bad_row(self):
+        self.env.add_user("alice")
+        self.env.admin("lockout", "clear", "alice")
+        r = self.env.admin("audit", "verify")
+        self.assertIn("intact", r.stdout)
+        rows = self.env.audit()
+        target = rows[2]["seq"]
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = ?", (target,))
+        db.commit()
+        db.close()
+        r = self.env.admin("audit", "verify", check=False)
+        self.assertEqual(r.returncode, 5)
+        self.assertIn(f"row {target}", r.stdout)
+
+    def test_every_admin_change_is_audited(self):
+        self.env.add_user("alice")
+        self.env.admin("recovery", "new", "alice")
+        self.env.admin("lockout", "clear", "alice")
+        self.env.admin("totp", "reset", "alice")
+        self.env.admin("user", "del", "alice")
+        actions = [r["action"] for r in self.env.audit("alice")]
+        self.assertEqual(actions, ["user added", "TOTP enrolled", "recovery codes generated", "lockout cleared",
+                                   "2FA reset", "user deleted"])
+        self.assertTrue(all(r["actor"] for r in self.env.audit("alice")))
+
+    def test_newer_schema_refused(self):
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("PRAGMA user_version = 42")
+        db.commit()
+        db.close()
+        r = self.env.admin("user", "list", check=False)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("newer than this ehr2fa", r.stderr)
+
+    def test_no_store_says_init(self):
+        env = Env()
+        try:
+            r = env.admin("user", "list", check=False)
+            self.assertEqual(r.returncode, 4)
+            self.assertIn("ehr2fa-admin init", r.stderr)
+        finally:
+            env.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The second factor through real libpam: pam_matrix checks the password,
+pam_ehr2fa.so the code; codes come from oathtool."""
+
+import os
+import sqlite3
+import time
+import unittest
+
+from ehrtest import EnvTestCase, Env, oath, SECRET, PASSWORD
+
+
+def out(r):
+    return r.stdout + r.stderr
+
+
+class TotpLogin(EnvTestCase):
+    def test_oathtool_code_logs_in(self):
+        self.env.add_user("alice")
+        r = self.env.login("alice", oath(), ops=("authenticate", "acct_mgmt"))
+        self.assertLoginOK(r)
+        self.assertIn("Verification code:", out(r))
+        rows = self.env.audit("alice")
+        self.assertEqual(rows[-1]["action"], "second factor accepted")
+        self.assertIn("service=ehr2fa-test", rows[-1]["source"])
+
+    def test_wrong_code_fails(self):
+        self.env.add_user("alice")
+        good = oath()
+        wrong = "%06d" % ((int(good) + 1) % 1000000)
+        r = self.env.login("alice", wrong)
+        self.assertLoginFails(r)
+        self.assertIn("Verification failed", out(r))
+        self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor failed")
+
+    def test_wrong_password_fails_even_with_good_code(self):
+        self.env.add_user("alice")
+        self.assertLoginFails(self.env.login("alice", oath(), password="wrong"))
+
+    def test_same_code_twice_fails_second_time(self):
+        self.env.add_user("alice")
+        code = oath()
+        self.assertLoginOK(self.env.login("alice", code))
+        r = self.env.login("alice", code)
+        self.assertLoginFails(r)
+        self.assertIn("replayed", self.env.audit("alice")[-1]["details"])
+
+    def test_older_code_after_newer_is_refused(self):
+        self.env.add_user("alice")
+        self.assertLoginOK(self.env.login("alice", oath()))
+        self.assertLoginFails(self.env.login("alice", oath(step=-1)))
+
+    def test_code_with_spaces_as_apps_show_it(self):
+        self.env.add_user("alice")
+        code = oath()
+        self.assertLoginOK(self.env.login("alice", code[:3] + " " + code[3:]))
+
+    def test_empty_answer_is_a_failure(self):
+        self.env.add_user("alice")
+        r = self.env.login("alice", "")
+        self.assertLoginFails(r)
+        self.assertIn("empty", self.env.audit("alice")[-1]["details"])
+
+    def test_seven_digits_sha256(self):
+        self.env.add_user("bob", digits=7, algorithm="SHA256")
+        code = oath(digits=7, algorithm="sha256")
+        self.assertEqual(len(code), 7)
+        self.assertLoginOK(self.env.login("bob", code))
+
+    def test_eight_digits_sha512(self):
+        self.env.add_user("bob", digits=8, algorithm="SHA512")
+        self.assertLoginOK(self.env.login("bob", oath(digits=8, algorithm="sha512")))
+
+    def test_code_not_in_audit_or_messages(self):
+        self.env.add_user("alice")
+        code = oath()
+        r = self.env.login("alice", code)
+        self.assertLoginOK(r)
+        wrong = "%06d" % ((int(code) + 7) % 1000000)
+        r2 = self.env.login("alice", wrong)
+        text = self.env.admin("audit", "show").stdout + out(r) + out(r2).replace(f"{wrong}\n", "")
+        self.assertNotIn(code, text)
+        self.assertNotIn(wrong, self.env.admin("audit", "show").stdout)
+        self.assertNotIn(SECRET, self.env.admin("audit", "show").stdout)
+
+
+class RecoveryCodes(EnvTestCase):
+    def codes(self, user):
+        r = self.env.admin("recovery", "new", user)
+        return [l.strip() for l in r.stdout.splitlines() if l.startswith("  ")]
+
+    def test_recovery_code_works_once(self):
+        self.env.add_user("alice")
+        codes = self.codes("alice")
+        self.assertEqual(len(codes), 10)
+        self.assertEqual(len(set(codes)), 10)
+        r = self.env.login("alice", codes[0])
+        self.assertLoginOK(r)
+        self.assertIn("9 left", out(r))
+        self.assertLoginFails(self.env.login("alice", codes[0]))
+        self.assertLoginOK(self.env.login("alice", codes[1].upper().replace("-", "")))
+
+    def test_new_codes_void_old_ones(self):
+        self.env.add_user("alice")
+        old = self.codes("alice")
+        new = self.codes("alice")
+        self.assertLoginFails(self.env.login("alice", old[0]))
+        self.assertLoginOK(self.env.login("alice", new[0]))
+
+    def test_other_users_code_fails(self):
+        self.env.add_user("alice")
+        self.env.add_user("bob")
+        codes = self.codes("alice")
+        self.assertLoginFails(self.env.login("bob", codes[0]))
+
+    def test_reset_voids_app_and_codes(self):
+        self.env.add_user("alice")
+        codes = self.codes("alice")
+        self.env.admin("totp", "reset", "alice")
+        self.assertLoginFails(self.env.login("alice", codes[0]))
+        self.assertLoginFails(self.env.login("alice", oath()))
+
+
+class Lockout(EnvTestCase):
+    conf_extra = "deny = 3\nfail_interval = 900\nunlock_time = 600\n"
+    testclock = True
+
+    def test_lock_after_deny_and_unlock_after_unlock_time(self):
+        self.env.add_user("alice")
+        t = int(time.time())
+        for i in range(3):
+            r = self.env.login("alice", "000000", now=t + i)
+            self.assertLoginFails(r)
+        self.assertIn("locked", out(r))
+        # Locked: told so plainly, no code asked, even the right code is not checked.
+        r = self.env.login("alice", oath(now=t + 60), now=t + 60, ops=("authenticate",))
+        self.assertLoginFails(r)
+        self.assertIn("locked", out(r))
+        self.assertNotIn("Verification code:", out(r))
+        r = self.env.login("alice", now=t + 61, ops=("acct_mgmt",))
+        self.assertLoginFails(r)
+        show = self.env.admin("--json", "lockout", "show", "alice").stdout
+        self.assertIn('"locked":true', show)
+        # After unlock_time the right code works again.
+        later = t + 2 + 600 + 1
+        self.assertLoginOK(self.env.login("alice", oath(now=later), now=later, ops=("authenticate", "acct_mgmt")))
+        actions = [row["action"] for row in self.env.audit("alice")]
+        self.assertIn("account locked", actions)
+
+    def test_admin_clears_lock(self):
+        self.env.add_user("alice")
+        t = int(time.time())
+        for i in range(3):
+            self.env.login("alice", "111111", now=t)
+        self.assertLoginFails(self.env.login("alice", oath(now=t), now=t))
+        self.env.admin("lockout", "clear", "alice")
+        self.assertIn("not locked", self.env.admin("lockout", "show", "alice").stdout)
+        self.assertLoginOK(self.env.login("alice", oath(now=t), now=t))
+        self.assertEqual(self.env.audit("alice")[-2]["action"], "lockout cleared")
+
+    def test_failures_outside_interval_do_not_lock(self):
+        self.env.add_user("alice")
+        t = int(time.time())
+        for i in range(4):
+            self.assertLoginFails(self.env.login("alice", "000000", now=t + i * 1000))
+        self.assertLoginOK(self.env.login("alice", oath(now=t + 4000), now=t + 4000))
+
+
+class Enrollment(EnvTestCase):
+    def test_unknown_user_denied_after_same_prompt(self):
+        self.env.add_user("alice")
+        with open(self.env.passdb, "a") as f:
+            f.write(f"mallory:{PASSWORD}:{self.env.service}\n")
+        r = self.env.login("mallory", "123456")
+        self.assertLoginFails(r)
+        self.assertIn("Verification code:", out(r))
+        self.assertIn("Verification failed", out(r))
+
+    def test_not_enrolled_denied(self):
+        self.env.add_user("carol", secret=None)
+        self.assertLoginFails(self.env.login("carol", "123456"))
+
+    def test_nullok_lets_unenrolled_through_without_prompt(self):
+        self.env.add_user("carol", secret=None)
+        self.env.set_module_args("nullok")
+        r = self.env.login("carol")
+        self.assertLoginOK(r)
+        self.assertNotIn("Verification code:", out(r))
+        # nullok returns PAM_IGNORE: the password module still decides.
+        self.assertLoginFails(self.env.login("carol", password="wrong"))
+        # and an enrolled user still needs the code.
+        self.env.add_user("alice")
+        self.assertLoginFails(self.env.login("alice", "000000"))
+
+
+class BadInput(EnvTestCase):
+    def test_malformed_config_denies_with_file_and_line(self):
+        self.env.add_user("alice")
+        self.env.write_conf("window = 1\nwindwo = 2\n")
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("unavailable", out(r))
+        self.assertIn("ehr2fa.conf:4: unknown key 'windwo'", out(r))  # pam_syslog via pam_wrapper
+        a = self.env.admin("user", "list", check=False)
+        self.assertEqual(a.returncode, 4)
+        self.assertIn("ehr2fa.conf:4: unknown key 'windwo'", a.stderr)
+
+    def test_store_0644_refused(self):
+        self.env.add_user("alice")
+        db = os.path.join(self.env.store, "ehr2fa.db")
+        os.chmod(db, 0o644)
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        a = self.env.admin("user", "list", check=False)
+        self.assertEqual(a.returncode, 4)
+        self.assertIn(db, a.stderr)
+        self.assertIn("chmod go-rwx", a.stderr)
+
+    def test_key_0644_refused(self):
+        self.env.add_user("alice")
+        key = os.path.join(self.env.store, "master.key")
+        os.chmod(key, 0o644)
+        self.assertLoginFails(self.env.login("alice", oath()))
+        a = self.env.admin("user", "list", check=False)
+        self.assertIn(key, a.stderr)
+
+    def test_seed_copied_from_other_user_fails(self):
+        self.env.add_user("alice", secret=SECRET)
+        self.env.add_user("bob", secret="GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("UPDATE totp SET sealed = (SELECT sealed FROM totp WHERE user_id = "
+                   "(SELECT id FROM users WHERE login = 'alice')) WHERE user_id = "
+                   "(SELECT id FROM users WHERE login = 'bob')")
+        db.commit()
+        db.close()
+        r = self.env.login("bob", oath(SECRET))
+        self.assertLoginFails(r)
+        self.assertIn("does not open", self.env.audit("bob")[-1]["details"])
+        self.assertLoginOK(self.env.login("alice", oath(SECRET)))
+
+    def test_missing_store_secure_denies_safe_allows(self):
+        self.env.add_user("alice")
+        os.rename(self.env.store, self.env.store + ".gone")
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("unavailable", out(r))
+        self.env.write_conf("fail_mode = safe\n")
+        r = self.env.login("alice")
+        self.assertLoginOK(r)
+        self.assertIn("fail_mode=safe", out(r))  # the syslog line says why
+        # Safe mode still needs the password: PAM_IGNORE, never PAM_SUCCESS.
+        self.assertLoginFails(self.env.login("alice", password="wrong"))
+
+    def test_fifo_config_does_not_hang(self):
+        self.env.add_user("alice")
+        os.unlink(self.env.conf)
+        os.mkfifo(self.env.conf)
+        r = self.env.login("alice", "123456", timeout=20)
+        self.assertLoginFails(r)
+        self.assertLess(r.elapsed, 10)
+
+    def test_hostile_store_values_do_not_crash(self):
+        self.env.add_user("alice")
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("UPDATE totp SET digits = 99, algorithm = 'MD5', sealed = x'00'")
+        db.commit()
+        db.close()
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertNotIn("Segmentation", out(r))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
