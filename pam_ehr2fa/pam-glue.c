@@ -173,6 +173,9 @@ static int open_store(struct pam_ctx *ctx) {
 }
 
 static void audit(struct pam_ctx *ctx, const char *user, const char *action, const char *details) {
+        /* The name of an unknown user is whatever the client typed: keep it out of the log unless it is a name. */
+        if (!ehr_login_valid(user))
+                user = "(invalid name)";
         int r = ehr_audit_append(ctx->store, ctx->now_sec, user, user, EHR_AUDIT_AUTH, action, details, ctx->source);
         if (r < 0)
                 pam_syslog(ctx->pamh, LOG_ERR, "cannot write audit row (%s): %s, ignoring", action, ehr_strerror(r));
@@ -252,8 +255,7 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                 if (ctx->cfg.nullok) {
                         /* PAM_IGNORE, not PAM_SUCCESS: a "sufficient" line must never turn an
                          * unchecked user into a bypass of the rest of the stack. */
-                        if (r >= 0)
-                                audit(ctx, ctx->user, "second factor skipped", "not enrolled; nullok");
+                        audit(ctx, ctx->user, "second factor skipped", r >= 0 ? "not enrolled; nullok" : "not in the store; nullok");
                         if (ctx->cfg.debug)
                                 pam_syslog(ctx->pamh, LOG_DEBUG, "%s, nullok: ignoring; user=%s", why, ctx->user);
                         return PAM_R_IGNORE;

@@ -17,7 +17,9 @@ ADMIN = os.path.abspath(os.environ.get("EHR2FA_ADMIN", os.path.join(BUILD, "admi
 MODULE = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE", os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa.so")))
 MODULE_TESTCLOCK = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE_TESTCLOCK",
                                                   os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa_testclock.so")))
-PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR", "/usr/lib/x86_64-linux-gnu/pam_wrapper")
+PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR") or subprocess.run(
+    ["pkg-config", "--variable=modules", "pam_wrapper"], capture_output=True, text=True).stdout.strip() \
+    or "/usr/lib/x86_64-linux-gnu/pam_wrapper"
 PAM_MATRIX = os.path.join(PAM_WRAPPER_DIR, "pam_matrix.so")
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "correct horse"

@@ -177,6 +177,14 @@ class Enrollment(EnvTestCase):
         self.assertIn("Verification code:", out(r))
         self.assertIn("Verification failed", out(r))
 
+    def test_hostile_user_name_not_written_to_audit(self):
+        self.env.add_user("alice")
+        evil = "mallory\x1b[2J;rm"
+        self.assertLoginFails(self.env.login(evil, "123456"))
+        rows = self.env.audit()
+        self.assertEqual(rows[-1]["user"], "(invalid name)")
+        self.assertFalse(any("\x1b" in r["user"] or "\x1b" in r["details"] for r in rows))
+
     def test_not_enrolled_denied(self):
         self.env.add_user("carol", secret=None)
         self.assertLoginFails(self.env.login("carol", "123456"))
@@ -189,6 +197,7 @@ class Enrollment(EnvTestCase):
         self.assertNotIn("Verification code:", out(r))
         # nullok returns PAM_IGNORE: the password module still decides.
         self.assertLoginFails(self.env.login("carol", password="wrong"))
+        self.assertEqual(self.env.audit("carol")[-1]["action"], "second factor skipped")
         # and an enrolled user still needs the code.
         self.env.add_user("alice")
         self.assertLoginFails(self.env.login("alice", "000000"))
