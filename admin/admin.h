@@ -59,6 +59,7 @@ int verb_totp(struct admin *a, int argc, char **argv);
 int verb_recovery(struct admin *a, int argc, char **argv);
 int verb_lockout(struct admin *a, int argc, char **argv);
 int verb_audit(struct admin *a, int argc, char **argv);
+int verb_device(struct admin *a, int argc, char **argv);
 
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);

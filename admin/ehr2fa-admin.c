@@ -136,6 +136,7 @@ static void usage(FILE *f) {
               "  totp reset LOGIN                       remove the phone app and recovery codes\n"
               "  recovery new LOGIN                     10 new single-use recovery codes, shown once\n"
               "  lockout show|clear LOGIN\n"
+              "  device list LOGIN | device revoke LOGIN ID|--all   trusted devices\n"
               "  audit show [--user L] [--since T] [--until T] | audit verify\n"
               "  version\n"
               "\n"
@@ -153,6 +154,7 @@ int main(int argc, char **argv) {
                 { "init", verb_init, false },         { "user", verb_user, true },
                 { "totp", verb_totp, true },          { "recovery", verb_recovery, true },
                 { "lockout", verb_lockout, true },    { "audit", verb_audit, true },
+                { "device", verb_device, true },
                 { "version", verb_version, false },
         };
         static const struct option opts[] = {

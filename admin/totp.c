@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "base32.h"
+#include "trust.h"
 
 #define SECRET_LINE_MAX 256U
 
@@ -171,10 +172,15 @@ static int totp_reset(struct admin *a, int argc, char **argv) {
         if (r >= 0)
                 r = ehr_store_failures_clear(a->store, u->id);
         if (r >= 0)
-                r = admin_audit(a, u->login, "2FA reset", "TOTP seed and recovery codes removed; failures cleared");
+                r = ehr_store_sms_token_del(a->store, u->id);
+        if (r >= 0)
+                r = ehr_trust_revoke(a->store, u, 0, a->now_sec, a->actor, "2FA reset", a->source);
+        if (r >= 0)
+                r = admin_audit(a, u->login, "2FA reset",
+                                "TOTP seed, recovery codes, pending SMS token and trusted devices removed; failures cleared");
         if ((r = admin_end(a, r, "reset 2FA")))
                 return r;
-        printf("Reset 2FA for %s: the app and recovery codes no longer work. Enroll again with 'totp enroll %s'.\n",
+        printf("Reset 2FA for %s: the app, recovery codes and trusted devices no longer work. Enroll again with 'totp enroll %s'.\n",
                u->login, u->login);
         return 0;
 }

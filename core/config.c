@@ -7,7 +7,7 @@
 
 #define CONFIG_LINE_MAX 4096U
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM };
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING };
 
 static const struct key {
         const char *name;
@@ -31,6 +31,22 @@ static const struct key {
         K(fail_mode, KEY_FAIL_MODE, 0, 0),
         K(nullok, KEY_BOOL, 0, 0),
         K(debug, KEY_BOOL, 0, 0),
+        K(sms_mode, KEY_SMS_MODE, 0, 0),
+        K(sms_url, KEY_OPT_STRING, 0, 0),
+        K(sms_token_file, KEY_STRING, 0, 0),
+        K(sms_from, KEY_OPT_STRING, 0, 0),
+        K(sms_proxy, KEY_OPT_STRING, 0, 0),
+        K(sms_ca_file, KEY_OPT_STRING, 0, 0),
+        K(sms_keyword, KEY_STRING, 0, 0),
+        K(sms_connect_timeout_ms, KEY_UINT, 1, 120000),
+        K(sms_timeout_ms, KEY_UINT, 1, 120000),
+        K(sms_token_digits, KEY_UINT, 6, 8),
+        K(sms_token_ttl, KEY_UINT, 30, 600), /* NIST SP 800-63B: at most 10 minutes */
+        K(sms_max_tries, KEY_UINT, 1, 10),
+        K(sms_min_interval, KEY_UINT, 0, 3600),
+        K(sms_max_per_hour, KEY_UINT, 1, 100),
+        K(public_host, KEY_BOOL, 0, 0),
+        K(trust_days, KEY_UINT, 0, 365),
 #undef K
 };
 
@@ -46,14 +62,24 @@ void ehr_config_init(struct ehr_config *c) {
                 .fail_delay_ms = 2000,
                 .store_timeout_ms = 3000,
                 .fail_mode = EHR_FAIL_SECURE,
+                .sms_connect_timeout_ms = 5000,
+                .sms_timeout_ms = 10000,
+                .sms_token_digits = 6,
+                .sms_token_ttl = 300,
+                .sms_max_tries = 3,
+                .sms_min_interval = 60,
+                .sms_max_per_hour = 5,
+                .trust_days = 30,
         };
 }
 
 void ehr_config_done(struct ehr_config *c) {
-        free(c->store_dir);
-        free(c->issuer);
-        free(c->totp_algorithm);
-        c->store_dir = c->issuer = c->totp_algorithm = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM) {
+                        char **p = (char **) ((char *) c + keys[i].offset);
+                        free(*p);
+                        *p = NULL;
+                }
 }
 
 const char *ehr_fail_mode_to_string(enum ehr_fail_mode m) {
@@ -73,7 +99,13 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         void *field = (char *) c + k->offset;
         switch (k->type) {
         case KEY_STRING:
+        case KEY_OPT_STRING:
         case KEY_ALGORITHM: {
+                if (k->type == KEY_OPT_STRING && isempty(value)) {
+                        free(*(char **) field);
+                        *(char **) field = NULL;
+                        return 0;
+                }
                 if (isempty(value))
                         return -EINVAL;
                 if (k->type == KEY_ALGORITHM && strcasecmp(value, "SHA1") != 0 && strcasecmp(value, "SHA256") != 0 &&
@@ -90,6 +122,16 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
                 return ehr_parse_uint(value, k->min, k->max, (uint64_t *) field);
         case KEY_BOOL:
                 return ehr_parse_bool(value, (bool *) field);
+        case KEY_SMS_MODE:
+                if (streq(value, "none"))
+                        *(enum ehr_sms_config_mode *) field = EHR_SMS_OFF;
+                else if (streq(value, "generic"))
+                        *(enum ehr_sms_config_mode *) field = EHR_SMS_MODE_GENERIC;
+                else if (streq(value, "twilio"))
+                        *(enum ehr_sms_config_mode *) field = EHR_SMS_MODE_TWILIO;
+                else
+                        return -EINVAL;
+                return 0;
         case KEY_FAIL_MODE:
                 if (streq(value, "secure"))
                         *(enum ehr_fail_mode *) field = EHR_FAIL_SECURE;
@@ -116,6 +158,10 @@ static const char *value_hint(const char *key) {
                                 return "expected a whole number in range";
                         case KEY_STRING:
                                 return "expected a non-empty value";
+                        case KEY_OPT_STRING:
+                                return "expected a value";
+                        case KEY_SMS_MODE:
+                                return "expected none, generic or twilio";
                         }
         return "";
 }

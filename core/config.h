@@ -11,10 +11,18 @@
 #define EHR_CONFIG_DEFAULT_PATH EHR2FA_SYSCONFDIR "/ehr2fa/ehr2fa.conf"
 #define EHR_STORE_DEFAULT_DIR "/var/lib/ehr2fa"
 #define EHR_CONFIG_ERR_MAX 512U
+#define EHR_SMS_KEYWORD_DEFAULT "sms"
+#define EHR_SMS_TOKEN_FILE_DEFAULT EHR2FA_SYSCONFDIR "/ehr2fa/sms-token"
 
 enum ehr_fail_mode {
         EHR_FAIL_SECURE, /* store unreachable: deny, with a message */
         EHR_FAIL_SAFE,   /* store unreachable: allow, and say so in syslog */
+};
+
+enum ehr_sms_config_mode {
+        EHR_SMS_OFF,
+        EHR_SMS_MODE_GENERIC,
+        EHR_SMS_MODE_TWILIO,
 };
 
 struct ehr_config {
@@ -33,6 +41,26 @@ struct ehr_config {
         enum ehr_fail_mode fail_mode;
         bool nullok;            /* users not in the store / not enrolled are ignored (PAM_IGNORE) */
         bool debug;
+
+        /* SMS tokens on request (the user types sms_keyword at the prompt). */
+        enum ehr_sms_config_mode sms_mode;
+        char *sms_url;
+        char *sms_token_file;
+        char *sms_from;
+        char *sms_proxy;
+        char *sms_ca_file;
+        char *sms_keyword;
+        uint64_t sms_connect_timeout_ms;
+        uint64_t sms_timeout_ms;
+        uint64_t sms_token_digits;
+        uint64_t sms_token_ttl;     /* seconds */
+        uint64_t sms_max_tries;     /* wrong answers that void a token */
+        uint64_t sms_min_interval;  /* seconds between two sends to one user */
+        uint64_t sms_max_per_hour;
+
+        /* Trusted devices. */
+        bool public_host;           /* never offer or honour trust here */
+        uint64_t trust_days;        /* 0: never offer */
 };
 
 /* Fill in the defaults. */

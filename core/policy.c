@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "policy.h"
 #include "recovery.h"
+#include "smstoken.h"
 
 uint64_t ehr_policy_locked_until(const struct ehr_failures *f, uint64_t now_sec) {
         return f->locked_until_sec > now_sec ? f->locked_until_sec : 0;
@@ -69,17 +70,35 @@ static uint64_t count_failure(const struct ehr_config *c, struct ehr_failures *f
 }
 
 static const char *factor_name(enum ehr_factor f) {
-        return f == EHR_FACTOR_RECOVERY ? "recovery code" : f == EHR_FACTOR_TOTP ? "TOTP code" : "code";
+        switch (f) {
+        case EHR_FACTOR_RECOVERY:
+                return "recovery code";
+        case EHR_FACTOR_TOTP:
+                return "TOTP code";
+        case EHR_FACTOR_SMS:
+                return "SMS token";
+        default:
+                return "code";
+        }
 }
 
 static int check_answer(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
                         uint64_t now_sec, struct ehr_verdict *v) {
         if (all_digits(answer)) {
+                /* A pending SMS token is tried first; if it is not this, the TOTP code may be. */
+                int sms = ehr_sms_token_check(s, c, u, answer, now_sec);
+                if (sms == 0) {
+                        v->factor = EHR_FACTOR_SMS;
+                        return 0;
+                }
+                if (sms != -ENOENT && sms != -EACCES)
+                        return sms;
+                v->factor = sms == -EACCES ? EHR_FACTOR_SMS : EHR_FACTOR_TOTP;
+
                 _cleanup_(ehr_secret_freep) struct ehr_secret *secret = NULL;
                 struct ehr_otp_params p;
                 uint64_t last_step, step;
                 bool have_last;
-                v->factor = EHR_FACTOR_TOTP;
                 int r = ehr_store_totp_get(s, u, &secret, &p, &last_step, &have_last);
                 if (r < 0)
                         return r;
@@ -87,6 +106,7 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
                                     answer, &step);
                 if (r < 0)
                         return r;
+                v->factor = EHR_FACTOR_TOTP;
                 /* The conditional write is the replay check that holds across hosts sharing a store. */
                 return ehr_store_totp_use_step(s, u->id, step);
         }
@@ -135,7 +155,7 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                 if (v->factor == EHR_FACTOR_RECOVERY)
                         snprintf(details, sizeof details, "recovery code used; %u left", v->recovery_left);
                 else
-                        snprintf(details, sizeof details, "TOTP code accepted");
+                        snprintf(details, sizeof details, "%s accepted", factor_name(v->factor));
                 r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor accepted",
                                      details, source);
                 if (r >= 0)

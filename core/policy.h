@@ -13,6 +13,7 @@ enum ehr_factor {
         EHR_FACTOR_NONE,
         EHR_FACTOR_TOTP,
         EHR_FACTOR_RECOVERY,
+        EHR_FACTOR_SMS,
 };
 
 struct ehr_verdict {
@@ -29,7 +30,7 @@ uint64_t ehr_policy_locked_until(const struct ehr_failures *f, uint64_t now_sec)
 /* Read the user's lock state. Returns 0, or -EAGAIN with the end in *ret_until. */
 int ehr_policy_check_lock(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, uint64_t *ret_until);
 
-/* Check a second-factor answer (a TOTP code or a recovery code) for an enrolled
+/* Check a second-factor answer (a TOTP code, a pending SMS token or a recovery code) for an enrolled
  * user, in one transaction: lock state, verification, the used step or code,
  * the failure counter and the audit row are read and written together.
  * Returns 0 (accepted), -EACCES (wrong or empty), -EALREADY (TOTP replay),

@@ -29,6 +29,19 @@ enum stmt {
         STMT_AUDIT_LIST,
         STMT_META_GET,
         STMT_META_PUT,
+        STMT_SMS_PUT,
+        STMT_SMS_GET,
+        STMT_SMS_DEL,
+        STMT_SMS_TRIES,
+        STMT_SMS_SENDS,
+        STMT_SMS_SEND_ADD,
+        STMT_SMS_SEND_FORGET,
+        STMT_DEV_PUT,
+        STMT_DEV_FIND,
+        STMT_DEV_TOUCH,
+        STMT_DEV_LIST,
+        STMT_DEV_DEL,
+        STMT_DEV_DEL_ALL,
         _STMT_MAX,
 };
 
@@ -60,6 +73,20 @@ static const char *const stmt_sql[_STMT_MAX] = {
                             "WHERE time >= ?1 AND time <= ?2 AND (?3 IS NULL OR user = ?3) ORDER BY seq",
         [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
         [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+        [STMT_SMS_PUT] = "INSERT OR REPLACE INTO sms_tokens(user_id, hash, created, expires, tries) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [STMT_SMS_GET] = "SELECT hash, created, expires, tries FROM sms_tokens WHERE user_id = ?1",
+        [STMT_SMS_DEL] = "DELETE FROM sms_tokens WHERE user_id = ?1",
+        [STMT_SMS_TRIES] = "UPDATE sms_tokens SET tries = ?2 WHERE user_id = ?1",
+        [STMT_SMS_SENDS] = "SELECT time FROM sms_sends WHERE user_id = ?1 ORDER BY time DESC LIMIT 1 OFFSET ?2",
+        [STMT_SMS_SEND_ADD] = "INSERT INTO sms_sends(user_id, time) VALUES (?1, ?2)",
+        [STMT_SMS_SEND_FORGET] = "DELETE FROM sms_sends WHERE user_id = ?1 AND time < ?2",
+        [STMT_DEV_PUT] = "INSERT OR REPLACE INTO trusted_devices(user_id, hash, label, created, expires, last_used) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
+        [STMT_DEV_FIND] = "SELECT id FROM trusted_devices WHERE user_id = ?1 AND hash = ?2 AND expires > ?3",
+        [STMT_DEV_TOUCH] = "UPDATE trusted_devices SET last_used = ?2 WHERE id = ?1",
+        [STMT_DEV_LIST] = "SELECT id, label, created, expires, last_used FROM trusted_devices WHERE user_id = ?1 ORDER BY id",
+        [STMT_DEV_DEL] = "DELETE FROM trusted_devices WHERE user_id = ?1 AND id = ?2",
+        [STMT_DEV_DEL_ALL] = "DELETE FROM trusted_devices WHERE user_id = ?1",
 };
 
 /* Each step and its version bump are applied in one transaction (FreeBSD pkg's pkgdb_upgrade()). */
@@ -111,6 +138,26 @@ static const struct {
           /* Defence in depth: the chain detects edits anyway, but an honest tool must not make them. */
           "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
           "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;" },
+        { 2,
+          "CREATE TABLE sms_tokens("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash BLOB NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  expires INTEGER NOT NULL,"
+          "  tries INTEGER NOT NULL);"
+          "CREATE TABLE sms_sends("
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  time INTEGER NOT NULL);"
+          "CREATE INDEX sms_sends_user ON sms_sends(user_id, time);"
+          "CREATE TABLE trusted_devices("
+          "  id INTEGER PRIMARY KEY,"
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash BLOB NOT NULL,"
+          "  label TEXT NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  expires INTEGER NOT NULL,"
+          "  last_used INTEGER NOT NULL,"
+          "  UNIQUE (user_id, hash));" },
 };
 
 struct ehr_store {
@@ -792,4 +839,178 @@ int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t un
                 if (r < 0)
                         return r;
         }
+}
+
+/* SMS tokens */
+
+int ehr_store_sms_token_put(struct ehr_store *s, int64_t user_id, const struct ehr_sms_token *t) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, t->hash, EHR_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_i64(t->created_sec));
+        sqlite3_bind_int64(st, 4, to_i64(t->expires_sec));
+        sqlite3_bind_int64(st, 5, to_i64(t->tries));
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_sms_token_get(struct ehr_store *s, int64_t user_id, struct ehr_sms_token *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        const void *h = sqlite3_column_blob(st, 0);
+        if (!h || sqlite3_column_bytes(st, 0) != (int) EHR_HASH_BYTES)
+                return -EBADMSG;
+        memcpy(ret->hash, h, EHR_HASH_BYTES);
+        ret->created_sec = col_u64(st, 1);
+        ret->expires_sec = col_u64(st, 2);
+        ret->tries = col_u64(st, 3);
+        return 0;
+}
+
+static int exec_user(struct ehr_store *s, enum stmt id, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        return step_done(s, st);
+}
+
+int ehr_store_sms_token_del(struct ehr_store *s, int64_t user_id) {
+        int r = exec_user(s, STMT_SMS_DEL, user_id);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_sms_token_set_tries(struct ehr_store *s, int64_t user_id, uint64_t tries) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_TRIES);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, to_i64(tries));
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uint64_t *ret_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_SENDS);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, to_i64(n));
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        *ret_sec = col_u64(st, 0);
+        return 0;
+}
+
+int ehr_store_sms_send_add(struct ehr_store *s, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_SEND_FORGET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, to_i64(forget_before_sec));
+        int r = step_done(s, st);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *add = stmt(s, STMT_SMS_SEND_ADD);
+        if (!add)
+                return -EIO;
+        sqlite3_bind_int64(add, 1, user_id);
+        sqlite3_bind_int64(add, 2, to_i64(now_sec));
+        r = step_done(s, add);
+        return r < 0 ? r : 0;
+}
+
+/* Trusted devices */
+
+int ehr_store_device_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES], const char *label,
+                         uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, to_i64(now_sec));
+        sqlite3_bind_int64(st, 5, to_i64(expires_sec));
+        int r = step_done(s, st);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+int ehr_store_device_find(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES], uint64_t now_sec,
+                          int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_FIND);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_i64(now_sec));
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        *ret_id = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int ehr_store_device_touch(struct ehr_store *s, int64_t id, uint64_t now_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_TOUCH);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, to_i64(now_sec));
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_device_foreach(struct ehr_store *s, int64_t user_id,
+                             int (*cb)(const struct ehr_device *d, void *userdata), void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_LIST);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                struct ehr_device d = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .label = col_text(st, 1),
+                        .created_sec = col_u64(st, 2),
+                        .expires_sec = col_u64(st, 3),
+                        .last_used_sec = col_u64(st, 4),
+                };
+                int r = cb(&d, userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+int ehr_store_device_del(struct ehr_store *s, int64_t user_id, int64_t id) {
+        if (id == 0)
+                return exec_user(s, STMT_DEV_DEL_ALL, user_id);
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, id);
+        return step_done(s, st);
 }

@@ -15,7 +15,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 1
+#define EHR_STORE_SCHEMA_VERSION 2
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -100,6 +100,38 @@ struct ehr_failures {
 int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_failures *ret);
 int ehr_store_failures_put(struct ehr_store *s, int64_t user_id, const struct ehr_failures *f);
 int ehr_store_failures_clear(struct ehr_store *s, int64_t user_id);
+
+/* SMS tokens: one pending token per user (a resend voids the earlier one), as a keyed hash. */
+struct ehr_sms_token {
+        uint8_t hash[EHR_HASH_BYTES];
+        uint64_t created_sec, expires_sec, tries;
+};
+int ehr_store_sms_token_put(struct ehr_store *s, int64_t user_id, const struct ehr_sms_token *t);
+/* Returns 0 or -ENOENT. */
+int ehr_store_sms_token_get(struct ehr_store *s, int64_t user_id, struct ehr_sms_token *ret);
+int ehr_store_sms_token_del(struct ehr_store *s, int64_t user_id);
+int ehr_store_sms_token_set_tries(struct ehr_store *s, int64_t user_id, uint64_t tries);
+/* The time of the user's n-th latest send (n = 0: the latest). Returns 0 or -ENOENT. */
+int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uint64_t *ret_sec);
+/* Record a send; forgets this user's sends older than forget_before_sec. */
+int ehr_store_sms_send_add(struct ehr_store *s, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
+
+/* Trusted devices: the device is known only by a keyed hash of its identity. */
+struct ehr_device {
+        int64_t id;
+        const char *label; /* for people: "ssh from 192.0.2.7 (key)", "local login on ws12" */
+        uint64_t created_sec, expires_sec, last_used_sec;
+};
+int ehr_store_device_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES], const char *label,
+                         uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);
+/* An unexpired record for this device. Returns 0 and its id, or -ENOENT. */
+int ehr_store_device_find(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES], uint64_t now_sec,
+                          int64_t *ret_id);
+int ehr_store_device_touch(struct ehr_store *s, int64_t id, uint64_t now_sec);
+int ehr_store_device_foreach(struct ehr_store *s, int64_t user_id,
+                             int (*cb)(const struct ehr_device *d, void *userdata), void *userdata);
+/* Revoke one (id > 0) or all (id == 0) of a user's devices. Returns the number revoked. */
+int ehr_store_device_del(struct ehr_store *s, int64_t user_id, int64_t id);
 
 /* Audit rows (the chain itself is audit.c's business). */
 struct ehr_audit_row {

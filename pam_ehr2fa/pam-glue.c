@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <security/pam_ext.h>
@@ -10,6 +11,8 @@
 #include "audit.h"
 #include "pam-glue.h"
 #include "policy.h"
+#include "smstoken.h"
+#include "trust.h"
 #include "util.h"
 
 /* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
@@ -181,10 +184,10 @@ static void audit(struct pam_ctx *ctx, const char *user, const char *action, con
                 pam_syslog(ctx->pamh, LOG_ERR, "cannot write audit row (%s): %s, ignoring", action, ehr_strerror(r));
 }
 
-/* Ask for the code. Returns 0 with a malloc'd answer (spaces removed), or PAM_R_CONV. */
-static int ask_code(struct pam_ctx *ctx, char **ret) {
+/* Ask with this prompt. Returns 0 with a malloc'd answer (spaces removed), or PAM_R_CONV. */
+static int ask(struct pam_ctx *ctx, int style, const char *prompt, char **ret) {
         char *resp = NULL;
-        int r = pam_prompt(ctx->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", PROMPT);
+        int r = pam_prompt(ctx->pamh, style, &resp, "%s", prompt);
         if (r != PAM_SUCCESS || !resp) {
                 if (resp) {
                         sodium_memzero(resp, strlen(resp));
@@ -210,6 +213,19 @@ static void free_answer(char *a) {
         }
 }
 
+static bool sms_enabled(const struct pam_ctx *ctx) {
+        return ctx->cfg.sms_mode != EHR_SMS_OFF;
+}
+
+/* The same first prompt for everyone, enrolled or not, so it tells nothing. */
+static void first_prompt(const struct pam_ctx *ctx, char *buf, size_t len) {
+        if (sms_enabled(ctx))
+                snprintf(buf, len, "Verification code (or \"%s\" for a text message): ",
+                         ctx->cfg.sms_keyword ?: EHR_SMS_KEYWORD_DEFAULT);
+        else
+                snprintf(buf, len, "%s", PROMPT);
+}
+
 static void tell_locked(struct pam_ctx *ctx, uint64_t until) {
         char when[64];
         ehr_policy_format_until(until, ctx->now_sec, when, sizeof when);
@@ -223,8 +239,9 @@ static void tell_locked(struct pam_ctx *ctx, uint64_t until) {
 /* A user we will not check: same prompt and the same delay as a wrong code, so
  * neither words nor timing tell an attacker who exists or who is enrolled. */
 static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
-        char *answer = NULL;
-        int r = ask_code(ctx, &answer);
+        char prompt[128], *answer = NULL;
+        first_prompt(ctx, prompt, sizeof prompt);
+        int r = ask(ctx, PAM_PROMPT_ECHO_OFF, prompt, &answer);
         free_answer(answer);
         if (ctx->store)
                 audit(ctx, ctx->user, "second factor failed", why);
@@ -236,9 +253,108 @@ static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
         return -EACCES;
 }
 
+/* The device this login comes from, for "trust this device". */
+static void device_id(struct pam_ctx *ctx, struct ehr_device_id *d, char *host_id, size_t host_len, char *key,
+                      size_t key_len) {
+        *d = (struct ehr_device_id) { .rhost = ctx->rhost, .tty = item_str(ctx->pamh, PAM_TTY) };
+        if (ehr_trust_host_id(host_id, host_len) >= 0)
+                d->host_id = host_id;
+        /* sshd with ExposeAuthInfo puts the methods already passed in the PAM
+         * environment, one per line: "publickey ssh-ed25519 AAAA...". */
+        const char *info = pam_getenv(ctx->pamh, "SSH_AUTH_INFO_0");
+        for (const char *l = info; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                size_t n = nl ? (size_t) (nl - l) : strlen(l);
+                if (n > 10 && strncmp(l, "publickey ", 10) == 0 && n - 10 < key_len) {
+                        memcpy(key, l + 10, n - 10);
+                        key[n - 10] = 0;
+                        d->pubkey = key;
+                        break;
+                }
+                l = nl ? nl + 1 : l + n;
+        }
+}
+
+/* Handle the SMS keyword: send a token, and say in the next prompt what happened
+ * (sshd's keyboard-interactive drops info messages, but shows prompts). */
+static void request_sms(struct pam_ctx *ctx, const struct ehr_user *u, char *prompt, size_t len) {
+        struct ehr_sms_request req;
+        char when[64];
+        int r = ehr_sms_token_request(ctx->store, &ctx->cfg, u, ctx->now_sec, ctx->source, &req);
+        switch (r) {
+        case 0:
+                pam_syslog(ctx->pamh, LOG_INFO, "SMS token sent; user=%s phone=%s service=%s", u->login, req.masked,
+                           ctx->service);
+                snprintf(prompt, len, "Code sent to the phone ending in %s. Verification code: ", req.masked + 3);
+                return;
+        case -EOPNOTSUPP:
+                snprintf(prompt, len, "Text messages are not enabled here; use your app or a recovery code. %s",
+                         PROMPT);
+                return;
+        case -ENOENT:
+                snprintf(prompt, len, "No cell phone on file; use your app or a recovery code. %s", PROMPT);
+                return;
+        case -EAGAIN:
+                ehr_policy_format_until(req.retry_after_sec, ctx->now_sec, when, sizeof when);
+                snprintf(prompt, len,
+                         "A text message was sent recently; the next is possible at %s. Use your app or a recovery "
+                         "code. %s",
+                         when, PROMPT);
+                return;
+        default:
+                if (r == -ECOMM)
+                        pam_syslog(ctx->pamh, LOG_ERR, "SMS gateway failed (%s, HTTP %ld); user=%s phone=%s",
+                                   ehr_strerror(req.send_error), req.http_status, u->login, req.masked);
+                else
+                        pam_syslog(ctx->pamh, LOG_ERR, "cannot send SMS token: %s; user=%s", ehr_strerror(r), u->login);
+                snprintf(prompt, len, "The text message could not be sent; use your app or a recovery code. %s", PROMPT);
+        }
+}
+
+static void offer_trust(struct pam_ctx *ctx, const struct ehr_user *u, const struct ehr_device_id *d) {
+        char prompt[128], *answer = NULL;
+        if (!ehr_trust_allowed(&ctx->cfg))
+                return;
+        snprintf(prompt, sizeof prompt,
+                 "Trust this device for %llu days? (not on shared or public computers) [y/N] ",
+                 (unsigned long long) ctx->cfg.trust_days);
+        /* A failed conversation here is a "no": the login itself already succeeded. */
+        if (ask(ctx, PAM_PROMPT_ECHO_ON, prompt, &answer) < 0)
+                return;
+        bool yes = strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
+        free_answer(answer);
+        if (!yes)
+                return;
+        int r = ehr_trust_add(ctx->store, &ctx->cfg, u, d, ctx->now_sec, ctx->source);
+        if (r < 0)
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot record the trusted device of %s: %s, ignoring", u->login,
+                           ehr_strerror(r));
+        else
+                pam_syslog(ctx->pamh, LOG_INFO, "device trusted for %llu days; user=%s rhost=%s service=%s",
+                           (unsigned long long) ctx->cfg.trust_days, u->login, ctx->rhost, ctx->service);
+}
+
+/* The store went away or stayed busy in the middle of a check. */
+static int store_failed(struct pam_ctx *ctx, const char *user, int r) {
+        if (ctx->cfg.fail_mode == EHR_FAIL_SAFE && r == -EBUSY) {
+                pam_syslog(ctx->pamh, LOG_ERR,
+                           "store busy; fail_mode=safe: login allowed without a second factor; user=%s rhost=%s "
+                           "service=%s",
+                           user, ctx->rhost, ctx->service);
+                return PAM_R_IGNORE;
+        }
+        pam_syslog(ctx->pamh, LOG_ERR, "cannot check the second factor of %s: %s", user, ehr_strerror(r));
+        pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
+        return r;
+}
+
+#define MAX_PROMPTS 3U
+
 int pam_do_authenticate(struct pam_ctx *ctx) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        char prompt[256], host_id[64] = "", key[1024];
         char *answer = NULL;
+        struct ehr_device_id dev;
         int r;
 
         /* libpam waits at least this long after any failure, with some randomness. */
@@ -262,11 +378,8 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                 }
                 return refuse_after_prompt(ctx, why);
         }
-        if (r < 0) {
-                pam_syslog(ctx->pamh, LOG_ERR, "cannot read user %s from the store: %s", ctx->user, ehr_strerror(r));
-                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
-                return r;
-        }
+        if (r < 0)
+                return store_failed(ctx, ctx->user, r);
 
         uint64_t until = 0;
         r = ehr_policy_check_lock(ctx->store, u, ctx->now_sec, &until);
@@ -277,25 +390,46 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                 tell_locked(ctx, until);
                 return -EAGAIN;
         }
-        if (r < 0) {
-                pam_syslog(ctx->pamh, LOG_ERR, "cannot read lock state of %s: %s", u->login, ehr_strerror(r));
-                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
-                return r;
-        }
+        if (r < 0)
+                return store_failed(ctx, u->login, r);
 
-        r = ask_code(ctx, &answer);
-        if (r < 0) {
-                audit(ctx, u->login, "second factor failed", "conversation failed or cancelled");
-                pam_syslog(ctx->pamh, LOG_NOTICE, "conversation failed; user=%s rhost=%s service=%s", u->login,
-                           ctx->rhost, ctx->service);
-                return r;
+        device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
+        r = ehr_trust_check(ctx->store, &ctx->cfg, u, &dev, ctx->now_sec, ctx->source);
+        if (r == 0) {
+                pam_syslog(ctx->pamh, LOG_INFO, "second factor skipped: trusted device; user=%s rhost=%s service=%s",
+                           u->login, ctx->rhost, ctx->service);
+                return 0;
+        }
+        if (r != -ENOENT && r != -EPERM)
+                return store_failed(ctx, u->login, r);
+
+        first_prompt(ctx, prompt, sizeof prompt);
+        const char *keyword = ctx->cfg.sms_keyword ?: EHR_SMS_KEYWORD_DEFAULT;
+        for (unsigned n = 0;; n++) {
+                r = ask(ctx, PAM_PROMPT_ECHO_OFF, prompt, &answer);
+                if (r < 0) {
+                        audit(ctx, u->login, "second factor failed", "conversation failed or cancelled");
+                        pam_syslog(ctx->pamh, LOG_NOTICE, "conversation failed; user=%s rhost=%s service=%s", u->login,
+                                   ctx->rhost, ctx->service);
+                        return r;
+                }
+                /* The keyword asks for a text; the number of asks per login is bounded. */
+                if (strcasecmp(answer, keyword) != 0 || n + 1 >= MAX_PROMPTS)
+                        break;
+                free_answer(answer);
+                answer = NULL;
+                request_sms(ctx, u, prompt, sizeof prompt);
         }
 
         struct ehr_verdict v;
         r = ehr_policy_verify(ctx->store, &ctx->cfg, u, answer, ctx->now_sec, ctx->source, &v);
         free_answer(answer);
 
-        const char *factor = v.factor == EHR_FACTOR_RECOVERY ? "recovery" : "totp";
+        static const char *const factors[] = {
+                [EHR_FACTOR_NONE] = "none", [EHR_FACTOR_TOTP] = "totp",
+                [EHR_FACTOR_RECOVERY] = "recovery", [EHR_FACTOR_SMS] = "sms",
+        };
+        const char *factor = factors[v.factor];
         switch (r) {
         case 0:
                 pam_syslog(ctx->pamh, LOG_INFO, "second factor accepted; user=%s rhost=%s service=%s factor=%s",
@@ -304,6 +438,7 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                         pam_info(ctx->pamh,
                                  "Recovery code accepted. %u left; make new ones with the help desk if you are running out.",
                                  v.recovery_left);
+                offer_trust(ctx, u, &dev);
                 return 0;
         case -EAGAIN:
                 tell_locked(ctx, v.locked_until_sec);
@@ -330,15 +465,7 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                 pam_error(ctx->pamh, "The code cannot be recorded (store read-only or full); contact the help desk.");
                 return r;
         default:
-                if (ctx->cfg.fail_mode == EHR_FAIL_SAFE && r == -EBUSY) {
-                        pam_syslog(ctx->pamh, LOG_ERR,
-                                   "store busy; fail_mode=safe: login allowed without a second factor; user=%s rhost=%s service=%s",
-                                   u->login, ctx->rhost, ctx->service);
-                        return PAM_R_IGNORE;
-                }
-                pam_syslog(ctx->pamh, LOG_ERR, "cannot check the code of %s: %s", u->login, ehr_strerror(r));
-                pam_error(ctx->pamh, "%s", MSG_UNAVAILABLE);
-                return r;
+                return store_failed(ctx, u->login, r);
         }
 }
 
@@ -364,4 +491,29 @@ int pam_do_acct_mgmt(struct pam_ctx *ctx) {
                 return -EPERM;
         }
         return r;
+}
+
+int pam_do_chauthtok(struct pam_ctx *ctx) {
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        char err[EHR_CONFIG_ERR_MAX];
+        int r = ehr_store_open(ctx->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, 0, ctx->cfg.store_timeout_ms, &ctx->store,
+                               err, sizeof err);
+        if (r < 0) {
+                pam_syslog(ctx->pamh, LOG_ERR, "password changed but trusted devices not revoked: %s; user=%s", err,
+                           ctx->user);
+                return PAM_R_IGNORE;
+        }
+        r = ehr_store_user_get(ctx->store, ctx->user, &u);
+        if (r < 0)
+                return PAM_R_IGNORE;
+        r = ehr_trust_revoke(ctx->store, u, 0, ctx->now_sec, u->login, "password changed", ctx->source);
+        if (r < 0) {
+                pam_syslog(ctx->pamh, LOG_ERR, "password changed but trusted devices not revoked: %s; user=%s",
+                           ehr_strerror(r), u->login);
+                return PAM_R_IGNORE;
+        }
+        if (r > 0)
+                pam_syslog(ctx->pamh, LOG_NOTICE, "password changed: %d trusted device(s) revoked; user=%s", r,
+                           u->login);
+        return PAM_R_IGNORE;
 }

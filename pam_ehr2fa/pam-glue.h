@@ -24,6 +24,8 @@ void pam_ctx_done(struct pam_ctx *ctx);
 
 int pam_do_authenticate(struct pam_ctx *ctx);
 int pam_do_acct_mgmt(struct pam_ctx *ctx);
+/* Never blocks a password change: every outcome is PAM_IGNORE or PAM_SUCCESS. */
+int pam_do_chauthtok(struct pam_ctx *ctx);
 
 /* The one place where a negative errno becomes a PAM code. */
 int pam_status_from_errno(int r);

@@ -25,6 +25,16 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
         return pam_status_from_errno(pam_do_acct_mgmt(&ctx));
 }
 
+/* A changed password revokes the user's trusted devices ("password optional pam_ehr2fa.so"). */
+_public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        if (!(flags & PAM_UPDATE_AUTHTOK))
+                return PAM_IGNORE;
+        _cleanup_(pam_ctx_done) struct pam_ctx ctx = {};
+        if (pam_ctx_init(&ctx, pamh, argc, argv) < 0)
+                return PAM_IGNORE;
+        return pam_status_from_errno(pam_do_chauthtok(&ctx));
+}
+
 /* No credentials to set: the second factor grants nothing beyond the login. */
 _public_ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         return PAM_IGNORE;

@@ -90,7 +90,7 @@ class Env:
         with open(self.passdb, "a") as f:
             f.write(f"{login}:{password}:{self.service}\n")
 
-    def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60):
+    def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=()):
         """Run pamtester through pam_wrapper; answers follow the password, one per prompt."""
         need("pamtester")
         env = dict(os.environ)
@@ -101,8 +101,48 @@ class Env:
             env["EHR2FA_TEST_NOW"] = str(now)
         stdin = "".join(f"{a}\n" for a in (password, *answers))
         start = time.monotonic()
-        r = subprocess.run(["pamtester", "-v", self.service, user, *ops], input=stdin, capture_output=True,
+        r = subprocess.run(["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops], input=stdin,
+                           capture_output=True,
                            text=True, env=env, timeout=timeout)
+        r.elapsed = time.monotonic() - start
+        return r
+
+    def login_interactive(self, user, script, ops=("authenticate",), now=None, password=PASSWORD, timeout=60,
+                          items=()):
+        """Like login(), but the answers after the password come from script(write),
+        a function that may wait (for a text message, say) before writing each."""
+        need("pamtester")
+        env = dict(os.environ)
+        env.update({"LD_PRELOAD": ":".join(sanitizer_preload() + ["libpam_wrapper.so"]), "PAM_WRAPPER": "1",
+                    "PAM_WRAPPER_SERVICE_DIR": self.svcdir, "ASAN_OPTIONS": "detect_leaks=0"})
+        if now is not None:
+            env["EHR2FA_TEST_NOW"] = str(now)
+        args = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
+        start = time.monotonic()
+        p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=env)
+
+        def write(line):
+            p.stdin.write(line + "\n")
+            p.stdin.flush()
+
+        try:
+            write(password)
+            script(write)
+        except BrokenPipeError:
+            pass  # pamtester finished early (a refused login): its output says why
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        p.stdin = None
+        try:
+            output, _ = p.communicate(timeout=timeout)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        r = subprocess.CompletedProcess(args, p.returncode, output, "")
         r.elapsed = time.monotonic() - start
         return r
 

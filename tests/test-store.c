@@ -80,7 +80,30 @@ static void test_permissions(void) {
         sql("PRAGMA user_version = 99");
         CHECK(ehr_store_open(sdir, EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) == -EPROTO);
         CHECK(strstr(err, "newer") != NULL);
+        char restore[64];
+        snprintf(restore, sizeof restore, "PRAGMA user_version = %d", EHR_STORE_SCHEMA_VERSION);
+        sql(restore);
+
+        /* An older schema is for the admin tool to migrate; the module refuses it. */
         sql("PRAGMA user_version = 1");
+        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -EPROTO);
+        CHECK(strstr(err, "old schema") != NULL);
+        sql(restore);
+
+        /* A real v1 store (v2's tables not there yet) is migrated, keeping its users. */
+        s = open_store(0, 0);
+        struct ehr_user u = { .login = (char *) "old", .role = (char *) "staff" };
+        CHECK(ehr_store_user_add(s, &u, 1, NULL) == 0);
+        s = ehr_store_free(s);
+        sql("DROP TABLE sms_tokens; DROP TABLE sms_sends; DROP TABLE trusted_devices; PRAGMA user_version = 1");
+        s = open_store(EHR_STORE_MIGRATE, 0);
+        struct ehr_user *got = NULL;
+        CHECK(ehr_store_user_get(s, "old", &got) == 0);
+        struct ehr_sms_token tok;
+        CHECK(got && ehr_store_sms_token_get(s, got->id, &tok) == -ENOENT);
+        CHECK(ehr_store_user_del(s, "old") == 0);
+        ehr_user_free(got);
+        s = ehr_store_free(s);
 }
 
 static void test_sealed_copy(void) {

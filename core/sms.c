@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "sms.h"
+
+#ifndef EHR2FA_VERSION
+#define EHR2FA_VERSION "0"
+#endif
+
+/* We read at most this much of the gateway's answer, then stop reading. A 2xx
+ * status is already known by then and the body is never used: the cap only keeps
+ * a hostile or broken gateway from streaming into a login process until the
+ * timeout. */
+#define SMS_RESPONSE_MAX (64U * 1024U)
+/* Longest gateway or proxy URL we accept (a Twilio URL is about 100 bytes). */
+#define SMS_URL_MAX 2048U
+/* Twilio Account SIDs are "AC" + 32 hex digits; leave room for other schemes. */
+#define SMS_TWILIO_SID_MAX 64U
+#define SMS_TWILIO_URL_FMT "https://api.twilio.com/2010-04-01/Accounts/%.*s/Messages.json"
+
+/* A heap buffer that is wiped before it is freed: it holds the token or the code. */
+struct secbuf {
+        char *p;
+        size_t size;
+};
+
+static void secbuf_done(struct secbuf *b) {
+        if (b->p) {
+                explicit_bzero(b->p, b->size);
+                free(b->p);
+        }
+        *b = (struct secbuf) {};
+}
+
+static int secbuf_alloc(struct secbuf *b, size_t size) {
+        b->p = calloc(1, size);
+        if (!b->p)
+                return -ENOMEM;
+        b->size = size;
+        return 0;
+}
+
+/* curl_slist_append() copies our Authorization header; wipe its copy too. */
+static void slist_wipe_freep(struct curl_slist **l) {
+        for (struct curl_slist *i = *l; i; i = i->next)
+                if (i->data)
+                        explicit_bzero(i->data, strlen(i->data));
+        curl_slist_free_all(*l);
+        *l = NULL;
+}
+
+static void curl_easy_cleanupp(CURL **c) {
+        if (*c)
+                curl_easy_cleanup(*c);
+}
+
+static void curl_url_cleanupp(CURLU **u) {
+        if (*u)
+                curl_url_cleanup(*u);
+}
+
+static void curl_freep(char **p) {
+        if (*p)
+                curl_free(*p);
+}
+
+static const char *const mode_names[_EHR_SMS_MODE_MAX] = {
+        [EHR_SMS_GENERIC] = "generic",
+        [EHR_SMS_TWILIO] = "twilio",
+};
+
+int ehr_sms_mode_from_string(const char *s, enum ehr_sms_mode *ret) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
+                if (streq(s, mode_names[i])) {
+                        *ret = (enum ehr_sms_mode) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *ehr_sms_mode_to_string(enum ehr_sms_mode m) {
+        if ((unsigned) m >= ELEMENTSOF(mode_names))
+                return NULL;
+        return mode_names[m];
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+bool ehr_phone_is_e164(const char *s) {
+        if (!s || s[0] != '+' || !is_digit(s[1]) || s[1] == '0')
+                return false;
+        size_t n = 0;
+        for (const char *p = s + 1; *p; p++, n++)
+                if (!is_digit(*p) || n >= EHR_PHONE_DIGITS_MAX)
+                        return false;
+        return n >= EHR_PHONE_DIGITS_MIN;
+}
+
+int ehr_phone_normalize(const char *in, char *out, size_t len) {
+        char digits[EHR_PHONE_DIGITS_MAX];
+        size_t n = 0;
+        bool in_paren = false, had_paren = false;
+
+        if (!in)
+                return -EINVAL;
+        const char *p = in;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        /* A leading '+' is required: without it we would have to guess the country, and a
+         * wrong guess sends a login code to a stranger. */
+        if (*p++ != '+')
+                return -EINVAL;
+        for (; *p; p++) {
+                if (is_digit(*p)) {
+                        if (n >= EHR_PHONE_DIGITS_MAX)
+                                return -EINVAL;
+                        digits[n++] = *p;
+                } else if (*p == '(') {
+                        if (had_paren)
+                                return -EINVAL;
+                        in_paren = had_paren = true;
+                } else if (*p == ')') {
+                        if (!in_paren)
+                                return -EINVAL;
+                        in_paren = false;
+                } else if (*p == ' ' || *p == '\t' || *p == '-' || *p == '.' || *p == '/')
+                        continue;
+                else
+                        return -EINVAL;
+        }
+        if (in_paren || n < EHR_PHONE_DIGITS_MIN || digits[0] == '0')
+                return -EINVAL;
+        if (len < 1 + n + 1)
+                return -ERANGE;
+        out[0] = '+';
+        memcpy(out + 1, digits, n);
+        out[1 + n] = 0;
+        return 0;
+}
+
+const char *ehr_phone_mask(const char *phone, char *buf, size_t len) {
+        char last[2] = {};
+        size_t n = 0;
+
+        if (len == 0)
+                return buf;
+        for (const char *p = phone; p && *p; p++)
+                if (is_digit(*p)) {
+                        last[0] = last[1];
+                        last[1] = *p;
+                        n++;
+                }
+        if (n < 2)
+                snprintf(buf, len, "***");
+        else
+                snprintf(buf, len, "***%c%c", last[0], last[1]);
+        return buf;
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF): the generic
+ * body is JSON, which must be valid Unicode, and a gateway that rejects it would
+ * look to the user like a lost SMS. */
+static bool utf8_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p) {
+                unsigned c = *p;
+                size_t k;
+                uint32_t cp, min;
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        k = 1, cp = c & 0x1f, min = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        k = 2, cp = c & 0x0f, min = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        k = 3, cp = c & 0x07, min = 0x10000;
+                } else
+                        return false;
+                for (size_t i = 1; i <= k; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                p += 1 + k;
+        }
+        return true;
+}
+
+/* A token goes into an HTTP header: printable ASCII without spaces, so that no
+ * CR/LF can start a header of its own. */
+static bool token_chars_ok(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
+                        return false;
+        return n > 0;
+}
+
+static bool alnum_ok(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (!is_digit(c) && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
+                        return false;
+        }
+        return n > 0;
+}
+
+/* "SID:TOKEN": split at the first ':'. */
+static int twilio_split(const char *token, size_t *ret_sid_len) {
+        const char *colon = token ? strchr(token, ':') : NULL;
+        if (!colon)
+                return -EINVAL;
+        size_t sid_len = (size_t) (colon - token);
+        if (sid_len > SMS_TWILIO_SID_MAX || !alnum_ok(token, sid_len) || !token_chars_ok(colon + 1, strlen(colon + 1)))
+                return -EINVAL;
+        *ret_sid_len = sid_len;
+        return 0;
+}
+
+static bool twilio_from_ok(const char *from) {
+        if (!from)
+                return false;
+        if (from[0] == '+')
+                return ehr_phone_is_e164(from);
+        /* An alphanumeric sender ID; Twilio wants at least one letter in it. */
+        size_t n = strlen(from);
+        bool letter = false;
+        for (size_t i = 0; i < n; i++)
+                letter = letter || !is_digit(from[i]);
+        return n <= EHR_SMS_SENDER_ID_MAX && alnum_ok(from, n) && letter;
+}
+
+static bool is_loopback_host(const char *host) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        char buf[INET6_ADDRSTRLEN + 2];
+        size_t n = strlen(host);
+
+        /* libcurl (7.78+) resolves "localhost" itself to 127.0.0.1/::1, without /etc/hosts or
+         * DNS, so it cannot be pointed elsewhere. "*.localhost" is not accepted: keep it simple. */
+        if (strcasecmp(host, "localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (n >= 2 && n < sizeof buf && host[0] == '[' && host[n - 1] == ']') {
+                memcpy(buf, host + 1, n - 2);
+                buf[n - 2] = 0;
+                return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        }
+        return false;
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_result = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+        global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* libcurl wants curl_global_init() before any other call, once; pthread_once() makes
+ * that safe even with a libcurl older than 7.84 (not thread-safe there). */
+static int global_init_once(void) {
+        if (pthread_once(&global_once, global_init) != 0)
+                return -EIO;
+        return global_result == CURLE_OK ? 0 : global_result == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+static int curlu_errno(CURLUcode uc) {
+        return uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+}
+
+/* Parse a URL with libcurl's own parser, so what we check is what it will connect to.
+ * Returns 0 with *ret_loopback set, -EINVAL or -ENOMEM. */
+static int url_parse(const char *url, const char *const *schemes, CURLU **ret_u, bool *ret_loopback,
+                     bool *ret_plain) {
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(curl_freep) char *scheme = NULL, *host = NULL, *user = NULL;
+        CURLUcode uc;
+
+        if (isempty(url) || strlen(url) > SMS_URL_MAX)
+                return -EINVAL;
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+        if (uc != CURLUE_OK)
+                return curlu_errno(uc);
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+        if (uc != CURLUE_OK)
+                return curlu_errno(uc);
+        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+        if (uc != CURLUE_OK)
+                return curlu_errno(uc);
+        /* Credentials never go in a URL: the config file is world-readable. */
+        uc = curl_url_get(u, CURLUPART_USER, &user, 0);
+        if (uc == CURLUE_OK)
+                return -EINVAL;
+        if (uc != CURLUE_NO_USER)
+                return curlu_errno(uc);
+
+        bool known = false;
+        for (const char *const *s = schemes; *s; s++)
+                known = known || strcasecmp(scheme, *s) == 0;
+        if (!known)
+                return -EINVAL;
+        if (ret_u)
+                *ret_u = TAKE_PTR(u);
+        *ret_loopback = is_loopback_host(host);
+        *ret_plain = strcasecmp(scheme, "https") != 0;
+        return 0;
+}
+
+static int gateway_url(const struct ehr_sms_gateway *g, char *buf, size_t len, const char **ret) {
+        size_t sid_len;
+        int r;
+
+        if (!isempty(g->url)) {
+                *ret = g->url;
+                return 0;
+        }
+        if (g->mode != EHR_SMS_TWILIO)
+                return -EINVAL;
+        r = twilio_split(g->token, &sid_len);
+        if (r < 0)
+                return r;
+        r = snprintf(buf, len, SMS_TWILIO_URL_FMT, (int) sid_len, g->token);
+        if (r < 0 || (size_t) r >= len)
+                return -EINVAL;
+        *ret = buf;
+        return 0;
+}
+
+/* Validate everything; on success hand out the parsed gateway URL for curl. */
+static int gateway_check(const struct ehr_sms_gateway *g, CURLU **ret_u) {
+        static const char *const gw_schemes[] = { "https", "http", NULL };
+        static const char *const proxy_schemes[] = { "http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL };
+        char urlbuf[SMS_URL_MAX];
+        const char *url;
+        bool loopback, plain, proxy_loopback, proxy_plain;
+        size_t sid_len;
+        int r;
+
+        if (!g || (unsigned) g->mode >= _EHR_SMS_MODE_MAX)
+                return -EINVAL;
+        if (g->connect_timeout_ms > EHR_SMS_TIMEOUT_MS_MAX || g->timeout_ms > EHR_SMS_TIMEOUT_MS_MAX)
+                return -EINVAL;
+        if (g->mode == EHR_SMS_TWILIO) {
+                r = twilio_split(g->token, &sid_len);
+                if (r < 0)
+                        return r;
+                if (!twilio_from_ok(g->from))
+                        return -EINVAL;
+        } else if (!g->token || !token_chars_ok(g->token, strlen(g->token)))
+                return -EINVAL;
+        if (!isempty(g->ca_file) && g->ca_file[0] != '/')
+                return -EINVAL;
+
+        r = gateway_url(g, urlbuf, sizeof urlbuf, &url);
+        if (r < 0)
+                return r;
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        r = url_parse(url, gw_schemes, &u, &loopback, &plain);
+        if (r < 0)
+                return r;
+        /* The body carries a login code and the header the API token: cleartext only
+         * where it never leaves the machine (tests, a local relay). */
+        if (plain && !loopback)
+                return -EINVAL;
+        if (!isempty(g->proxy)) {
+                r = url_parse(g->proxy, proxy_schemes, NULL, &proxy_loopback, &proxy_plain);
+                if (r < 0)
+                        return r;
+                /* A plain-http request through a proxy is readable by the proxy and on the
+                 * wire to it: allow it only when that proxy is on this machine too. An https
+                 * request is tunnelled (CONNECT) and stays end-to-end. */
+                if (plain && !proxy_loopback)
+                        return -EINVAL;
+        }
+        if (ret_u)
+                *ret_u = TAKE_PTR(u);
+        return 0;
+}
+
+int ehr_sms_gateway_check(const struct ehr_sms_gateway *g) {
+        int r = global_init_once();
+        if (r < 0)
+                return r;
+        return gateway_check(g, NULL);
+}
+
+/* Append s to dst as the inside of a JSON string. dst must have 6 * strlen(s) bytes free.
+ * Returns the new end. */
+static char *json_escape(char *dst, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                switch (*p) {
+                case '"':
+                case '\\':
+                        *dst++ = '\\';
+                        *dst++ = (char) *p;
+                        break;
+                case '\n':
+                        *dst++ = '\\';
+                        *dst++ = 'n';
+                        break;
+                case '\r':
+                        *dst++ = '\\';
+                        *dst++ = 'r';
+                        break;
+                case '\t':
+                        *dst++ = '\\';
+                        *dst++ = 't';
+                        break;
+                default:
+                        if (*p < 0x20) {
+                                memcpy(dst, "\\u00", 4);
+                                dst += 4;
+                                *dst++ = hex[*p >> 4];
+                                *dst++ = hex[*p & 0xf];
+                        } else
+                                *dst++ = (char) *p;
+                }
+        }
+        return dst;
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters. dst must have
+ * 3 * strlen(s) bytes free. Returns the new end. */
+static char *form_escape(char *dst, const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (is_digit((char) *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+                    *p == '.' || *p == '_' || *p == '~')
+                        *dst++ = (char) *p;
+                else {
+                        *dst++ = '%';
+                        *dst++ = hex[*p >> 4];
+                        *dst++ = hex[*p & 0xf];
+                }
+        }
+        return dst;
+}
+
+/* Standard base64 with padding, for the Basic credentials. dst must have
+ * 4 * ((n + 2) / 3) + 1 bytes. */
+static void base64_encode(char *dst, const unsigned char *src, size_t n) {
+        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t i;
+        for (i = 0; i + 2 < n; i += 3) {
+                *dst++ = tab[src[i] >> 2];
+                *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
+                *dst++ = tab[((src[i + 1] & 0x0f) << 2) | (src[i + 2] >> 6)];
+                *dst++ = tab[src[i + 2] & 0x3f];
+        }
+        if (i < n) {
+                *dst++ = tab[src[i] >> 2];
+                if (i + 1 < n) {
+                        *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
+                        *dst++ = tab[(src[i + 1] & 0x0f) << 2];
+                } else {
+                        *dst++ = tab[(src[i] & 0x03) << 4];
+                        *dst++ = '=';
+                }
+                *dst++ = '=';
+        }
+        *dst = 0;
+}
+
+static int build_json(struct secbuf *b, const char *to, const char *message) {
+        static const char pre[] = "{\"to\":\"", mid[] = "\",\"message\":\"", post[] = "\"}";
+        int r = secbuf_alloc(b, sizeof pre + sizeof mid + sizeof post + 6 * (strlen(to) + strlen(message)));
+        if (r < 0)
+                return r;
+        char *e = stpcpy(b->p, pre);
+        e = json_escape(e, to);
+        e = stpcpy(e, mid);
+        e = json_escape(e, message);
+        stpcpy(e, post);
+        return 0;
+}
+
+static int build_form(struct secbuf *b, const char *to, const char *from, const char *message) {
+        int r = secbuf_alloc(b, sizeof "To=&From=&Body=" + 3 * (strlen(to) + strlen(from) + strlen(message)));
+        if (r < 0)
+                return r;
+        char *e = stpcpy(b->p, "To=");
+        e = form_escape(e, to);
+        e = stpcpy(e, "&From=");
+        e = form_escape(e, from);
+        e = stpcpy(e, "&Body=");
+        e = form_escape(e, message);
+        *e = 0;
+        return 0;
+}
+
+static int build_auth(struct secbuf *b, const struct ehr_sms_gateway *g) {
+        static const char bearer[] = "Authorization: Bearer ", basic[] = "Authorization: Basic ";
+        size_t n = strlen(g->token);
+        int r;
+
+        if (g->mode == EHR_SMS_TWILIO) {
+                /* Our own header rather than CURLOPT_USERNAME/PASSWORD: libcurl would keep
+                 * copies of the auth token that we cannot wipe. */
+                r = secbuf_alloc(b, sizeof basic + 4 * ((n + 2) / 3) + 1);
+                if (r < 0)
+                        return r;
+                base64_encode(stpcpy(b->p, basic), (const unsigned char *) g->token, n);
+        } else {
+                r = secbuf_alloc(b, sizeof bearer + n);
+                if (r < 0)
+                        return r;
+                stpcpy(stpcpy(b->p, bearer), g->token);
+        }
+        return 0;
+}
+
+static int errno_from_curl(CURLcode c, long os_errno) {
+        switch (c) {
+        case CURLE_OK:
+                return 0;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                /* libcurl folds every connect() failure into one code; the socket's errno
+                 * tells "nothing listens" from "no route". */
+                switch (os_errno) {
+                case ETIMEDOUT:
+                        return -ETIMEDOUT;
+                case EHOSTUNREACH:
+                case ENETUNREACH:
+                case ENETDOWN:
+                case EADDRNOTAVAIL:
+                        return -EHOSTUNREACH;
+                default:
+                        return -ECONNREFUSED;
+                }
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_USE_SSL_FAILED:
+                return -ECONNABORTED;
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT:
+        case CURLE_BAD_FUNCTION_ARGUMENT:
+        case CURLE_NOT_BUILT_IN:
+        case CURLE_UNKNOWN_OPTION:
+                return -EINVAL;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+                return -ECONNRESET;
+        case CURLE_GOT_NOTHING:
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_PROXY:
+                return -EPROTO;
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
+        default:
+                return -EIO;
+        }
+}
+
+struct sink {
+        size_t total;
+};
+
+/* Drop the answer: it is never printed (libcurl's default writes it to stdout,
+ * which in a PAM module may be the user's terminal) and never parsed. */
+static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        struct sink *s = userdata;
+        size_t n = size * nmemb;
+        (void) ptr;
+        if (n > SMS_RESPONSE_MAX - s->total)
+                return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+        s->total += n;
+        return n;
+}
+
+static size_t sink_header(char *ptr, size_t size, size_t nitems, void *userdata) {
+        (void) ptr, (void) userdata;
+        return size * nitems;
+}
+
+
+#define SETOPT(h, opt, val)                                             \
+        do {                                                            \
+                CURLcode _c_ = curl_easy_setopt((h), (opt), (val));     \
+                if (_c_ != CURLE_OK) {                                  \
+                        r = errno_from_curl(_c_, 0);                    \
+                        goto finish;                                    \
+                }                                                       \
+        } while (0)
+
+int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message, long *ret_http_status) {
+        /* Cleanups run in reverse order: the easy handle goes first, before the URL, the
+         * header list and the body it points to. */
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(slist_wipe_freep) struct curl_slist *headers = NULL;
+        _cleanup_(secbuf_done) struct secbuf body = {}, auth = {};
+        _cleanup_(curl_easy_cleanupp) CURL *h = NULL;
+        struct sink sink = {};
+        long status = 0, os_errno = 0;
+        CURLcode c;
+        int r;
+
+        if (ret_http_status)
+                *ret_http_status = 0;
+        if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !utf8_valid(message))
+                return -EINVAL;
+        r = global_init_once();
+        if (r < 0)
+                return r;
+        r = gateway_check(g, &u);
+        if (r < 0)
+                return r;
+
+        r = g->mode == EHR_SMS_TWILIO ? build_form(&body, to_e164, g->from, message) : build_json(&body, to_e164, message);
+        if (r < 0)
+                return r;
+        r = build_auth(&auth, g);
+        if (r < 0)
+                return r;
+
+        const char *const lines[] = {
+                /* No "Expect: 100-continue" round trip: with a larger body it would cost up to a
+                 * second (CURLOPT_EXPECT_100_TIMEOUT_MS) against servers that never answer it. */
+                "Expect:",
+                "Accept: application/json",
+                g->mode == EHR_SMS_TWILIO ? "Content-Type: application/x-www-form-urlencoded"
+                                          : "Content-Type: application/json",
+                auth.p,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                struct curl_slist *l = curl_slist_append(headers, lines[i]);
+                if (!l)
+                        return -ENOMEM;
+                headers = l;
+        }
+        secbuf_done(&auth);
+
+        h = curl_easy_init();
+        if (!h)
+                return -ENOMEM;
+
+        /* Signals would make libcurl's resolver timeouts use alarm(), which is not ours to
+         * touch inside sshd or login; the threaded resolver still honours the timeouts. */
+        SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+        /* libcurl's own defaults are 300 s to connect and no total limit at all. */
+        SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+               (long) (g->connect_timeout_ms ? g->connect_timeout_ms : EHR_SMS_CONNECT_TIMEOUT_MS_DEFAULT));
+        SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (g->timeout_ms ? g->timeout_ms : EHR_SMS_TIMEOUT_MS_DEFAULT));
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+        SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        SETOPT(h, CURLOPT_CURLU, u);
+        /* A redirect would carry the code to wherever the gateway (or an attacker who owns
+         * its DNS name) points; a gateway that moved is a configuration error. */
+        SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+        SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+        if (!isempty(g->ca_file)) {
+                SETOPT(h, CURLOPT_CAINFO, g->ca_file);
+                /* Trust this bundle only, not also the system's hashed directory: an admin who
+                 * names a CA means that one. */
+                SETOPT(h, CURLOPT_CAPATH, (char *) NULL);
+        }
+        if (isempty(g->proxy))
+                /* "" turns proxies off, including http_proxy, https_proxy and all_proxy from the
+                 * environment, which a user running su or sudo controls (DUO-PSA-2017-002:
+                 * a dead proxy forced a fail-open). */
+                SETOPT(h, CURLOPT_PROXY, "");
+        else {
+                SETOPT(h, CURLOPT_PROXY, g->proxy);
+                /* Likewise, no_proxy from the environment must not route around the proxy. */
+                SETOPT(h, CURLOPT_NOPROXY, "");
+        }
+        SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+        SETOPT(h, CURLOPT_VERBOSE, 0L);
+        SETOPT(h, CURLOPT_USERAGENT, "ehr2fa/" EHR2FA_VERSION);
+        SETOPT(h, CURLOPT_HTTPHEADER, headers);
+        SETOPT(h, CURLOPT_POST, 1L);
+        /* POSTFIELDS, not COPYPOSTFIELDS: libcurl reads our buffer, which we wipe. */
+        SETOPT(h, CURLOPT_POSTFIELDS, body.p);
+        SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body.p));
+        SETOPT(h, CURLOPT_WRITEFUNCTION, sink_write);
+        SETOPT(h, CURLOPT_WRITEDATA, &sink);
+        SETOPT(h, CURLOPT_HEADERFUNCTION, sink_header);
+
+        c = curl_easy_perform(h);
+        (void) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        (void) curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        if (ret_http_status)
+                *ret_http_status = status;
+
+        if (c == CURLE_WRITE_ERROR && status > 0)
+                /* Our cap on the answer's size stopped the transfer: the status line had
+                 * already arrived and decides. */
+                c = CURLE_OK;
+        r = errno_from_curl(c, os_errno);
+        if (r == 0 && (status < 200 || status > 299))
+                r = -EPROTO;
+finish:
+        return r;
+}
+
+int ehr_sms_read_token_file(const char *path, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(secbuf_done) struct secbuf b = {};
+        size_t n = 0;
+        int r;
+
+        if (isempty(path) || !ret)
+                return -EINVAL;
+        fd = ehr_open_checked(path, geteuid(), true, true);
+        if (fd < 0)
+                return fd;
+        /* One byte more than we accept, to tell "exactly at the limit" from "too long". */
+        r = secbuf_alloc(&b, EHR_SMS_TOKEN_MAX + 2);
+        if (r < 0)
+                return r;
+        for (;;) {
+                ssize_t k = read(fd, b.p + n, EHR_SMS_TOKEN_MAX + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > EHR_SMS_TOKEN_MAX)
+                        return -EFBIG;
+        }
+        while (n > 0 && (b.p[n - 1] == '\n' || b.p[n - 1] == '\r' || b.p[n - 1] == ' ' || b.p[n - 1] == '\t'))
+                b.p[--n] = 0;
+        if (n == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) b.p[i] < 0x20 || (unsigned char) b.p[i] == 0x7f)
+                        return -EINVAL;
+
+        char *t = malloc(n + 1);
+        if (!t)
+                return -ENOMEM;
+        memcpy(t, b.p, n + 1);
+        *ret = t;
+        return 0;
+}
+
+char *ehr_sms_token_free(char *token) {
+        if (token) {
+                explicit_bzero(token, strlen(token));
+                free(token);
+        }
+        return NULL;
+}

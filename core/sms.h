@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The SMS gateway client: one HTTPS POST per message, through libcurl.
+ *
+ * Token generation, storage, expiry and rate limits are not here (they need
+ * the store, see policy.c); this unit only carries a finished message to the
+ * gateway and reports, as a negative errno, what happened. It never logs and
+ * never prints the gateway's answer. It is thread-safe: no mutable state but
+ * a pthread_once for curl_global_init(). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* Defaults applied when a timeout is 0, and the ceiling we accept: the login
+ * process has its own deadline (sshd LoginGraceTime), and a gateway that
+ * takes longer than this is down for our purposes. */
+#define EHR_SMS_CONNECT_TIMEOUT_MS_DEFAULT 5000U
+#define EHR_SMS_TIMEOUT_MS_DEFAULT 10000U
+#define EHR_SMS_TIMEOUT_MS_MAX 120000U
+
+/* Twilio's own limit on a message body, in bytes here (we send ASCII codes). */
+#define EHR_SMS_MESSAGE_MAX 1600U
+/* Longest API token file we read: real tokens are well under 200 bytes. */
+#define EHR_SMS_TOKEN_MAX 4096U
+/* E.164: '+', a country code that does not start with 0, at most 15 digits. */
+#define EHR_PHONE_DIGITS_MIN 7U
+#define EHR_PHONE_DIGITS_MAX 15U
+/* '+', the digits, NUL. */
+#define EHR_PHONE_E164_BYTES (1U + EHR_PHONE_DIGITS_MAX + 1U)
+/* "***" + two digits + NUL. */
+#define EHR_PHONE_MASK_BYTES 6U
+/* A Twilio alphanumeric sender ID is at most 11 characters. */
+#define EHR_SMS_SENDER_ID_MAX 11U
+
+enum ehr_sms_mode {
+        EHR_SMS_GENERIC, /* POST application/json {"to": ..., "message": ...}, Authorization: Bearer */
+        EHR_SMS_TWILIO,  /* POST x-www-form-urlencoded To, From, Body, HTTP basic auth SID:TOKEN */
+        _EHR_SMS_MODE_MAX,
+};
+
+struct ehr_sms_gateway {
+        enum ehr_sms_mode mode;
+        /* https://...; plain http only to a loopback host (127.0.0.0/8, ::1, localhost).
+         * Twilio mode: NULL or "" means https://api.twilio.com/2010-04-01/Accounts/<SID>/Messages.json. */
+        const char *url;
+        /* Bearer token (generic) or "ACCOUNT_SID:AUTH_TOKEN" (twilio), already read from a
+         * root-only file by the caller (ehr_sms_read_token_file()). */
+        const char *token;
+        /* Twilio From: an E.164 number or an alphanumeric sender ID; unused in generic mode. */
+        const char *from;
+        /* Proxy URL from the root-owned config; NULL or "" = no proxy at all (the http_proxy,
+         * https_proxy and all_proxy environment variables are ignored either way). */
+        const char *proxy;
+        /* CA bundle (PEM) to trust instead of the system store; NULL = system store. */
+        const char *ca_file;
+        /* 0 = the defaults above; at most EHR_SMS_TIMEOUT_MS_MAX. */
+        uint64_t connect_timeout_ms, timeout_ms;
+};
+
+/* "generic" / "twilio". Returns 0 or -EINVAL. */
+int ehr_sms_mode_from_string(const char *s, enum ehr_sms_mode *ret);
+/* Returns NULL for a value out of range. */
+const char *ehr_sms_mode_to_string(enum ehr_sms_mode m);
+
+/* Check a gateway configuration without sending anything, for config loading and
+ * `ehr2fa-admin check`: mode, URL (scheme, loopback rule, no user:password@ in it),
+ * token shape (no control characters; twilio: "SID:TOKEN"), From (twilio), timeouts.
+ * Returns 0 or -EINVAL. Does not block. */
+int ehr_sms_gateway_check(const struct ehr_sms_gateway *g);
+
+/* Send `message` (valid UTF-8, at most EHR_SMS_MESSAGE_MAX bytes) to `to_e164`
+ * (already normalized: "+15551234567").
+ *
+ * Blocks for at most connect_timeout_ms to connect and timeout_ms in all (the
+ * latter bounds the whole call, name resolution included). Redirects are not
+ * followed. The request body and the Authorization header, which carry the
+ * token and the one-time code, are wiped before returning.
+ *
+ * ret_http_status (may be NULL) is always written: the HTTP status of the answer,
+ * or 0 when none was received.
+ *
+ * Returns 0 on a 2xx answer, or
+ *   -EINVAL        bad arguments or gateway settings (see ehr_sms_gateway_check()),
+ *                  or the ca_file cannot be loaded
+ *   -ETIMEDOUT     connect or total timeout
+ *   -ECONNREFUSED  nothing listens (gateway or configured proxy down)
+ *   -EHOSTUNREACH  name does not resolve, or no route
+ *   -ECONNABORTED  TLS handshake failed or the certificate did not verify
+ *   -ECONNRESET    connection dropped while sending or receiving
+ *   -EPROTO        an answer other than 2xx (3xx, 4xx, 5xx: see *ret_http_status),
+ *                  or not HTTP at all
+ *   -ENOMEM
+ *   -EIO           any other libcurl failure
+ *
+ * Calls curl_global_init(CURL_GLOBAL_DEFAULT) once, under pthread_once(); a program
+ * that also uses libcurl elsewhere may call it first itself. Never calls
+ * curl_global_cleanup() (we live inside a PAM module that may be unloaded and
+ * reloaded; libcurl 7.84+ as built on Debian 12 reports CURL_VERSION_THREADSAFE). */
+_warn_unused_result_ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message,
+                                      long *ret_http_status);
+
+/* Read an API token from a file that must be a regular file owned by the effective
+ * uid or root, not group/other accessible, and not a symlink (opened with
+ * O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK and checked on the descriptor, see
+ * ehr_open_checked()). Trailing whitespace (the newline an editor adds) is stripped;
+ * an empty token or one with control characters inside is refused.
+ * *ret is malloc'd: release it with ehr_sms_token_free(), which wipes it.
+ * Returns 0, -EINVAL (empty, control characters), -EFBIG (over EHR_SMS_TOKEN_MAX),
+ * -ENOMEM, or the errors of ehr_open_checked(). */
+_warn_unused_result_ int ehr_sms_read_token_file(const char *path, char **ret);
+
+/* Wipe and free a token from ehr_sms_read_token_file(). Accepts NULL, returns NULL. */
+char *ehr_sms_token_free(char *token);
+static inline void ehr_sms_token_freep(char **p) {
+        *p = ehr_sms_token_free(*p);
+}
+
+/* Normalize a number typed by a person: "+1 (555) 123-4567", "+44 20 7946 0958",
+ * "+33.1.23.45.67.89" -> "+15551234567". A leading '+' is required (we cannot guess
+ * a country); spaces, '-', '.', '/' and one pair of parentheses may separate digits.
+ * Returns 0, -EINVAL (not a number we accept), or -ERANGE (out smaller than needed;
+ * EHR_PHONE_E164_BYTES is always enough). out is written only on success. */
+int ehr_phone_normalize(const char *in, char *out, size_t len);
+
+/* True for a string that ehr_phone_normalize() would return unchanged. */
+bool ehr_phone_is_e164(const char *s);
+
+/* "***66": the last two digits only, for logs, the audit log and prompts
+ * ("code sent to the phone ending in 66"). A NULL or too short number gives "***".
+ * Always NUL-terminates buf (when len > 0; EHR_PHONE_MASK_BYTES is enough);
+ * returns buf. */
+const char *ehr_phone_mask(const char *phone, char *buf, size_t len);

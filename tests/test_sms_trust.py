@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""SMS tokens on request through a real HTTP gateway on 127.0.0.1, trusted
+devices, and the fail mode, all through real libpam."""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from ehrtest import EnvTestCase, Env, oath, PASSWORD
+
+GATEWAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sms", "gateway.py")
+PHONE = "+15551234566"
+
+
+class Gateway:
+    """tests/sms/gateway.py: records every request as a JSON line."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ehr2fa-gw-")
+        self.log = os.path.join(self.dir, "requests.jsonl")
+        portfile = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen([sys.executable, GATEWAY, "--port-file", portfile, "--log", self.log,
+                                      "--lifetime", "300"])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(portfile):
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.05)
+        with open(portfile) as f:
+            self.port = int(f.read())
+
+    def url(self, path="/ok"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def requests(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+    def wait_token(self, n, timeout=10):
+        """The token in the n-th message received (1-based)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reqs = self.requests()
+            if len(reqs) >= n:
+                body = json.loads(reqs[n - 1]["body"])
+                return re.search(r"\b(\d{6})\b", body["message"]).group(1)
+            time.sleep(0.05)
+        raise AssertionError("no text message reached the gateway")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def out(r):
+    return r.stdout + r.stderr
+
+
+class SmsBase(EnvTestCase):
+    testclock = True
+    path = "/ok"
+    extra = ""
+
+    def setUp(self):
+        self.gw = Gateway()
+        self.token_file = tempfile.mktemp(prefix="ehr2fa-smstoken-")
+        with open(self.token_file, "w") as f:
+            f.write("test-api-token-123\n")
+        os.chmod(self.token_file, 0o600)
+        self.conf_extra = (f"sms_mode = generic\nsms_url = {self.gw.url(self.path)}\n"
+                           f"sms_token_file = {self.token_file}\nsms_timeout_ms = 2000\n"
+                           f"sms_connect_timeout_ms = 1000\n{self.extra}")
+        super().setUp()
+        self.env.add_user("alice", phone=PHONE)
+        self.t = int(time.time())
+
+    def tearDown(self):
+        super().tearDown()
+        self.gw.stop()
+        os.unlink(self.token_file)
+
+    def request_and_answer(self, now, answer_fn, trust="n", sent=True):
+        """Type sms, then whatever answer_fn(token) returns (token None when not sent)."""
+        n = len(self.gw.requests()) + 1
+
+        def script(write):
+            write("sms")
+            write(answer_fn(self.gw.wait_token(n) if sent else None))
+            write(trust)
+
+        return self.env.login_interactive("alice", script, now=now)
+
+
+class SmsLogin(SmsBase):
+    def test_sms_login_with_token_from_gateway(self):
+        r = self.request_and_answer(self.t, lambda tok: tok)
+        self.assertLoginOK(r)
+        self.assertIn("Code sent to the phone ending in 66", out(r))
+        req = self.gw.requests()[0]
+        self.assertEqual(req["method"], "POST")
+        body = json.loads(req["body"])
+        self.assertEqual(body["to"], PHONE)
+        headers = {k.lower(): v for k, v in req["headers"]}
+        self.assertEqual(headers["authorization"], "Bearer test-api-token-123")
+        rows = self.env.audit("alice")
+        self.assertIn("SMS token sent", [x["action"] for x in rows])
+        self.assertEqual(rows[-1]["details"], "SMS token accepted")
+        text = json.dumps(rows)
+        self.assertNotIn(PHONE, text)
+        self.assertNotIn("5551234566", text)
+        self.assertNotIn(self.gw.wait_token(1), text)
+
+    def test_token_single_use(self):
+        self.assertLoginOK(self.request_and_answer(self.t, lambda tok: tok))
+        tok = self.gw.wait_token(1)
+        self.assertLoginFails(self.env.login("alice", tok, now=self.t + 5))
+
+    def test_token_expires(self):
+        # Ask in one login (cancelled), answer in a later one.
+        def ask_only(write):
+            write("sms")
+            self.gw.wait_token(1)
+        self.assertLoginFails(self.env.login_interactive("alice", ask_only, now=self.t))
+        tok = self.gw.wait_token(1)
+        self.assertLoginFails(self.env.login("alice", tok, now=self.t + 301))
+        # Expired means gone: not valid again at an earlier clock either.
+        self.assertLoginFails(self.env.login("alice", tok, now=self.t + 10))
+
+    def test_token_valid_within_ttl(self):
+        def ask_only(write):
+            write("sms")
+            self.gw.wait_token(1)
+        self.env.login_interactive("alice", ask_only, now=self.t)
+        self.assertLoginOK(self.env.login("alice", self.gw.wait_token(1), "n", now=self.t + 290))
+
+    def test_three_wrong_tries_void_token(self):
+        def ask_only(write):
+            write("sms")
+            self.gw.wait_token(1)
+        self.env.login_interactive("alice", ask_only, now=self.t)
+        tok = self.gw.wait_token(1)
+        wrong = "%06d" % ((int(tok) + 1) % 1000000)
+        for i in range(3):
+            self.assertLoginFails(self.env.login("alice", wrong, now=self.t + 1 + i))
+        self.assertLoginFails(self.env.login("alice", tok, now=self.t + 5))
+
+    def test_rate_limit(self):
+        self.assertLoginOK(self.request_and_answer(self.t, lambda tok: tok))
+        r = self.request_and_answer(self.t + 10, lambda tok: oath(now=self.t + 10), sent=False)
+        self.assertLoginOK(r)
+        self.assertIn("next is possible at", out(r))
+        self.assertEqual(len(self.gw.requests()), 1)
+        # Five per hour: sends at t, t+61, t+122, t+183, t+244 pass, t+305 is refused.
+        for i in range(1, 5):
+            now = self.t + 61 * i
+            self.assertLoginOK(self.request_and_answer(now, lambda tok: tok))
+        self.assertEqual(len(self.gw.requests()), 5)
+        r = self.request_and_answer(self.t + 305, lambda tok: "", sent=False)
+        self.assertIn("next is possible at", out(r))
+        self.assertEqual(len(self.gw.requests()), 5)
+        self.assertLoginOK(self.request_and_answer(self.t + 3601, lambda tok: tok))
+        self.assertEqual(len(self.gw.requests()), 6)
+
+    def test_user_without_phone_is_told(self):
+        self.env.add_user("bob", phone="")
+        r = self.env.login("bob", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("No cell phone on file", out(r))
+        self.assertEqual(self.gw.requests(), [])
+
+    def test_keyword_offered_in_prompt(self):
+        r = self.env.login("alice", oath(now=self.t), "n", now=self.t)
+        self.assertIn('"sms" for a text message', out(r))
+
+
+class SmsGatewayHangs(SmsBase):
+    path = "/hang"
+
+    def test_login_finishes_within_timeout(self):
+        code = oath(now=self.t)
+        r = self.env.login("alice", "sms", code, "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent; use your app or a recovery code", out(r))
+        self.assertLess(r.elapsed, 2.0 + 1.0 + 0.5)
+        self.assertIn("SMS token not sent", [x["action"] for x in self.env.audit("alice")])
+
+
+class SmsGateway500(SmsBase):
+    path = "/status/500"
+
+    def test_500_is_reported_and_voids_token(self):
+        r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent", out(r))
+        self.assertTrue(any("HTTP 500" in x["details"] for x in self.env.audit("alice")))
+        tok = self.gw.wait_token(1)
+        self.assertLoginFails(self.env.login("alice", tok, now=self.t + 31))
+
+
+class SmsGatewayDown(SmsBase):
+    def setUp(self):
+        super().setUp()
+        self.gw.proc.kill()
+        self.gw.proc.wait()
+
+    def test_down_gateway(self):
+        r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent", out(r))
+        self.assertLess(r.elapsed, 3.5)
+
+
+class SmsOff(EnvTestCase):
+    def test_keyword_when_sms_off(self):
+        self.env.add_user("alice")
+        r = self.env.login("alice", "sms", oath(), "n")
+        self.assertLoginOK(r)
+        self.assertIn("Text messages are not enabled", out(r))
+
+
+class Trust(EnvTestCase):
+    testclock = True
+
+    def setUp(self):
+        super().setUp()
+        self.env.add_user("alice")
+        self.t = int(time.time())
+
+    def trust(self, now, items=()):
+        return self.env.login("alice", oath(now=now), "y", now=now, items=items)
+
+    def test_trust_then_no_prompt(self):
+        r = self.trust(self.t)
+        self.assertLoginOK(r)
+        self.assertIn("Trust this device for 30 days? (not on shared or public computers) [y/N]", out(r))
+        r = self.env.login("alice", now=self.t + 86400)
+        self.assertLoginOK(r)
+        self.assertNotIn("Verification code", out(r))
+        self.assertIn("trusted device", self.env.audit("alice")[-1]["details"])
+        listing = json.loads(self.env.admin("--json", "device", "list", "alice").stdout)
+        self.assertEqual(len(listing), 1)
+        self.assertIn("local login", listing[0]["label"])
+
+    def test_no_means_no(self):
+        self.assertLoginOK(self.env.login("alice", oath(now=self.t), "n", now=self.t))
+        self.assertLoginFails(self.env.login("alice", now=self.t + 60))
+
+    def test_trust_still_respects_lockout_and_password(self):
+        self.trust(self.t)
+        self.assertLoginFails(self.env.login("alice", now=self.t + 60, password="wrong"))
+        for i in range(5):
+            self.env.login("alice", "000000", now=self.t + 61 + i, items=("rhost=127.0.0.9",))
+        r = self.env.login("alice", now=self.t + 70)
+        self.assertLoginFails(r)
+        self.assertIn("locked", out(r))
+
+    def test_expired_trust(self):
+        self.trust(self.t)
+        r = self.env.login("alice", now=self.t + 30 * 86400 + 1)
+        self.assertLoginFails(r)
+        self.assertIn("Verification code", out(r))
+
+    def test_other_client_not_trusted(self):
+        self.assertLoginOK(self.trust(self.t, items=("rhost=127.0.0.2",)))
+        self.assertLoginOK(self.env.login("alice", now=self.t + 60, items=("rhost=127.0.0.2",)))
+        self.assertLoginFails(self.env.login("alice", now=self.t + 61, items=("rhost=127.0.0.3",)))
+        self.assertLoginFails(self.env.login("alice", now=self.t + 62))  # local login: another device
+
+    def test_public_host_never_asks_nor_honours(self):
+        self.trust(self.t)
+        self.env.write_conf("public_host = yes\n")
+        r = self.env.login("alice", oath(now=self.t + 60), "y", now=self.t + 60)
+        self.assertLoginOK(r)
+        self.assertNotIn("Trust this device", out(r))
+        self.assertLoginFails(self.env.login("alice", now=self.t + 120))
+
+    def test_revoke(self):
+        self.trust(self.t)
+        self.env.admin("device", "revoke", "alice", "--all")
+        self.assertLoginFails(self.env.login("alice", now=self.t + 60))
+        self.assertIn("trusted devices revoked", [x["action"] for x in self.env.audit("alice")])
+
+    def test_revoke_one_by_id(self):
+        self.trust(self.t, items=("rhost=127.0.0.2",))
+        self.trust(self.t + 30, items=("rhost=127.0.0.3",))
+        ids = [d["id"] for d in json.loads(self.env.admin("--json", "device", "list", "alice").stdout)]
+        self.env.admin("device", "revoke", "alice", str(ids[0]))
+        self.assertLoginFails(self.env.login("alice", now=self.t + 90, items=("rhost=127.0.0.2",)))
+        self.assertLoginOK(self.env.login("alice", now=self.t + 91, items=("rhost=127.0.0.3",)))
+        r = self.env.admin("device", "revoke", "alice", "999", check=False)
+        self.assertEqual(r.returncode, 3)
+
+    def test_totp_reset_revokes(self):
+        self.trust(self.t)
+        self.env.admin("totp", "reset", "alice")
+        self.env.admin("totp", "enroll", "alice", "--secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "--no-qr")
+        self.assertLoginFails(self.env.login("alice", now=self.t + 60))
+
+    def test_password_change_revokes(self):
+        self.trust(self.t)
+        with open(os.path.join(self.env.svcdir, self.env.service), "a") as f:
+            f.write(f"password required {os.path.dirname(self.env_matrix())}/pam_matrix.so passdb={self.env.passdb}\n"
+                    f"password optional {self.module_path()} conf={self.env.conf}\n")
+        r = self.env.login("alice", "new-password-1", "new-password-1", ops=("chauthtok",), now=self.t + 5)
+        self.assertLoginOK(r)
+        self.assertIn("password changed", self.env.audit("alice")[-1]["details"])
+        self.assertLoginFails(self.env.login("alice", now=self.t + 60, password="new-password-1"))
+
+    def env_matrix(self):
+        from ehrtest import PAM_MATRIX
+        return PAM_MATRIX
+
+    def module_path(self):
+        from ehrtest import MODULE_TESTCLOCK
+        return MODULE_TESTCLOCK
+
+
+class FailMode(EnvTestCase):
+    conf_extra = "store_timeout_ms = 500\n"
+
+    def hold_lock(self, seconds):
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"), timeout=5, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("BEGIN EXCLUSIVE")
+
+        def release():
+            time.sleep(seconds)
+            db.execute("ROLLBACK")
+            db.close()
+        t = threading.Thread(target=release)
+        t.start()
+        return t
+
+    def test_store_locked_secure_denies_within_timeout(self):
+        self.env.add_user("alice")
+        t = self.hold_lock(4)
+        r = self.env.login("alice", oath(), "n")
+        t.join()
+        self.assertLoginFails(r)
+        self.assertIn("unavailable", out(r))
+        self.assertLess(r.elapsed, 0.5 + 1.5)
+
+    def test_store_locked_safe_allows_and_logs(self):
+        self.env.add_user("alice")
+        self.env.write_conf("store_timeout_ms = 500\nfail_mode = safe\n")
+        t = self.hold_lock(4)
+        r = self.env.login("alice", oath(), "n")
+        t.join()
+        self.assertLoginOK(r)
+        self.assertIn("fail_mode=safe", out(r))
+        self.assertLess(r.elapsed, 0.5 + 1.5)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
