@@ -16,13 +16,16 @@
 #define EXIT_NOTFOUND 3 /* no such user, not enrolled */
 #define EXIT_STORE 4    /* configuration or store unavailable */
 #define EXIT_TAMPER 5   /* audit chain or sealed data does not verify */
+#define EXIT_PERM 6     /* the caller lacks the permission */
+#define EXIT_LOCKED 7   /* Support PIN validation or Unlock PIN locked */
 
 struct admin {
         struct ehr_config cfg;
         const char *conf_path;
         struct ehr_store *store;
         bool json;
-        char actor[EHR_LOGIN_MAX + 16];
+        char actor[EHR_LOGIN_MAX + 16]; /* the caller: real uid's login, or SUDO_USER under sudo */
+        bool bootstrap;                 /* root without sudo: every permission */
         char source[128];
         uint64_t now_sec;
 };
@@ -39,6 +42,16 @@ int admin_audit(struct admin *a, const char *user, const char *action, const cha
 /* End a transaction: commit when r >= 0, else (or when the commit fails) roll back
  * and print "cannot WHAT: reason". Returns 0 or an exit code. */
 int admin_end(struct admin *a, int r, const char *what);
+
+/* May the caller do `what`? Allowed when bootstrap (root without sudo), when
+ * self_login is the caller's own login (NULL: no self-service), or when the caller
+ * holds perm1 or perm2 (either may be NULL). A refusal is audited and printed.
+ * Returns 0 or EXIT_PERM. */
+int admin_authorize(struct admin *a, const char *what, const char *self_login, const char *perm1, const char *perm2);
+
+/* Read a secret (PIN, password) without echo from the terminal, or a line from
+ * standard input when it is not a terminal. Returns 0 or -errno. */
+int admin_read_secret(const char *prompt, char *buf, size_t len);
 
 /* Map a negative errno to an exit code. */
 int admin_exit_from_errno(int r);
@@ -60,6 +73,11 @@ int verb_recovery(struct admin *a, int argc, char **argv);
 int verb_lockout(struct admin *a, int argc, char **argv);
 int verb_audit(struct admin *a, int argc, char **argv);
 int verb_device(struct admin *a, int argc, char **argv);
+int verb_perm(struct admin *a, int argc, char **argv);
+int verb_support_pin(struct admin *a, int argc, char **argv);
+int verb_unlock_pin(struct admin *a, int argc, char **argv);
+int verb_support(struct admin *a, int argc, char **argv);
+int verb_staff(struct admin *a, int argc, char **argv);
 
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);

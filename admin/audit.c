@@ -117,6 +117,9 @@ static int audit_verify(struct admin *a) {
 
 int verb_audit(struct admin *a, int argc, char **argv) {
         admin_take_json(a, &argc, argv);
+        int r = admin_authorize(a, "audit", NULL, EHR_PERM_AUDIT_EXPORT, EHR_PERM_MANAGE_ACCOUNTS);
+        if (r)
+                return r;
         if (argc >= 2 && streq(argv[1], "show"))
                 return audit_show(a, argc - 1, argv + 1);
         if (argc == 2 && streq(argv[1], "verify"))

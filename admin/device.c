@@ -71,7 +71,10 @@ int verb_device(struct admin *a, int argc, char **argv) {
         if (!list && !revoke)
                 return admin_err(EXIT_USAGE, "usage: device list LOGIN | device revoke LOGIN ID|--all");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_get_user(a, argv[2], &u);
+        int r = admin_authorize(a, list ? "device list" : "device revoke", argv[2], EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
+        r = admin_get_user(a, argv[2], &u);
         if (r)
                 return r;
         return list ? device_list(a, u) : device_revoke(a, u, argv[3]);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 
 #include "admin.h"
@@ -36,9 +37,10 @@ int admin_exit_from_errno(int r) {
         case -EROFS:
         case -EPROTO:
         case -EACCES:
-        case -EPERM:
         case -EUCLEAN:
                 return EXIT_STORE;
+        case -EPERM:
+                return EXIT_PERM;
         default:
                 return EXIT_FAIL;
         }
@@ -108,16 +110,53 @@ int admin_end(struct admin *a, int r, const char *what) {
 }
 
 static void set_actor(struct admin *a) {
-        /* The caller is the real uid: sudo leaves SUDO_USER too, which is recorded as well. */
+        /* Authority comes from the store's permissions of the caller: the real uid's
+         * login, or, for root through sudo, the user who ran sudo. Root itself (no
+         * sudo) is the bootstrap: it may do everything, as it could edit the store. */
         struct passwd *pw = getpwuid(getuid());
-        const char *sudo = getenv("SUDO_USER");
-        if (pw)
+        const char *sudo = getuid() == 0 ? getenv("SUDO_USER") : NULL;
+        if (sudo && ehr_login_valid(sudo) && !streq(sudo, "root"))
+                snprintf(a->actor, sizeof a->actor, "%s", sudo);
+        else if (pw && ehr_login_valid(pw->pw_name))
                 snprintf(a->actor, sizeof a->actor, "%s", pw->pw_name);
         else
                 snprintf(a->actor, sizeof a->actor, "uid=%u", (unsigned) getuid());
+        a->bootstrap = getuid() == 0 && streq(a->actor, "root");
         const char *tty = ttyname(STDIN_FILENO);
-        snprintf(a->source, sizeof a->source, "tool=ehr2fa-admin tty=%s%s%.32s", tty ?: "none",
-                 sudo && ehr_login_valid(sudo) ? " sudo_user=" : "", sudo && ehr_login_valid(sudo) ? sudo : "");
+        snprintf(a->source, sizeof a->source, "tool=ehr2fa-admin tty=%s%s", tty ?: "none",
+                 sudo && !a->bootstrap ? " via=sudo" : "");
+}
+
+static const char *perm_title(const char *perm) {
+        return streq(perm, EHR_PERM_MANAGE_ACCOUNTS) ? "Manage Accounts"
+               : streq(perm, EHR_PERM_HELP_DESK)     ? "Help Desk"
+                                                     : "Audit Export";
+}
+
+int admin_authorize(struct admin *a, const char *what, const char *self_login, const char *perm1, const char *perm2) {
+        if (a->bootstrap)
+                return 0;
+        _cleanup_(ehr_user_freep) struct ehr_user *caller = NULL;
+        int r = ehr_store_user_get(a->store, a->actor, &caller);
+        if (r >= 0 && self_login && streq(self_login, caller->login))
+                return 0;
+        if (r >= 0 && perm1 && (r = ehr_store_perm_has(a->store, caller->id, perm1)) == 0)
+                return 0;
+        if (caller && perm2 && (r = ehr_store_perm_has(a->store, caller->id, perm2)) == 0)
+                return 0;
+        if (r < 0 && r != -EPERM && r != -ENOENT)
+                return admin_err(admin_exit_from_errno(r), "cannot check permissions: %s", ehr_strerror(r));
+
+        char details[160];
+        snprintf(details, sizeof details, "%s refused: needs %s%s%s", what, perm1 ? perm_title(perm1) : "own account",
+                 perm2 ? " or " : "", perm2 ? perm_title(perm2) : "");
+        (void) ehr_audit_append(a->store, a->now_sec, self_login ?: "", a->actor, EHR_AUDIT_ADMIN, "permission denied",
+                                details, a->source);
+        if (!caller)
+                return admin_err(EXIT_PERM, "permission denied: %s is not in the store, so has no permissions", a->actor);
+        return admin_err(EXIT_PERM, "permission denied: %s needs the %s%s%s permission (caller: %s)", what,
+                         perm1 ? perm_title(perm1) : "account owner's", perm2 ? " or " : "",
+                         perm2 ? perm_title(perm2) : "", a->actor);
 }
 
 static int verb_version(struct admin *a, int argc, char **argv) {
@@ -137,7 +176,14 @@ static void usage(FILE *f) {
               "  recovery new LOGIN                     10 new single-use recovery codes, shown once\n"
               "  lockout show|clear LOGIN\n"
               "  device list LOGIN | device revoke LOGIN ID|--all   trusted devices\n"
-              "  audit show [--user L] [--since T] [--until T] | audit verify\n"
+              "  audit show [--user L] [--since T] [--until T] | audit verify [--file EXPORT]\n"
+              "  audit export --format csv|json [--user L] [--since T] [--until T]\n"
+              "  perm grant LOGIN PERM... | perm revoke LOGIN PERM | perm list LOGIN\n"
+              "                                         manage_accounts help_desk audit_export\n"
+              "  support-pin view | new | validate LOGIN | unlock LOGIN\n"
+              "  unlock-pin set\n"
+              "  support request --for LOGIN --by LOGIN [--note T] | approve ID [--pin] | show ID | list\n"
+              "  staff list | staff 2fa setup LOGIN\n"
               "  version\n"
               "\n"
               "Options: --conf FILE (or EHR2FA_CONF), --json on list/show commands.\n"
@@ -154,7 +200,9 @@ int main(int argc, char **argv) {
                 { "init", verb_init, false },         { "user", verb_user, true },
                 { "totp", verb_totp, true },          { "recovery", verb_recovery, true },
                 { "lockout", verb_lockout, true },    { "audit", verb_audit, true },
-                { "device", verb_device, true },
+                { "device", verb_device, true },      { "perm", verb_perm, true },
+                { "support-pin", verb_support_pin, true }, { "unlock-pin", verb_unlock_pin, true },
+                { "support", verb_support, true },    { "staff", verb_staff, true },
                 { "version", verb_version, false },
         };
         static const struct option opts[] = {
@@ -243,5 +291,36 @@ int verb_init(struct admin *a, int argc, char **argv) {
                 return admin_err(admin_exit_from_errno(r), "cannot write the audit log: %s", ehr_strerror(r));
         printf("Store ready: %s (schema %d). Key: %s/%s (keep a root-only backup of it).\n", ehr_store_path(a->store),
                EHR_STORE_SCHEMA_VERSION, a->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, EHR_STORE_KEY_NAME);
+        return 0;
+}
+
+int admin_read_secret(const char *prompt, char *buf, size_t len) {
+        struct termios old, quiet;
+        bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+        if (tty) {
+                fputs(prompt, stderr);
+                fflush(stderr);
+                quiet = old;
+                quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+                if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
+                        return negative_errno();
+        }
+        int r = fgets(buf, (int) len, stdin) ? 0 : -ENODATA;
+        if (tty) {
+                (void) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+                fputc('\n', stderr);
+        }
+        if (r < 0)
+                return r;
+        size_t n = strcspn(buf, "\r\n");
+        /* A line longer than the buffer is not a PIN or password we accept. */
+        if (buf[n] == 0 && n == len - 1) {
+                sodium_memzero(buf, len);
+                int c;
+                while ((c = getchar()) != EOF && c != '\n')
+                        ;
+                return -E2BIG;
+        }
+        buf[n] = 0;
         return 0;
 }

@@ -50,8 +50,12 @@ int verb_lockout(struct admin *a, int argc, char **argv) {
         if (argc != 3 || (!streq(argv[1], "show") && !streq(argv[1], "clear")))
                 return admin_err(EXIT_USAGE, "usage: lockout show|clear LOGIN");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_get_user(a, argv[2], &u);
+        bool show = streq(argv[1], "show");
+        int r = admin_authorize(a, show ? "lockout show" : "lockout clear", show ? argv[2] : NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
         if (r)
                 return r;
-        return streq(argv[1], "show") ? lockout_show(a, u) : lockout_clear(a, u);
+        r = admin_get_user(a, argv[2], &u);
+        if (r)
+                return r;
+        return show ? lockout_show(a, u) : lockout_clear(a, u);
 }

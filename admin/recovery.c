@@ -8,7 +8,10 @@ static int recovery_new(struct admin *a, int argc, char **argv) {
         if (argc != 2)
                 return admin_err(EXIT_USAGE, "usage: recovery new LOGIN");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_get_user(a, argv[1], &u);
+        int r = admin_authorize(a, "recovery new", argv[1], EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
+        r = admin_get_user(a, argv[1], &u);
         if (r)
                 return r;
         if (!u->totp_enrolled)

@@ -98,6 +98,10 @@ static int totp_enroll(struct admin *a, int argc, char **argv) {
         }
 
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        /* Users may enroll their own phone; replacing an enrolled one is a manager's call. */
+        r = admin_authorize(a, "totp enroll", force ? NULL : argv[optind], EHR_PERM_MANAGE_ACCOUNTS, NULL);
+        if (r)
+                return r;
         r = admin_get_user(a, argv[optind], &u);
         if (r)
                 return r;
@@ -156,7 +160,10 @@ static int totp_reset(struct admin *a, int argc, char **argv) {
         if (argc != 2)
                 return admin_err(EXIT_USAGE, "usage: totp reset LOGIN");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_get_user(a, argv[1], &u);
+        int r = admin_authorize(a, "totp reset", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
+        r = admin_get_user(a, argv[1], &u);
         if (r)
                 return r;
         r = ehr_store_begin(a->store);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "helpdesk.h"
 #include "policy.h"
 
 static bool phone_valid(const char *p) {
@@ -39,8 +40,10 @@ static int user_add(struct admin *a, int argc, char **argv) {
         static const struct option opts[] = {
                 { "name", required_argument, NULL, 'n' },   { "email", required_argument, NULL, 'e' },
                 { "phone", required_argument, NULL, 'p' },  { "role", required_argument, NULL, 'r' },
+                { "provider", required_argument, NULL, 'P' },
                 {},
         };
+        const char *provider = NULL;
         struct ehr_user u = { .name = "", .email = "", .phone = "", .role = "staff" };
         char phone[32] = "";
         int c;
@@ -58,11 +61,17 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 case 'r':
                         u.role = optarg;
                         break;
+                case 'P':
+                        provider = optarg;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
-                return admin_err(EXIT_USAGE, "usage: user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff]");
+                return admin_err(EXIT_USAGE, "usage: user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]");
+        int r = admin_authorize(a, "user add", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
+        if (r)
+                return r;
         u.login = argv[optind];
         if (!ehr_login_valid(u.login))
                 return admin_err(EXIT_USAGE, "bad login '%s': use 1-%u of a-z 0-9 . _ -, not starting with - or .",
@@ -81,17 +90,29 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 u.phone = phone;
         }
 
-        char details[96];
-        snprintf(details, sizeof details, "role=%s", u.role);
-        int r = ehr_store_begin(a->store);
+        _cleanup_(ehr_user_freep) struct ehr_user *prov = NULL;
+        if (provider) {
+                if ((r = admin_get_user(a, provider, &prov)))
+                        return r;
+                if (!streq(prov->role, "provider"))
+                        return admin_err(EXIT_USAGE, "%s is not a provider", provider);
+        }
+        char details[128];
+        snprintf(details, sizeof details, "role=%s%s%s", u.role, prov ? " primary provider=" : "", prov ? prov->login : "");
+        r = ehr_store_begin(a->store);
         if (r >= 0)
                 r = ehr_store_user_add(a->store, &u, a->now_sec, &u.id);
         if (r == -EEXIST) {
                 ehr_store_rollback(a->store);
                 return admin_err(EXIT_FAIL, "user %s already exists", u.login);
         }
+        if (r >= 0 && prov)
+                r = ehr_store_user_set_provider(a->store, u.id, prov->id);
         if (r >= 0)
                 r = admin_audit(a, u.login, "user added", details);
+        /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
+        if (r >= 0)
+                r = ehr_support_pin_new(a->store, &u, a->now_sec, a->actor, a->source, NULL);
         if ((r = admin_end(a, r, "add the user")))
                 return r;
         printf("Added %s (%s).\n", u.login, u.role);
@@ -151,11 +172,14 @@ static int list_one(const struct ehr_user *u, void *userdata) {
 
 static int user_list(struct admin *a, int argc, char **argv) {
         struct list_state st = { .a = a };
+        int r = admin_authorize(a, "user list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
         if (a->json)
                 printf("[");
         else
                 printf("%-20s %-9s %-8s %-9s %s\n", "LOGIN", "ROLE", "2FA", "RECOVERY", "NAME");
-        int r = ehr_store_user_foreach(a->store, list_one, &st);
+        r = ehr_store_user_foreach(a->store, list_one, &st);
         if (a->json)
                 printf("]\n");
         if (r < 0)
@@ -167,7 +191,10 @@ static int user_show(struct admin *a, int argc, char **argv) {
         if (argc != 2)
                 return admin_err(EXIT_USAGE, "usage: user show LOGIN");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_get_user(a, argv[1], &u);
+        int r = admin_authorize(a, "user show", argv[1], EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
+        r = admin_get_user(a, argv[1], &u);
         if (r)
                 return r;
         struct ehr_failures f;
@@ -202,7 +229,10 @@ static int user_del(struct admin *a, int argc, char **argv) {
         if (argc != 2)
                 return admin_err(EXIT_USAGE, "usage: user del LOGIN");
         const char *login = argv[1];
-        int r = ehr_store_begin(a->store);
+        int r = admin_authorize(a, "user del", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
+        if (r)
+                return r;
+        r = ehr_store_begin(a->store);
         if (r >= 0)
                 r = ehr_store_user_del(a->store, login);
         if (r == -ENOENT) {

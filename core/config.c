@@ -45,6 +45,7 @@ static const struct key {
         K(sms_max_tries, KEY_UINT, 1, 10),
         K(sms_min_interval, KEY_UINT, 0, 3600),
         K(sms_max_per_hour, KEY_UINT, 1, 100),
+        K(admin_pam_service, KEY_STRING, 0, 0),
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
 #undef K

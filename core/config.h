@@ -12,6 +12,7 @@
 #define EHR_STORE_DEFAULT_DIR "/var/lib/ehr2fa"
 #define EHR_CONFIG_ERR_MAX 512U
 #define EHR_SMS_KEYWORD_DEFAULT "sms"
+#define EHR_ADMIN_PAM_SERVICE_DEFAULT "ehr2fa-admin"
 #define EHR_SMS_TOKEN_FILE_DEFAULT EHR2FA_SYSCONFDIR "/ehr2fa/sms-token"
 
 enum ehr_fail_mode {
@@ -57,6 +58,9 @@ struct ehr_config {
         uint64_t sms_max_tries;     /* wrong answers that void a token */
         uint64_t sms_min_interval;  /* seconds between two sends to one user */
         uint64_t sms_max_per_hour;
+
+        /* PAM service that checks a manager's own password (staff 2fa setup). */
+        char *admin_pam_service;
 
         /* Trusted devices. */
         bool public_host;           /* never offer or honour trust here */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -42,13 +43,35 @@ enum stmt {
         STMT_DEV_LIST,
         STMT_DEV_DEL,
         STMT_DEV_DEL_ALL,
+        STMT_USER_SET_PROVIDER,
+        STMT_USER_SET_SMS2FA,
+        STMT_PERM_GRANT,
+        STMT_PERM_REVOKE,
+        STMT_PERM_HAS,
+        STMT_PERM_LIST,
+        STMT_SPIN_PUT,
+        STMT_SPIN_GET,
+        STMT_SPIN_STATE,
+        STMT_UPIN_PUT,
+        STMT_UPIN_GET,
+        STMT_UPIN_STATE,
+        STMT_REQ_ADD,
+        STMT_REQ_GET,
+        STMT_REQ_LIST,
+        STMT_REQ_DECIDE,
         _STMT_MAX,
 };
 
 #define USER_COLUMNS                                                                          \
         "u.id, u.login, u.name, u.email, u.phone, u.role, u.created, "                        \
         "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id), "                              \
-        "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used IS NULL)"
+        "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used IS NULL), "        \
+        "coalesce((SELECT p.login FROM users p WHERE p.id = u.provider_id), ''), coalesce(u.sms_2fa_id, '')"
+
+#define REQ_SELECT                                                                                           \
+        "SELECT r.id, f.login, b.login, coalesce(a.login, ''), r.state, r.how, r.note, r.created, r.decided " \
+        "FROM support_requests r JOIN users f ON f.id = r.for_id JOIN users b ON b.id = r.by_id "            \
+        "LEFT JOIN users a ON a.id = r.approver_id "
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_USER_ADD] = "INSERT INTO users(login, name, email, phone, role, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -87,6 +110,25 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_DEV_LIST] = "SELECT id, label, created, expires, last_used FROM trusted_devices WHERE user_id = ?1 ORDER BY id",
         [STMT_DEV_DEL] = "DELETE FROM trusted_devices WHERE user_id = ?1 AND id = ?2",
         [STMT_DEV_DEL_ALL] = "DELETE FROM trusted_devices WHERE user_id = ?1",
+        [STMT_USER_SET_PROVIDER] = "UPDATE users SET provider_id = ?2 WHERE id = ?1",
+        [STMT_USER_SET_SMS2FA] = "UPDATE users SET sms_2fa_id = ?2 WHERE id = ?1",
+        [STMT_PERM_GRANT] = "INSERT OR IGNORE INTO permissions(user_id, perm, granted, granted_by) VALUES (?1, ?2, ?3, ?4)",
+        [STMT_PERM_REVOKE] = "DELETE FROM permissions WHERE user_id = ?1 AND perm = ?2",
+        [STMT_PERM_HAS] = "SELECT 1 FROM permissions WHERE user_id = ?1 AND perm = ?2",
+        [STMT_PERM_LIST] = "SELECT perm FROM permissions WHERE user_id = ?1 ORDER BY perm",
+        [STMT_SPIN_PUT] = "INSERT OR REPLACE INTO support_pins(user_id, sealed, created, failures, locked_until) "
+                          "VALUES (?1, ?2, ?3, 0, 0)",
+        [STMT_SPIN_GET] = "SELECT sealed, failures, locked_until FROM support_pins WHERE user_id = ?1",
+        [STMT_SPIN_STATE] = "UPDATE support_pins SET failures = ?2, locked_until = ?3 WHERE user_id = ?1",
+        [STMT_UPIN_PUT] = "INSERT OR REPLACE INTO unlock_pins(user_id, hash, created, failures, locked_until) "
+                          "VALUES (?1, ?2, ?3, 0, 0)",
+        [STMT_UPIN_GET] = "SELECT hash, failures, locked_until FROM unlock_pins WHERE user_id = ?1",
+        [STMT_UPIN_STATE] = "UPDATE unlock_pins SET failures = ?2, locked_until = ?3 WHERE user_id = ?1",
+        [STMT_REQ_ADD] = "INSERT INTO support_requests(for_id, by_id, approver_id, state, how, note, created, decided) "
+                         "VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, ?6, ?7, CASE WHEN ?4 = 'approved' THEN ?7 ELSE 0 END)",
+        [STMT_REQ_GET] = REQ_SELECT "WHERE r.id = ?1",
+        [STMT_REQ_LIST] = REQ_SELECT "ORDER BY r.id",
+        [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
 };
 
 /* Each step and its version bump are applied in one transaction (FreeBSD pkg's pkgdb_upgrade()). */
@@ -158,6 +200,37 @@ static const struct {
           "  expires INTEGER NOT NULL,"
           "  last_used INTEGER NOT NULL,"
           "  UNIQUE (user_id, hash));" },
+        { 3,
+          "ALTER TABLE users ADD COLUMN provider_id INTEGER REFERENCES users(id) ON DELETE SET NULL;"
+          "ALTER TABLE users ADD COLUMN sms_2fa_id TEXT;"
+          "CREATE TABLE permissions("
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  perm TEXT NOT NULL CHECK (perm IN ('manage_accounts', 'help_desk', 'audit_export')),"
+          "  granted INTEGER NOT NULL,"
+          "  granted_by TEXT NOT NULL,"
+          "  PRIMARY KEY (user_id, perm)) WITHOUT ROWID;"
+          "CREATE TABLE support_pins("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  sealed BLOB NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  failures INTEGER NOT NULL,"
+          "  locked_until INTEGER NOT NULL);"
+          "CREATE TABLE unlock_pins("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash BLOB NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  failures INTEGER NOT NULL,"
+          "  locked_until INTEGER NOT NULL);"
+          "CREATE TABLE support_requests("
+          "  id INTEGER PRIMARY KEY,"
+          "  for_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  by_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  approver_id INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+          "  state TEXT NOT NULL CHECK (state IN ('open', 'approved')),"
+          "  how TEXT NOT NULL,"
+          "  note TEXT NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  decided INTEGER NOT NULL);" },
 };
 
 struct ehr_store {
@@ -455,6 +528,8 @@ struct ehr_user *ehr_user_free(struct ehr_user *u) {
         free(u->email);
         free(u->phone);
         free(u->role);
+        free(u->provider);
+        free(u->sms_2fa_id);
         free(u);
         return NULL;
 }
@@ -477,7 +552,9 @@ static int user_from_row(sqlite3_stmt *st, struct ehr_user **ret) {
         u->created_sec = (uint64_t) sqlite3_column_int64(st, 6);
         u->totp_enrolled = sqlite3_column_int(st, 7) != 0;
         u->recovery_left = (unsigned) sqlite3_column_int(st, 8);
-        if (!u->login || !u->name || !u->email || !u->phone || !u->role)
+        u->provider = column_strdup(st, 9);
+        u->sms_2fa_id = column_strdup(st, 10);
+        if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id)
                 return -ENOMEM;
         *ret = TAKE_PTR(u);
         return 0;
@@ -1013,4 +1090,269 @@ int ehr_store_device_del(struct ehr_store *s, int64_t user_id, int64_t id) {
         sqlite3_bind_int64(st, 1, user_id);
         sqlite3_bind_int64(st, 2, id);
         return step_done(s, st);
+}
+
+/* Users: provider and staff 2FA */
+
+static int update_user(struct ehr_store *s, enum stmt id, int64_t user_id, sqlite3_int64 ival, const char *sval,
+                       bool is_text) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        if (is_text) {
+                if (sval)
+                        sqlite3_bind_text(st, 2, sval, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 2);
+        } else if (ival)
+                sqlite3_bind_int64(st, 2, ival);
+        else
+                sqlite3_bind_null(st, 2);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_user_set_provider(struct ehr_store *s, int64_t user_id, int64_t provider_id) {
+        return update_user(s, STMT_USER_SET_PROVIDER, user_id, provider_id, NULL, false);
+}
+
+int ehr_store_user_set_sms_2fa(struct ehr_store *s, int64_t user_id, const char *id) {
+        return update_user(s, STMT_USER_SET_SMS2FA, user_id, 0, id, true);
+}
+
+/* Permissions */
+
+bool ehr_perm_valid(const char *perm) {
+        return streq(perm, EHR_PERM_MANAGE_ACCOUNTS) || streq(perm, EHR_PERM_HELP_DESK) ||
+               streq(perm, EHR_PERM_AUDIT_EXPORT);
+}
+
+int ehr_store_perm_grant(struct ehr_store *s, int64_t user_id, const char *perm, uint64_t now_sec, const char *by) {
+        if (!ehr_perm_valid(perm))
+                return -EINVAL;
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_PERM_GRANT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_text(st, 2, perm, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_i64(now_sec));
+        sqlite3_bind_text(st, 4, by, -1, SQLITE_STATIC);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_perm_revoke(struct ehr_store *s, int64_t user_id, const char *perm) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_PERM_REVOKE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_text(st, 2, perm, -1, SQLITE_STATIC);
+        return step_done(s, st);
+}
+
+int ehr_store_perm_has(struct ehr_store *s, int64_t user_id, const char *perm) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_PERM_HAS);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_text(st, 2, perm, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EPERM : errno_from_sqlite(rc);
+}
+
+int ehr_store_perm_foreach(struct ehr_store *s, int64_t user_id, int (*cb)(const char *perm, void *userdata),
+                           void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_PERM_LIST);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                int r = cb(col_text(st, 0), userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* PINs */
+
+static void pin_state_from(sqlite3_stmt *st, int col, struct ehr_pin_state *ret) {
+        ret->failures = col_u64(st, col);
+        ret->locked_until_sec = col_u64(st, col + 1);
+}
+
+static int pin_set_state(struct ehr_store *s, enum stmt id, int64_t user_id, const struct ehr_pin_state *ps) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, to_i64(ps->failures));
+        sqlite3_bind_int64(st, 3, to_i64(ps->locked_until_sec));
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_support_pin_put(struct ehr_store *s, const struct ehr_user *u, const char pin[EHR_PIN_DIGITS + 1],
+                              uint64_t now_sec) {
+        uint8_t ad[AD_MAX] = {}, sealed[EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD];
+        size_t adlen = seal_ad("spin", u, ad);
+        int r = ehr_seal(s->keys, ad, adlen, (const uint8_t *) pin, EHR_PIN_DIGITS, sealed, sizeof sealed);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SPIN_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        sqlite3_bind_blob(st, 2, sealed, sizeof sealed, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_i64(now_sec));
+        r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_support_pin_get(struct ehr_store *s, const struct ehr_user *u, char ret_pin[EHR_PIN_DIGITS + 1],
+                              struct ehr_pin_state *ret_state) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SPIN_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        const void *blob = sqlite3_column_blob(st, 0);
+        if (!blob || sqlite3_column_bytes(st, 0) != (int) (EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD))
+                return -EBADMSG;
+        uint8_t ad[AD_MAX] = {};
+        size_t adlen = seal_ad("spin", u, ad);
+        char pin[EHR_PIN_DIGITS + 1];
+        int r = ehr_unseal(s->keys, ad, adlen, blob, EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD, (uint8_t *) pin,
+                           EHR_PIN_DIGITS);
+        if (r < 0)
+                return r;
+        pin[EHR_PIN_DIGITS] = 0;
+        memcpy(ret_pin, pin, sizeof pin);
+        sodium_memzero(pin, sizeof pin);
+        pin_state_from(st, 1, ret_state);
+        return 0;
+}
+
+int ehr_store_support_pin_set_state(struct ehr_store *s, int64_t user_id, const struct ehr_pin_state *st) {
+        return pin_set_state(s, STMT_SPIN_STATE, user_id, st);
+}
+
+int ehr_store_unlock_pin_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                             uint64_t now_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_UPIN_PUT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_i64(now_sec));
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_unlock_pin_get(struct ehr_store *s, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
+                             struct ehr_pin_state *ret_state) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_UPIN_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        const void *h = sqlite3_column_blob(st, 0);
+        if (!h || sqlite3_column_bytes(st, 0) != (int) EHR_HASH_BYTES)
+                return -EBADMSG;
+        memcpy(ret_hash, h, EHR_HASH_BYTES);
+        pin_state_from(st, 1, ret_state);
+        return 0;
+}
+
+int ehr_store_unlock_pin_set_state(struct ehr_store *s, int64_t user_id, const struct ehr_pin_state *st) {
+        return pin_set_state(s, STMT_UPIN_STATE, user_id, st);
+}
+
+/* Support requests */
+
+int ehr_store_request_add(struct ehr_store *s, int64_t for_id, int64_t by_id, int64_t approver_id, const char *state,
+                          const char *how, const char *note, uint64_t now_sec, int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_REQ_ADD);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, for_id);
+        sqlite3_bind_int64(st, 2, by_id);
+        sqlite3_bind_int64(st, 3, approver_id);
+        sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, how, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, note ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, to_i64(now_sec));
+        int r = step_done(s, st);
+        if (r < 0)
+                return r;
+        *ret_id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+static int request_rows(sqlite3_stmt *st, int (*cb)(const struct ehr_support_request *r, void *userdata),
+                        void *userdata, bool one) {
+        for (bool any = false;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return one && !any ? -ENOENT : 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                any = true;
+                struct ehr_support_request r = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .for_login = col_text(st, 1),
+                        .by_login = col_text(st, 2),
+                        .approver_login = col_text(st, 3),
+                        .state = col_text(st, 4),
+                        .how = col_text(st, 5),
+                        .note = col_text(st, 6),
+                        .created_sec = col_u64(st, 7),
+                        .decided_sec = col_u64(st, 8),
+                };
+                int k = cb(&r, userdata);
+                if (k < 0)
+                        return k;
+        }
+}
+
+int ehr_store_request_get(struct ehr_store *s, int64_t id, int (*cb)(const struct ehr_support_request *r, void *userdata),
+                          void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_REQ_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        return request_rows(st, cb, userdata, true);
+}
+
+int ehr_store_request_foreach(struct ehr_store *s, int (*cb)(const struct ehr_support_request *r, void *userdata),
+                              void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_REQ_LIST);
+        if (!st)
+                return -EIO;
+        return request_rows(st, cb, userdata, false);
+}
+
+int ehr_store_request_decide(struct ehr_store *s, int64_t id, const char *state, const char *how, uint64_t now_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_REQ_DECIDE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, how, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, to_i64(now_sec));
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -EALREADY : 0;
 }

@@ -15,7 +15,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 2
+#define EHR_STORE_SCHEMA_VERSION 3
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -53,7 +53,14 @@ struct ehr_user {
         uint64_t created_sec;
         bool totp_enrolled;
         unsigned recovery_left;
+        char *provider;   /* login of the primary provider (staff), "" if none */
+        char *sms_2fa_id; /* staff 2FA set up by a manager (SMS at once): its id, "" if none */
 };
+
+/* Has the user a second factor at all: an app, or SMS 2FA set up for them? */
+static inline bool ehr_user_enrolled(const struct ehr_user *u) {
+        return u->totp_enrolled || (u->sms_2fa_id && *u->sms_2fa_id);
+}
 struct ehr_user *ehr_user_free(struct ehr_user *u);
 static inline void ehr_user_freep(struct ehr_user **u) {
         *u = ehr_user_free(*u);
@@ -65,6 +72,59 @@ int ehr_store_user_get(struct ehr_store *s, const char *login, struct ehr_user *
 int ehr_store_user_del(struct ehr_store *s, const char *login);
 /* Calls cb for each user ordered by login; a negative return from cb stops and is returned. */
 int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user *u, void *userdata), void *userdata);
+
+int ehr_store_user_set_provider(struct ehr_store *s, int64_t user_id, int64_t provider_id);
+/* Set (id) or clear (NULL) the SMS 2FA set up by a manager. */
+int ehr_store_user_set_sms_2fa(struct ehr_store *s, int64_t user_id, const char *id);
+
+/* Permissions (the seed's permission set): authority comes from here. */
+#define EHR_PERM_MANAGE_ACCOUNTS "manage_accounts"
+#define EHR_PERM_HELP_DESK "help_desk"
+#define EHR_PERM_AUDIT_EXPORT "audit_export"
+bool ehr_perm_valid(const char *perm);
+int ehr_store_perm_grant(struct ehr_store *s, int64_t user_id, const char *perm, uint64_t now_sec, const char *by);
+/* Returns the number revoked (0 or 1). */
+int ehr_store_perm_revoke(struct ehr_store *s, int64_t user_id, const char *perm);
+/* Returns 0 if the user holds perm, -EPERM if not. */
+int ehr_store_perm_has(struct ehr_store *s, int64_t user_id, const char *perm);
+int ehr_store_perm_foreach(struct ehr_store *s, int64_t user_id, int (*cb)(const char *perm, void *userdata),
+                           void *userdata);
+
+/* Support PIN: sealed (it is shown again), bound to its user. */
+#define EHR_PIN_DIGITS 4U
+struct ehr_pin_state {
+        uint64_t failures;
+        uint64_t locked_until_sec; /* UINT64_MAX: until cleared */
+};
+int ehr_store_support_pin_put(struct ehr_store *s, const struct ehr_user *u, const char pin[EHR_PIN_DIGITS + 1],
+                              uint64_t now_sec);
+/* Returns 0, -ENOENT (none yet) or -EBADMSG (does not open for this user). */
+int ehr_store_support_pin_get(struct ehr_store *s, const struct ehr_user *u, char ret_pin[EHR_PIN_DIGITS + 1],
+                              struct ehr_pin_state *ret_state);
+int ehr_store_support_pin_set_state(struct ehr_store *s, int64_t user_id, const struct ehr_pin_state *st);
+
+/* Unlock PIN: only a keyed hash. */
+int ehr_store_unlock_pin_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                             uint64_t now_sec);
+int ehr_store_unlock_pin_get(struct ehr_store *s, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
+                             struct ehr_pin_state *ret_state);
+int ehr_store_unlock_pin_set_state(struct ehr_store *s, int64_t user_id, const struct ehr_pin_state *st);
+
+/* Support requests on someone else's behalf (the seed's table). */
+struct ehr_support_request {
+        int64_t id;
+        const char *for_login, *by_login, *approver_login; /* approver "" when none is needed */
+        const char *state;                                 /* open, approved */
+        const char *how, *note;
+        uint64_t created_sec, decided_sec;
+};
+int ehr_store_request_add(struct ehr_store *s, int64_t for_id, int64_t by_id, int64_t approver_id, const char *state,
+                          const char *how, const char *note, uint64_t now_sec, int64_t *ret_id);
+int ehr_store_request_get(struct ehr_store *s, int64_t id, int (*cb)(const struct ehr_support_request *r, void *userdata),
+                          void *userdata);
+int ehr_store_request_foreach(struct ehr_store *s, int (*cb)(const struct ehr_support_request *r, void *userdata),
+                              void *userdata);
+int ehr_store_request_decide(struct ehr_store *s, int64_t id, const char *state, const char *how, uint64_t now_sec);
 
 /* Check a login name: 1..EHR_LOGIN_MAX of [a-z0-9._-], not starting with '-'. */
 bool ehr_login_valid(const char *login);

@@ -121,7 +121,7 @@ class Admin(EnvTestCase):
         self.env.admin("totp", "reset", "alice")
         self.env.admin("user", "del", "alice")
         actions = [r["action"] for r in self.env.audit("alice")]
-        self.assertEqual(actions, ["user added", "TOTP enrolled", "recovery codes generated", "lockout cleared",
+        self.assertEqual(actions, ["user added", "Update", "TOTP enrolled", "recovery codes generated", "lockout cleared",
                                    "2FA reset", "user deleted"])
         self.assertTrue(all(r["actor"] for r in self.env.audit("alice")))
 
