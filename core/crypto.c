@@ -8,6 +8,7 @@
 
 struct ehr_keys {
         uint8_t sub[_EHR_KEY_MAX][EHR_SUBKEY_BYTES];
+        uint8_t master[EHR_MASTER_KEY_BYTES + 1]; /* only while loading; zero after */
 };
 
 int ehr_master_key_create(const char *path) {
@@ -27,9 +28,13 @@ int ehr_master_key_create(const char *path) {
 }
 
 int ehr_keys_load(int fd, struct ehr_keys **ret) {
-        uint8_t *master = sodium_malloc(EHR_MASTER_KEY_BYTES + 1);
-        if (!master)
+        /* One guarded allocation holds the master key just long enough to derive
+         * the subkeys from it; each sodium_malloc() costs a login several syscalls. */
+        struct ehr_keys *k = sodium_malloc(sizeof *k);
+        if (!k)
                 return -ENOMEM;
+        sodium_memzero(k, sizeof *k);
+        uint8_t *master = k->master;
         size_t got = 0;
         int r = 0;
         /* Read one byte more than the key: a longer file is not our key. */
@@ -48,19 +53,12 @@ int ehr_keys_load(int fd, struct ehr_keys **ret) {
         if (r == 0 && got != EHR_MASTER_KEY_BYTES)
                 r = -EBADMSG;
         if (r < 0) {
-                sodium_free(master);
+                sodium_free(k);
                 return r;
         }
-
-        struct ehr_keys *k = sodium_malloc(sizeof *k);
-        if (!k) {
-                sodium_free(master);
-                return -ENOMEM;
-        }
-        sodium_memzero(k, sizeof *k);
         for (unsigned i = 1; i < _EHR_KEY_MAX; i++)
                 crypto_kdf_derive_from_key(k->sub[i], EHR_SUBKEY_BYTES, i, KDF_CONTEXT, master);
-        sodium_free(master); /* zeroes it */
+        sodium_memzero(k->master, sizeof k->master);
         /* Nothing writes the keys after this: a stray write faults instead of corrupting them. */
         sodium_mprotect_readonly(k);
         *ret = k;
@@ -124,7 +122,10 @@ void ehr_keyed_hash(const struct ehr_keys *k, enum ehr_key_purpose purpose, cons
 }
 
 struct ehr_secret *ehr_secret_new(size_t n) {
-        struct ehr_secret *s = sodium_malloc(sizeof *s + n);
+        /* sodium_malloc() places the block at the end of a page: only a size that is a
+         * multiple of the alignment gives an aligned pointer. */
+        size_t align = _Alignof(struct ehr_secret), size = (sizeof(struct ehr_secret) + n + align - 1) & ~(align - 1);
+        struct ehr_secret *s = sodium_malloc(size);
         if (!s)
                 return NULL;
         s->len = n;
