@@ -100,6 +100,9 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
                 uint64_t last_step, step;
                 bool have_last;
                 int r = ehr_store_totp_get(s, u, &secret, &p, &last_step, &have_last);
+                /* Staff whose 2FA a manager set up may have SMS only: no app is just a wrong code. */
+                if (r == -ENOENT && ehr_user_enrolled(u))
+                        return -EACCES;
                 if (r < 0)
                         return r;
                 r = ehr_totp_verify(secret->data, secret->len, &p, now_sec, (unsigned) c->window, last_step, have_last,
@@ -162,7 +165,8 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                         r = ehr_store_commit(s);
                 if (r < 0)
                         goto fail;
-                return 0;
+                /* The code's use must outlive a power cut, or it could be replayed after one. */
+                return ehr_store_sync(s) < 0 ? -EROFS : 0;
         }
         if (check != -EACCES && check != -EALREADY && check != -EBADMSG && check != -ENOENT) {
                 /* A store fault is not the user's failure: count nothing, change nothing. */

@@ -44,6 +44,12 @@ const char *ehr_store_path(const struct ehr_store *s);
 int ehr_store_begin(struct ehr_store *s);
 int ehr_store_commit(struct ehr_store *s);
 void ehr_store_rollback(struct ehr_store *s);
+
+/* A commit survives the crash of a process at once, but a power cut only after
+ * ehr_store_sync() (WAL with synchronous=NORMAL): sync after a commit that must
+ * never be lost, such as the use of a code; a failure count need not cost an
+ * fsync. Returns 0 or -EROFS/-EIO. */
+int ehr_store_sync(struct ehr_store *s);
 bool ehr_store_in_transaction(struct ehr_store *s);
 
 /* Users */

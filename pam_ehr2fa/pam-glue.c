@@ -366,7 +366,7 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                 return r;
 
         r = ehr_store_user_get(ctx->store, ctx->user, &u);
-        if (r == -ENOENT || (r >= 0 && !u->totp_enrolled)) {
+        if (r == -ENOENT || (r >= 0 && !ehr_user_enrolled(u))) {
                 const char *why = r == -ENOENT ? "user not in the store" : "user not enrolled";
                 if (ctx->cfg.nullok) {
                         /* PAM_IGNORE, not PAM_SUCCESS: a "sufficient" line must never turn an
