@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* bench-nss: getpwnam()/getpwuid() latency through whatever NSS setup the
+ * environment gives (run-bench.sh picks libnss_ehr, nss_files or
+ * libnss_extrausers).
+ *
+ *   bench-nss gen DIR N        write DIR/passwd, DIR/group (files format, N
+ *                              staff + root), DIR/extrausers/{passwd,group}
+ *                              (the same staff only) and DIR/snapshot (ehr)
+ *   bench-nss run N BUDGET_MS  look up random staff by name, then by uid,
+ *                              for about BUDGET_MS each after an untimed
+ *                              warm-up of half that (first touches of a
+ *                              mapping, page cache, nss_wrapper's parse);
+ *                              print "<name ns/op> <uid ns/op> <lookups>" */
+
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "snapshot.h"
+#include "util.h"
+
+#define BENCH_UID_BASE 100000U
+#define BENCH_GID 100000U
+#define BENCH_NAME_BYTES 32U
+#define BENCH_TEXT_BYTES 96U
+#define BENCH_BUF_BYTES 1024U
+#define BENCH_MIN_LOOKUPS 16U
+#define BENCH_MAX_LOOKUPS 2000000U
+#define BENCH_CLOCK_EVERY 16U /* read the clock every this many lookups */
+#define BENCH_SEED 0x2545f491U
+#define BENCH_SEED_WARMUP 0x9e3779b9U
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000U + (uint64_t) ts.tv_nsec;
+}
+
+/* xorshift32: the same pseudo-random order for every backend. */
+static uint32_t next_rand(uint32_t *s) {
+        uint32_t x = *s;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        return *s = x;
+}
+
+static int gen(const char *dir, uint32_t n) {
+        char path[PATH_MAX];
+        struct ehr_snap_user *u = calloc(n, sizeof *u);
+        char (*names)[BENCH_NAME_BYTES] = calloc(n, BENCH_NAME_BYTES);
+        char (*gecos)[BENCH_TEXT_BYTES] = calloc(n, BENCH_TEXT_BYTES);
+        char (*homes)[BENCH_TEXT_BYTES] = calloc(n, BENCH_TEXT_BYTES);
+        if (!u || !names || !gecos || !homes)
+                return 1;
+
+        snprintf(path, sizeof path, "%s/extrausers", dir);
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return 1;
+        FILE *pw = NULL, *gr = NULL, *xpw = NULL, *xgr = NULL;
+        snprintf(path, sizeof path, "%s/passwd", dir);
+        pw = fopen(path, "we");
+        snprintf(path, sizeof path, "%s/group", dir);
+        gr = fopen(path, "we");
+        snprintf(path, sizeof path, "%s/extrausers/passwd", dir);
+        xpw = fopen(path, "we");
+        snprintf(path, sizeof path, "%s/extrausers/group", dir);
+        xgr = fopen(path, "we");
+        if (!pw || !gr || !xpw || !xgr)
+                return 1;
+
+        fprintf(pw, "root:x:0:0:root:/root:/bin/sh\n");
+        fprintf(gr, "root:x:0:\n");
+        for (uint32_t i = 0; i < n; i++) {
+                snprintf(names[i], BENCH_NAME_BYTES, "staff%u", i);
+                snprintf(gecos[i], BENCH_TEXT_BYTES, "Staff Member %u,Ward %u", i, i % 40);
+                snprintf(homes[i], BENCH_TEXT_BYTES, "/home/staff%u", i);
+                u[i] = (struct ehr_snap_user) { names[i], BENCH_UID_BASE + i, BENCH_GID, gecos[i], homes[i], "/bin/bash" };
+                fprintf(pw, "%s:x:%u:%u:%s:%s:%s\n", names[i], u[i].uid, u[i].gid, gecos[i], homes[i], u[i].shell);
+                fprintf(xpw, "%s:x:%u:%u:%s:%s:%s\n", names[i], u[i].uid, u[i].gid, gecos[i], homes[i], u[i].shell);
+        }
+        fprintf(gr, "staff:x:%u:\n", BENCH_GID);
+        fprintf(xgr, "staff:x:%u:\n", BENCH_GID);
+        if (fclose(pw) || fclose(gr) || fclose(xpw) || fclose(xgr))
+                return 1;
+
+        struct ehr_snap_group g = { "staff", BENCH_GID, NULL, 0 };
+        snprintf(path, sizeof path, "%s/snapshot", dir);
+        int r = ehr_snapshot_write(path, u, n, &g, 1);
+        if (r < 0) {
+                fprintf(stderr, "bench-nss: %s: %s\n", path, strerror(-r));
+                return 1;
+        }
+        free(u);
+        free(names);
+        free(gecos);
+        free(homes);
+        return 0;
+}
+
+/* Mean ns per lookup over about budget_ns (at least BENCH_MIN_LOOKUPS). */
+static int measure(bool by_name, uint32_t n, uint32_t seed, uint64_t budget_ns, double *ret_ns, uint64_t *ret_count) {
+        char buf[BENCH_BUF_BYTES], name[BENCH_NAME_BYTES];
+        struct passwd pw, *res;
+        uint64_t count = 0, start = now_ns(), t = start;
+
+        while (count < BENCH_MAX_LOOKUPS && (count < BENCH_MIN_LOOKUPS || t - start < budget_ns)) {
+                uint32_t i = next_rand(&seed) % n;
+                int r;
+                if (by_name) {
+                        snprintf(name, sizeof name, "staff%u", i);
+                        r = getpwnam_r(name, &pw, buf, sizeof buf, &res);
+                } else
+                        r = getpwuid_r(BENCH_UID_BASE + i, &pw, buf, sizeof buf, &res);
+                if (r != 0 || !res || res->pw_uid != BENCH_UID_BASE + i) {
+                        fprintf(stderr, "bench-nss: lookup of staff%u failed (%s)\n", i, r ? strerror(r) : "not found");
+                        return 1;
+                }
+                if (++count % BENCH_CLOCK_EVERY == 0 || count < BENCH_MIN_LOOKUPS)
+                        t = now_ns();
+        }
+        t = now_ns();
+        *ret_ns = (double) (t - start) / (double) count;
+        *ret_count = count;
+        return 0;
+}
+
+static int run(uint32_t n, uint64_t budget_ms) {
+        double name_ns, uid_ns;
+        uint64_t c1, c2;
+        char buf[BENCH_BUF_BYTES];
+        struct passwd pw, *res;
+
+        /* Warm up: first use maps / opens / parses. */
+        if (getpwnam_r("staff0", &pw, buf, sizeof buf, &res) != 0 || !res) {
+                fprintf(stderr, "bench-nss: staff0 not found: is the backend set up?\n");
+                return 1;
+        }
+        uint64_t budget_ns = budget_ms * 1000000U;
+        if (measure(true, n, BENCH_SEED_WARMUP, budget_ns / 2, &name_ns, &c1) ||
+            measure(true, n, BENCH_SEED, budget_ns, &name_ns, &c1) ||
+            measure(false, n, BENCH_SEED_WARMUP, budget_ns / 2, &uid_ns, &c2) ||
+            measure(false, n, BENCH_SEED, budget_ns, &uid_ns, &c2))
+                return 1;
+        printf("%.0f %.0f %llu\n", name_ns, uid_ns, (unsigned long long) (c1 + c2));
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        uint64_t n, budget;
+        if (argc == 4 && streq(argv[1], "gen") && ehr_parse_uint(argv[3], 1, EHR_SNAP_USERS_MAX, &n) == 0)
+                return gen(argv[2], (uint32_t) n);
+        if (argc == 4 && streq(argv[1], "run") && ehr_parse_uint(argv[2], 1, EHR_SNAP_USERS_MAX, &n) == 0 &&
+            ehr_parse_uint(argv[3], 1, 3600000, &budget) == 0)
+                return run((uint32_t) n, budget);
+        fprintf(stderr, "usage: bench-nss gen DIR N | run N BUDGET_MS\n");
+        return 2;
+}

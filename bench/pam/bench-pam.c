@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Bench only: the cost of one second-factor check through real libpam, for
+ * pam_ehr2fa, pam_oath and pam_google_authenticator side by side, in one process
+ * with one conversation function.
+ *
+ * One timed check = pam_start_confdir() (reads a one-line service file from a
+ * private confdir) + pam_authenticate() + pam_end(). The modules are dlopen()ed
+ * once up front and kept open (unless --no-pin), so libpam's per-handle
+ * dlopen/dlclose is a reference count and the load of each module and its
+ * libraries is not in the timing.
+ *
+ * Two checks per store size:
+ *   ok     a correct, fresh TOTP code. Replay protection means one success per
+ *          user per 30 s step, so: with the 100k-user store each check is a
+ *          different user (spread over the whole store, the same users for each
+ *          module); with the 1-user store the user's replay and failure state is
+ *          put back to "just enrolled" before each check, outside the timing.
+ *   wrong  a wrong code (matches no step near now). Same users as above; the
+ *          1-user state is reset likewise, so no module ever rate-limits or locks.
+ * Modules take turns check by check, so drift on a busy machine hits all alike.
+ *
+ * syslog: every module logs each check. Without /dev/log (containers, build
+ * machines) glibc drops messages, except after pam_google_authenticator's
+ * openlog(LOG_CONS), when every later syslog() of every module in the process
+ * is written to /dev/console: on a serial console that is milliseconds per
+ * message, and it would be charged to whichever module ran next. So when
+ * /dev/log is missing and we may, we enter a private mount namespace, put a
+ * tmpfs over /dev (with null, zero, urandom... bound back in) and drain a
+ * /dev/log of our own in a child process, as journald would. Nothing outside
+ * this process sees it.
+ *
+ * Expected layout, made by run.sh: DIR/<N>/{ehr2fa.conf,store/,users.oath,ga/}. */
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <security/pam_appl.h>
+
+#include "bench-pam.h"
+#include "store.h"
+#include "totp.h"
+#include "util.h"
+
+#define SIZES_MAX 4U
+#define WARMUP_CHECKS 3U
+#define MIN_CHECKS 20U
+#define USER_STRIDE 48271UL /* prime: k -> k * stride mod N visits every user once */
+
+enum module_kind { MOD_EHR2FA, MOD_OATH, MOD_GA, _MOD_MAX };
+enum check_kind { CHECK_OK, CHECK_WRONG, _CHECK_MAX };
+
+static const char *const module_name[_MOD_MAX] = {
+        [MOD_EHR2FA] = "pam_ehr2fa",
+        [MOD_OATH] = "pam_oath",
+        [MOD_GA] = "pam_google_authenticator",
+};
+static const char *const check_name[_CHECK_MAX] = { [CHECK_OK] = "ok", [CHECK_WRONG] = "wrong" };
+
+struct conv_state {
+        enum check_kind check;
+        unsigned prompts, messages, locked_messages;
+};
+
+struct run {
+        /* samples in microseconds: wall clock, and CPU time of this process */
+        double *us, *cpu_us;
+        unsigned n, want;
+        double budget_us, spent_us;
+        unsigned long next_user; /* sequence number, mapped to a user by user_of() */
+        unsigned status[_PAM_RETURN_VALUES + 1];
+        unsigned prompts, locked_messages, bad;
+};
+
+static struct {
+        const char *dir;
+        const char *path[_MOD_MAX];
+        unsigned long sizes[SIZES_MAX];
+        unsigned nsizes;
+        unsigned iters;
+        double budget_sec;
+        bool pin;
+        bool console_fallback;
+        const char *syslog_mode;
+        char confdir[4096];
+        char runas[256];
+} arg = { .iters = 200, .budget_sec = 10, .pin = true };
+
+static double now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+/* See the top of the file. Returns 0 with arg.syslog_mode set; fails only if the mounts half-happened. */
+static int syslog_setup(void) {
+        /* shm: BENCH_TMPDIR may be under /dev/shm. */
+        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", "console", "shm" };
+        int fds[ELEMENTSOF(nodes)];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+
+        if (access("/dev/log", F_OK) == 0) {
+                arg.syslog_mode = "the host's /dev/log";
+                return 0;
+        }
+        arg.syslog_mode = "NONE: /dev/log is missing and no private one could be made (run as root); messages "
+                          "are dropped, except pam_google_authenticator's own (LOG_CONS), which go to /dev/console "
+                          "and are charged to it";
+        arg.console_fallback = true;
+        if (unshare(CLONE_NEWNS) < 0)
+                return 0;
+        /* Nothing below may propagate to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                char path[64];
+                snprintf(path, sizeof path, "/dev/%s", nodes[i]);
+                fds[i] = open(path, O_PATH | O_CLOEXEC);
+        }
+        if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m") < 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                char src[64], dst[64];
+                if (fds[i] < 0)
+                        continue;
+                snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+                snprintf(dst, sizeof dst, "/dev/%s", nodes[i]);
+                struct stat st;
+                bool dir = fstat(fds[i], &st) == 0 && S_ISDIR(st.st_mode);
+                _cleanup_close_ int f = dir ? (mkdir(dst, 0755) < 0 ? -1 : open(dst, O_PATH | O_CLOEXEC))
+                                            : open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+                if (f < 0 || mount(src, dst, NULL, MS_BIND | (dir ? MS_REC : 0), NULL) < 0) {
+                        fprintf(stderr, "bench-pam: cannot bind %s: %m\n", dst);
+                        return -errno;
+                }
+                close(fds[i]);
+        }
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                fprintf(stderr, "bench-pam: cannot bind /dev/log: %m\n");
+                return -errno;
+        }
+        int sz = 4 << 20;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char buf[8192];
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;)
+                        if (recv(fd, buf, sizeof buf, 0) < 0 && errno != EINTR)
+                                _exit(0);
+        }
+        arg.syslog_mode = "a private /dev/log, drained by a child process (mount namespace)";
+        arg.console_fallback = false;
+        return 0;
+}
+
+static double cpu_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+static void code_at(uint64_t step, char *out, size_t len) {
+        if (ehr_hotp(bench_secret(), BENCH_SECRET_BYTES, EHR_OTP_SHA1, step, BENCH_DIGITS, out, len) < 0)
+                abort();
+}
+
+/* The current code, or one that matches no step within +-2 of now. */
+static void make_answer(enum check_kind check, char *out, size_t len) {
+        uint64_t step = ehr_totp_step((uint64_t) time(NULL), BENCH_PERIOD);
+        code_at(step, out, len);
+        if (check == CHECK_OK)
+                return;
+        for (unsigned long v = strtoul(out, NULL, 10) + 500000;; v++) {
+                char cand[EHR_OTP_DIGITS_MAX + 1], near[EHR_OTP_DIGITS_MAX + 1];
+                bool clash = false;
+                snprintf(cand, sizeof cand, "%06u", (unsigned) (v % 1000000UL));
+                for (int d = -2; d <= 2 && !clash; d++) {
+                        code_at(step + (uint64_t) d, near, sizeof near);
+                        clash = streq(near, cand);
+                }
+                if (!clash) {
+                        memcpy(out, cand, len < sizeof cand ? len : sizeof cand);
+                        out[len - 1] = 0;
+                        return;
+                }
+        }
+}
+
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata) {
+        struct conv_state *st = appdata;
+        struct pam_response *r = calloc((size_t) n, sizeof *r);
+        if (!r)
+                return PAM_BUF_ERR;
+        for (int i = 0; i < n; i++)
+                switch (msg[i]->msg_style) {
+                case PAM_PROMPT_ECHO_OFF:
+                case PAM_PROMPT_ECHO_ON: {
+                        char code[EHR_OTP_DIGITS_MAX + 1];
+                        make_answer(st->check, code, sizeof code);
+                        r[i].resp = strdup(code);
+                        st->prompts++;
+                        if (!r[i].resp) {
+                                for (int j = 0; j < i; j++)
+                                        free(r[j].resp);
+                                free(r);
+                                return PAM_BUF_ERR;
+                        }
+                        break;
+                }
+                default:
+                        st->messages++;
+                        if (msg[i]->msg && strstr(msg[i]->msg, "locked"))
+                                st->locked_messages++;
+                        break;
+                }
+        *resp = r;
+        return PAM_SUCCESS;
+}
+
+static void no_delay(int retval, unsigned usec_delay, void *appdata) {
+}
+
+static unsigned long user_of(unsigned long size, unsigned long seq) {
+        /* Spread over the whole store: pam_oath scans its file from the top, so
+         * user0, user1, ... would flatter it. */
+        return size == 1 ? 0 : (seq * USER_STRIDE + size / 3) % size;
+}
+
+static void service_name(enum module_kind m, unsigned long size, char *buf, size_t len) {
+        snprintf(buf, len, "bench-%d-%lu", (int) m, size);
+}
+
+static int write_file(const char *path, const char *text, mode_t mode) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        size_t len = strlen(text);
+        if (fd < 0 || write(fd, text, len) != (ssize_t) len) {
+                fprintf(stderr, "bench-pam: %s: %m\n", path);
+                return -EIO;
+        }
+        (void) fchmod(fd, mode);
+        return 0;
+}
+
+static int write_services(void) {
+        char path[8192], line[8192];
+        snprintf(arg.confdir, sizeof arg.confdir, "%s/pam.d", arg.dir);
+        if (mkdir(arg.confdir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        for (unsigned s = 0; s < arg.nsizes; s++) {
+                unsigned long size = arg.sizes[s];
+                for (int m = 0; m < _MOD_MAX; m++) {
+                        char svc[64];
+                        if (!arg.path[m])
+                                continue;
+                        service_name(m, size, svc, sizeof svc);
+                        switch (m) {
+                        case MOD_EHR2FA:
+                                snprintf(line, sizeof line, "auth required %s conf=%s/%lu/ehr2fa.conf\n", arg.path[m],
+                                         arg.dir, size);
+                                break;
+                        case MOD_OATH:
+                                /* window=1: the step before and after now, as ehr2fa's window = 1. */
+                                snprintf(line, sizeof line, "auth required %s usersfile=%s/%lu/users.oath window=1 digits=6\n",
+                                         arg.path[m], arg.dir, size);
+                                break;
+                        case MOD_GA:
+                                /* user=: no getpwnam() of userN (not in /etc/passwd); the files are ours, 0600. */
+                                snprintf(line, sizeof line, "auth required %s secret=%s/%lu/ga/${USER} user=%s\n",
+                                         arg.path[m], arg.dir, size, arg.runas);
+                                break;
+                        }
+                        snprintf(path, sizeof path, "%s/%s", arg.confdir, svc);
+                        if (write_file(path, line, 0644) < 0)
+                                return -EIO;
+                }
+        }
+        return 0;
+}
+
+/* Back to "just enrolled, never used, no failures" for user0 of the 1-user store. Not timed. */
+static int reset_user0(enum module_kind m, unsigned long size) {
+        char path[8192];
+        switch (m) {
+        case MOD_EHR2FA: {
+                _cleanup_(ehr_store_freep) struct ehr_store *s = NULL;
+                _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+                const struct ehr_otp_params p = { .algorithm = EHR_OTP_SHA1, .digits = BENCH_DIGITS,
+                                                  .period = BENCH_PERIOD };
+                char err[512];
+                snprintf(path, sizeof path, "%s/%lu/store", arg.dir, size);
+                int r = ehr_store_open(path, 0, 10000, &s, err, sizeof err);
+                if (r < 0) {
+                        fprintf(stderr, "bench-pam: %s\n", err);
+                        return r;
+                }
+                r = ehr_store_begin(s);
+                if (r >= 0)
+                        r = ehr_store_user_get(s, BENCH_LOGIN_PREFIX "0", &u);
+                if (r >= 0)
+                        r = ehr_store_totp_put(s, u, bench_secret(), BENCH_SECRET_BYTES, &p, (uint64_t) time(NULL));
+                if (r >= 0)
+                        r = ehr_store_failures_clear(s, u->id);
+                if (r >= 0)
+                        r = ehr_store_commit(s);
+                if (r < 0) {
+                        ehr_store_rollback(s);
+                        fprintf(stderr, "bench-pam: cannot reset user0 in %s: %s\n", path, ehr_strerror(r));
+                }
+                return r;
+        }
+        case MOD_OATH: {
+                snprintf(path, sizeof path, "%s/%lu/users.oath", arg.dir, size);
+                FILE *f = fopen(path, "we");
+                if (!f || bench_oath_line(f, 0) < 0 || fclose(f) != 0) {
+                        fprintf(stderr, "bench-pam: cannot reset %s\n", path);
+                        return -EIO;
+                }
+                return 0;
+        }
+        case MOD_GA: {
+                char buf[256];
+                snprintf(path, sizeof path, "%s/%lu/ga/" BENCH_LOGIN_PREFIX "0", arg.dir, size);
+                if (bench_ga_contents(buf, sizeof buf) < 0)
+                        return -EINVAL;
+                return write_file(path, buf, 0600);
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+/* One check; returns the PAM status and the time taken. */
+static int one_check(enum module_kind m, unsigned long size, enum check_kind check, unsigned long user_idx,
+                     struct run *run, double *ret_us, double *ret_cpu_us) {
+        char svc[64], user[64];
+        struct conv_state st = { .check = check };
+        const struct pam_conv pc = { conv, &st };
+        pam_handle_t *pamh = NULL;
+
+        service_name(m, size, svc, sizeof svc);
+        snprintf(user, sizeof user, BENCH_LOGIN_PREFIX "%lu", user_idx);
+        if (size == 1 && reset_user0(m, size) < 0)
+                return -1;
+        if (arg.console_fallback) {
+                /* Undo another module's openlog(LOG_CONS) so its console writes are not charged to this one. */
+                openlog("bench-pam", LOG_PID, LOG_AUTHPRIV);
+                closelog();
+        }
+
+        double t0 = now_us(), c0 = cpu_us();
+        int r = pam_start_confdir(svc, user, &pc, arg.confdir, &pamh);
+        if (r == PAM_SUCCESS) {
+                (void) pam_set_item(pamh, PAM_FAIL_DELAY, (const void *) no_delay);
+                r = pam_authenticate(pamh, 0);
+                (void) pam_end(pamh, r);
+        }
+        *ret_us = now_us() - t0;
+        *ret_cpu_us = cpu_us() - c0;
+
+        run->prompts += st.prompts;
+        run->locked_messages += st.locked_messages;
+        if (r >= 0 && r <= _PAM_RETURN_VALUES)
+                run->status[r]++;
+        if ((check == CHECK_OK) != (r == PAM_SUCCESS) || (check == CHECK_WRONG && r != PAM_AUTH_ERR) ||
+            st.prompts != 1 || st.locked_messages != 0)
+                run->bad++;
+        return r;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static double quantile(const double *sorted, unsigned n, double q) {
+        if (n == 0)
+                return 0;
+        double pos = q * (n - 1);
+        unsigned i = (unsigned) pos;
+        double f = pos - i;
+        return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+struct result {
+        double median, p10, p90, mean, cpu_median;
+        unsigned n;
+        bool valid;
+};
+
+static int measure(unsigned long size, enum check_kind check, struct run runs[_MOD_MAX],
+                   struct result res[_MOD_MAX]) {
+        unsigned active = 0;
+        for (int m = 0; m < _MOD_MAX; m++) {
+                if (!arg.path[m])
+                        continue;
+                runs[m].want = arg.iters;
+                runs[m].budget_us = arg.budget_sec * 1e6;
+                runs[m].us = calloc(arg.iters, sizeof(double));
+                runs[m].cpu_us = calloc(arg.iters, sizeof(double));
+                if (!runs[m].us || !runs[m].cpu_us)
+                        return -ENOMEM;
+                active++;
+        }
+        /* Warm up (page cache, sqlite, libpam), then take turns: check i of each module, rotating who goes first. */
+        for (unsigned w = 0; w < WARMUP_CHECKS; w++)
+                for (int m = 0; m < _MOD_MAX; m++) {
+                        double us, cpu;
+                        struct run scratch = {};
+                        if (arg.path[m] &&
+                            one_check(m, size, check, user_of(size, runs[m].next_user++), &scratch, &us, &cpu) < 0)
+                                return -EIO;
+                }
+        for (unsigned i = 0; active > 0; i++)
+                for (int k = 0; k < _MOD_MAX; k++) {
+                        int m = (int) ((i + (unsigned) k) % _MOD_MAX);
+                        struct run *rn = &runs[m];
+                        if (!arg.path[m] || rn->n >= rn->want)
+                                continue;
+                        double us, cpu;
+                        if (one_check(m, size, check, user_of(size, rn->next_user++), rn, &us, &cpu) < 0)
+                                return -EIO;
+                        rn->cpu_us[rn->n] = cpu;
+                        rn->us[rn->n++] = us;
+                        rn->spent_us += us;
+                        if (rn->n >= rn->want || (rn->spent_us > rn->budget_us && rn->n >= MIN_CHECKS)) {
+                                rn->want = rn->n;
+                                active--;
+                        }
+                }
+        for (int m = 0; m < _MOD_MAX; m++) {
+                if (!arg.path[m])
+                        continue;
+                double sum = 0;
+                for (unsigned i = 0; i < runs[m].n; i++)
+                        sum += runs[m].us[i];
+                qsort(runs[m].us, runs[m].n, sizeof(double), cmp_double);
+                qsort(runs[m].cpu_us, runs[m].n, sizeof(double), cmp_double);
+                res[m] = (struct result) {
+                        .mean = runs[m].n ? sum / runs[m].n : 0,
+                        .cpu_median = quantile(runs[m].cpu_us, runs[m].n, 0.5),
+                        .median = quantile(runs[m].us, runs[m].n, 0.5),
+                        .p10 = quantile(runs[m].us, runs[m].n, 0.1),
+                        .p90 = quantile(runs[m].us, runs[m].n, 0.9),
+                        .n = runs[m].n,
+                        .valid = runs[m].bad == 0,
+                };
+        }
+        return 0;
+}
+
+static int parse_sizes(const char *s) {
+        _cleanup_free_ char *copy = strdup(s);
+        char *save = NULL;
+        if (!copy)
+                return -ENOMEM;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (arg.nsizes >= SIZES_MAX)
+                        return -ERANGE;
+                unsigned long v = strtoul(t, NULL, 10);
+                if (v == 0)
+                        return -EINVAL;
+                arg.sizes[arg.nsizes++] = v;
+        }
+        return arg.nsizes > 0 ? 0 : -EINVAL;
+}
+
+static void usage(void) {
+        fprintf(stderr, "usage: bench-pam --dir DIR --sizes 1,100000 --ehr2fa SO [--oath SO] [--ga SO]\n"
+                        "                 [--iters N] [--budget SEC] [--no-pin]\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "dir", required_argument, NULL, 'd' },    { "sizes", required_argument, NULL, 's' },
+                { "ehr2fa", required_argument, NULL, 'e' }, { "oath", required_argument, NULL, 'o' },
+                { "ga", required_argument, NULL, 'g' },     { "iters", required_argument, NULL, 'n' },
+                { "budget", required_argument, NULL, 'b' }, { "no-pin", no_argument, NULL, 'P' },
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        arg.dir = optarg;
+                        break;
+                case 's':
+                        if (parse_sizes(optarg) < 0) {
+                                usage();
+                                return 2;
+                        }
+                        break;
+                case 'e':
+                        arg.path[MOD_EHR2FA] = optarg;
+                        break;
+                case 'o':
+                        arg.path[MOD_OATH] = optarg;
+                        break;
+                case 'g':
+                        arg.path[MOD_GA] = optarg;
+                        break;
+                case 'n':
+                        arg.iters = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'b':
+                        arg.budget_sec = strtod(optarg, NULL);
+                        break;
+                case 'P':
+                        arg.pin = false;
+                        break;
+                default:
+                        usage();
+                        return 2;
+                }
+        if (!arg.dir || arg.nsizes == 0 || !arg.path[MOD_EHR2FA] || arg.iters < MIN_CHECKS || optind != argc) {
+                usage();
+                return 2;
+        }
+        if (sodium_init() < 0)
+                return 1;
+        umask(077);
+        struct passwd *pw = getpwuid(geteuid());
+        snprintf(arg.runas, sizeof arg.runas, "%s", pw ? pw->pw_name : "root");
+        for (unsigned s = 0; s < arg.nsizes; s++)
+                if (arg.sizes[s] > 1 && arg.sizes[s] < 4UL * arg.iters) {
+                        fprintf(stderr, "bench-pam: %lu users are too few for %u distinct users per check kind\n",
+                                arg.sizes[s], arg.iters);
+                        return 2;
+                } else if (arg.sizes[s] % USER_STRIDE == 0) {
+                        fprintf(stderr, "bench-pam: size must not be a multiple of %lu\n", USER_STRIDE);
+                        return 2;
+                }
+        if (syslog_setup() < 0)
+                return 1;
+        for (int m = 0; m < _MOD_MAX; m++)
+                if (arg.path[m] && arg.pin && !dlopen(arg.path[m], RTLD_NOW | RTLD_LOCAL)) {
+                        fprintf(stderr, "bench-pam: %s\n", dlerror());
+                        return 1;
+                }
+        if (write_services() < 0)
+                return 1;
+
+        printf("One check = pam_start_confdir + pam_authenticate + pam_end, same process and conversation function;\n"
+               "modules %s. ok = correct fresh TOTP code (must return PAM_SUCCESS); wrong = wrong code\n"
+               "(must return PAM_AUTH_ERR). 100k store: a different user per check; 1-user store: user0's replay\n"
+               "and failure state reset before each check (untimed). Times in microseconds: wall clock (median,\n"
+               "p10, p90, mean) and the median CPU time of this process (cpu_us: user+sys, no I/O waits).\n"
+               "x_oath = median / pam_oath's median for the same row kind; oath/x = how many times faster.\n"
+               "syslog: %s.\n\n",
+               arg.pin ? "dlopen()ed once and kept loaded (load cost excluded)" : "loaded and unloaded by libpam per check",
+               arg.syslog_mode);
+        printf("%-24s %6s %-5s %4s %9s %8s %8s %8s %8s %8s %7s  %s\n", "module", "users", "check", "n", "median_us",
+               "p10_us", "p90_us", "mean_us", "cpu_us", "x_oath", "oath/x", "verified");
+
+        bool all_ok = true;
+        double ratio[SIZES_MAX][_CHECK_MAX] = {}; /* pam_ehr2fa median / pam_oath median */
+        for (unsigned s = 0; s < arg.nsizes; s++)
+                for (int ck = 0; ck < _CHECK_MAX; ck++) {
+                        struct run runs[_MOD_MAX] = {};
+                        struct result res[_MOD_MAX] = {};
+                        /* ok and wrong use disjoint users at the big size. */
+                        for (int m = 0; m < _MOD_MAX; m++)
+                                runs[m].next_user = ck == CHECK_OK ? 0 : 2UL * arg.iters + WARMUP_CHECKS * 2UL;
+                        if (measure(arg.sizes[s], ck, runs, res) < 0) {
+                                fprintf(stderr, "bench-pam: measuring failed\n");
+                                return 1;
+                        }
+                        if (arg.path[MOD_OATH] && res[MOD_OATH].median > 0)
+                                ratio[s][ck] = res[MOD_EHR2FA].median / res[MOD_OATH].median;
+                        for (int m = 0; m < _MOD_MAX; m++) {
+                                if (!arg.path[m])
+                                        continue;
+                                char x[16] = "-", inv[16] = "-", verified[128];
+                                if (arg.path[MOD_OATH] && res[MOD_OATH].median > 0) {
+                                        snprintf(x, sizeof x, "%.3f", res[m].median / res[MOD_OATH].median);
+                                        snprintf(inv, sizeof inv, "%.2f", res[MOD_OATH].median / res[m].median);
+                                }
+                                snprintf(verified, sizeof verified, "%s (%u/%u %s)", res[m].valid ? "yes" : "NO",
+                                         ck == CHECK_OK ? runs[m].status[PAM_SUCCESS] : runs[m].status[PAM_AUTH_ERR],
+                                         runs[m].n, ck == CHECK_OK ? "PAM_SUCCESS" : "PAM_AUTH_ERR");
+                                printf("%-24s %6lu %-5s %4u %9.0f %8.0f %8.0f %8.0f %8.0f %8s %7s  %s\n",
+                                       module_name[m], arg.sizes[s], check_name[ck], res[m].n, res[m].median,
+                                       res[m].p10, res[m].p90, res[m].mean, res[m].cpu_median, x, inv, verified);
+                                if (!res[m].valid) {
+                                        all_ok = false;
+                                        fprintf(stderr,
+                                                "bench-pam: %s %lu users %s: %u unexpected results (prompts %u, "
+                                                "lock messages %u); status counts:",
+                                                module_name[m], arg.sizes[s], check_name[ck], runs[m].bad,
+                                                runs[m].prompts, runs[m].locked_messages);
+                                        for (int i = 0; i <= _PAM_RETURN_VALUES; i++)
+                                                if (runs[m].status[i])
+                                                        fprintf(stderr, " %s=%u", pam_strerror(NULL, i),
+                                                                runs[m].status[i]);
+                                        fputc('\n', stderr);
+                                }
+                                free(runs[m].us);
+                                free(runs[m].cpu_us);
+                        }
+                        fflush(stdout);
+                }
+        if (arg.path[MOD_OATH]) {
+                /* Targets: no slower than pam_oath with one user; 10x faster with the big store. */
+                printf("\ntargets (pam_ehr2fa median vs pam_oath median, per check kind):\n");
+                for (unsigned s = 0; s < arg.nsizes; s++)
+                        for (int ck = 0; ck < _CHECK_MAX; ck++) {
+                                bool small = arg.sizes[s] == 1;
+                                bool met = small ? ratio[s][ck] <= 1.0 : ratio[s][ck] > 0 && 1 / ratio[s][ck] >= 10;
+                                printf("  %7lu users %-5s  %s %8.3fx pam_oath (%.2fx faster)  -> %s\n", arg.sizes[s],
+                                       check_name[ck], small ? "want <= 1.0x      " : "want >= 10x faster",
+                                       ratio[s][ck], ratio[s][ck] > 0 ? 1 / ratio[s][ck] : 0, met ? "met" : "NOT met");
+                        }
+        }
+        return all_ok ? 0 : 1;
+}

@@ -1,0 +1,70 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Benchmark one second-factor check through real libpam: pam_ehr2fa against
+# pam_oath and pam_google_authenticator, with stores of 1 and 100,000 users.
+#
+#   run.sh BENCH_PAM MKSTORE PAM_EHR2FA_SO [extra bench-pam options]
+#
+# Environment:
+#   BENCH_TMPDIR   where the stores go (default /tmp). The filesystem matters: per check
+#                  pam_ehr2fa makes ~5 fsync/fdatasync calls (ok or wrong), pam_oath and
+#                  google-authenticator 1 on success and none on failure. BENCH_TMPDIR=/dev/shm
+#                  (tmpfs, fsync free) shows the CPU side alone.
+#   BENCH_SIZES    store sizes (default 1,100000)
+#   BENCH_ITERS    timed checks per module, size and kind (default 200)
+#   BENCH_BUDGET   seconds of timed checks per module, size and kind before it
+#                  stops early (default 10; at least 20 checks are always taken)
+#   PAM_OATH_SO, PAM_GA_SO   the modules (default: Debian's multiarch security dir)
+# Exit 77 (skipped) when a comparison module is not installed.
+set -eu
+
+if [ $# -lt 3 ]; then
+        echo "usage: $0 BENCH_PAM MKSTORE PAM_EHR2FA_SO [bench-pam options]" >&2
+        exit 2
+fi
+bench=$1 mkstore=$2
+ehr2fa=$(realpath "$3")     # libpam reads a relative module path as relative to its own module dir
+shift 3
+
+secdir=/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/security
+oath=${PAM_OATH_SO:-$secdir/pam_oath.so}
+ga=${PAM_GA_SO:-$secdir/pam_google_authenticator.so}
+for so in "$oath" "$ga"; do
+        if [ ! -e "$so" ]; then
+                echo "$so is missing: apt-get install libpam-oath libpam-google-authenticator" >&2
+                exit 77
+        fi
+done
+
+sizes=${BENCH_SIZES:-1,100000}
+tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/ehr2fa-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+echo "# pam-second-factor: $(uname -srm), $(nproc) CPUs, $(df -T "$tmp" | awk 'NR == 2 { print $2 }') at $tmp"
+echo "# pam_oath: $(dpkg-query -W -f '${Version}' libpam-oath 2>/dev/null || echo '?')," \
+     "google-authenticator: $(dpkg-query -W -f '${Version}' libpam-google-authenticator 2>/dev/null || echo '?')," \
+     "libpam: $(dpkg-query -W -f '${Version}' libpam0g 2>/dev/null || echo '?')"
+
+for n in $(echo "$sizes" | tr , ' '); do
+        d=$tmp/$n
+        mkdir -m 0700 "$d"
+        cat > "$d/ehr2fa.conf" <<EOF
+store_dir = $d/store
+fail_delay_ms = 0
+deny = 1000
+max_failures = 100000
+trust_days = 0
+EOF
+        chmod 0600 "$d/ehr2fa.conf"
+        t0=$(now)
+        "$mkstore" --users "$n" --store "$d/store" --oath "$d/users.oath" --ga "$d/ga"
+        t1=$(now)
+        echo "# stores of $n users made in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
+             "(ehr2fa db $(du -sh "$d/store" | cut -f1), users.oath $(du -sh "$d/users.oath" | cut -f1))"
+done
+echo
+
+"$bench" --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
+        --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
