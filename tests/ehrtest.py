@@ -3,6 +3,8 @@
 service directory, the real admin tool, and logins through real libpam
 (pam_wrapper + pamtester). Nothing outside the temporary directory is touched."""
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -23,6 +25,19 @@ PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR") or subprocess.run(
 PAM_MATRIX = os.path.join(PAM_WRAPPER_DIR, "pam_matrix.so")
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "correct horse"
+
+
+@contextlib.contextmanager
+def pam_wrapper_lock():
+    """pam_wrapper picks its /tmp/pam.X directory with lstat() then mkdir(): two
+    processes starting at once can share one and read each other's service files.
+    Every process this suite starts under pam_wrapper starts under this lock."""
+    with open("/tmp/ehr2fa-tests-pam_wrapper.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def need(tool):
@@ -100,11 +115,11 @@ class Env:
         if now is not None:
             env["EHR2FA_TEST_NOW"] = str(now)
         stdin = "".join(f"{a}\n" for a in (password, *answers))
-        start = time.monotonic()
-        r = subprocess.run(["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops], input=stdin,
-                           capture_output=True,
-                           text=True, env=env, timeout=timeout)
-        r.elapsed = time.monotonic() - start
+        with pam_wrapper_lock():
+            start = time.monotonic()
+            r = subprocess.run(["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops],
+                               input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+            r.elapsed = time.monotonic() - start
         return r
 
     def login_interactive(self, user, script, ops=("authenticate",), now=None, password=PASSWORD, timeout=60,
@@ -118,7 +133,14 @@ class Env:
         if now is not None:
             env["EHR2FA_TEST_NOW"] = str(now)
         args = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
-        start = time.monotonic()
+        with pam_wrapper_lock():
+            start = time.monotonic()
+            r = self._interactive(args, env, password, script, timeout)
+            r.elapsed = time.monotonic() - start
+        return r
+
+    @staticmethod
+    def _interactive(args, env, password, script, timeout):
         p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, env=env)
 
@@ -142,9 +164,7 @@ class Env:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        r = subprocess.CompletedProcess(args, p.returncode, output, "")
-        r.elapsed = time.monotonic() - start
-        return r
+        return subprocess.CompletedProcess(args, p.returncode, output, "")
 
     def audit(self, user=None):
         args = ["--json", "audit", "show"] + (["--user", user] if user else [])

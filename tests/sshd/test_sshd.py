@@ -33,7 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ehrtest import Env, oath, sanitizer_preload, PASSWORD, MODULE, ADMIN  # noqa: E402
+from ehrtest import Env, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN  # noqa: E402
 
 # sshd re-executes itself and so must be started by absolute path.
 SSHD = os.path.abspath(os.environ.get("EHR2FA_SSHD", "/usr/sbin/sshd"))
@@ -196,9 +196,11 @@ LogLevel VERBOSE
         self.logf = open(self.log, "w")
         # -D: stay in the foreground, -e: log to stderr. sshd re-executes itself
         # (execv keeps the environment, so the preloads and wrappers survive).
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config], env=self.environment(),
-                                     stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        with pam_wrapper_lock():
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config], env=self.environment(),
+                                         stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            time.sleep(0.2)  # its pam_wrapper directory is made at start
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -292,10 +294,12 @@ class Client:
         else:
             args += ["-o", "PreferredAuthentications=keyboard-interactive", "-o", "PubkeyAuthentication=no"]
         args += [f"{USER}@127.0.0.1", command]
-        start = time.monotonic()
-        r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                           timeout=timeout, start_new_session=True)
-        r.elapsed = time.monotonic() - start
+        # Each connection is a re-executed sshd that makes its own pam_wrapper directory.
+        with pam_wrapper_lock():
+            start = time.monotonic()
+            r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                               timeout=timeout, start_new_session=True)
+            r.elapsed = time.monotonic() - start
         r.prompts = self.prompts()
         return r
 
