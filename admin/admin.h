@@ -30,6 +30,10 @@ struct admin {
         uint64_t now_sec;
 };
 
+/* Set a->actor (the caller), a->bootstrap and a->source. trust_sudo: under sudo
+ * the caller is SUDO_USER (ehr2fa-admin); never in the setuid helper. */
+void admin_set_actor(struct admin *a, bool trust_sudo);
+
 /* Open the store (creating it with create). Prints the reason on failure. Returns 0 or an exit code. */
 int admin_open_store(struct admin *a, bool create);
 

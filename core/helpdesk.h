@@ -15,6 +15,17 @@
 #define EHR_SUPPORT_PIN_MAX_FAILURES 5U /* 4 digits are only 10,000 guesses */
 #define EHR_UNLOCK_PIN_MAX_FAILURES 5U
 
+/* Exit codes of "ehr2fa-helper unlock", the privileged path a screen locker
+ * (running as the user) checks the Unlock PIN through. */
+enum {
+        EHR_HELPER_OK = 0,
+        EHR_HELPER_WRONG = 1,
+        EHR_HELPER_LOCKED = 2,
+        EHR_HELPER_UNAVAILABLE = 3,
+        EHR_HELPER_NO_PIN = 4,
+        EHR_HELPER_DENIED = 5,
+};
+
 /* Give the user a new random Support PIN, different from their Unlock PIN.
  * Audited "Generated New PIN" by actor. Writes it into ret_pin when non-NULL. */
 int ehr_support_pin_new(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, const char *actor,

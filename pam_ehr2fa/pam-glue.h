@@ -14,6 +14,9 @@ struct pam_ctx {
         char source[256]; /* service, rhost, tty: for audit rows and syslog */
         const char *service, *rhost;
         uint64_t now_sec;
+        bool unlock;        /* "unlock": check the Unlock PIN (screen lockers) */
+        const char *helper; /* "helper=": the privileged path for unprivileged callers */
+        const char *conf;   /* "conf=", if given */
 };
 
 /* Read conf= first, then the file, then let the other arguments override it
@@ -24,6 +27,8 @@ void pam_ctx_done(struct pam_ctx *ctx);
 
 int pam_do_authenticate(struct pam_ctx *ctx);
 int pam_do_acct_mgmt(struct pam_ctx *ctx);
+/* The Unlock PIN, as root directly or else through ehr2fa-helper. */
+int pam_do_unlock(struct pam_ctx *ctx);
 /* Never blocks a password change: every outcome is PAM_IGNORE or PAM_SUCCESS. */
 int pam_do_chauthtok(struct pam_ctx *ctx);
 

@@ -14,7 +14,7 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         int r = pam_ctx_init(&ctx, pamh, argc, argv);
         if (r < 0)
                 return pam_status_from_errno(r);
-        return pam_status_from_errno(pam_do_authenticate(&ctx));
+        return pam_status_from_errno(ctx.unlock ? pam_do_unlock(&ctx) : pam_do_authenticate(&ctx));
 }
 
 _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv) {

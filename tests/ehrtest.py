@@ -84,9 +84,15 @@ class Env:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def admin(self, *args, input=None, check=True, now=None):
+    def admin(self, *args, input=None, check=True, now=None, as_user=None, env_extra=None):
+        """Run ehr2fa-admin as root; as_user: as that user through sudo (SUDO_USER),
+        whose permissions in the store then decide."""
+        env = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
+        if as_user:
+            env["SUDO_USER"] = as_user
+        env.update(env_extra or {})
         r = subprocess.run([ADMIN, "--conf", self.conf, *args], input=input, capture_output=True, text=True,
-                           timeout=60)
+                           timeout=60, env=env)
         if check and r.returncode != 0:
             raise AssertionError(f"ehr2fa-admin {' '.join(args)} failed ({r.returncode}): {r.stderr}")
         return r
