@@ -82,6 +82,15 @@ int verb_support_pin(struct admin *a, int argc, char **argv);
 int verb_unlock_pin(struct admin *a, int argc, char **argv);
 int verb_support(struct admin *a, int argc, char **argv);
 int verb_staff(struct admin *a, int argc, char **argv);
+int verb_group(struct admin *a, int argc, char **argv);
+int verb_nss(struct admin *a, int argc, char **argv);
+
+/* System accounts (account.c). */
+const char *admin_snapshot_path(const struct admin *a);
+int admin_allocate_uid(struct admin *a, int64_t *ret);
+int admin_check_uid(struct admin *a, int64_t uid); /* 0, -EEXIST */
+/* Publish the NSS snapshot from the store. Returns 0 or an exit code (printed). */
+int admin_publish(struct admin *a);
 
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);

@@ -22,7 +22,8 @@ static void usage(FILE *f) {
         fputs("Usage: ehr2fa-admin [--conf FILE] [--json] COMMAND ...\n"
               "\n"
               "  init                                   create the store and its master key\n"
-              "  user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff]\n"
+              "  user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider L]\n"
+              "                 [--uid N] [--group G] [--home DIR] [--shell SH]\n"
               "  user list | show LOGIN | del LOGIN\n"
               "  totp enroll LOGIN [--secret BASE32|-] [--digits 6-8] [--period S] [--algorithm SHA1|SHA256|SHA512]\n"
               "                    [--no-qr] [--force]\n"
@@ -38,6 +39,8 @@ static void usage(FILE *f) {
               "  unlock-pin set\n"
               "  support request --for LOGIN --by LOGIN [--note T] | approve ID [--pin] | show ID | list\n"
               "  staff list | staff 2fa setup LOGIN\n"
+              "  group add NAME [--gid N] | group del NAME | group member add|del GROUP LOGIN | group list\n"
+              "  user lock|unlock LOGIN | nss publish\n"
               "  version\n"
               "\n"
               "Options: --conf FILE (or EHR2FA_CONF), --json on list/show commands.\n"
@@ -57,6 +60,7 @@ int main(int argc, char **argv) {
                 { "device", verb_device, true },      { "perm", verb_perm, true },
                 { "support-pin", verb_support_pin, true }, { "unlock-pin", verb_unlock_pin, true },
                 { "support", verb_support, true },    { "staff", verb_staff, true },
+                { "group", verb_group, true },        { "nss", verb_nss, true },
                 { "version", verb_version, false },
         };
         static const struct option opts[] = {

@@ -41,9 +41,13 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 { "name", required_argument, NULL, 'n' },   { "email", required_argument, NULL, 'e' },
                 { "phone", required_argument, NULL, 'p' },  { "role", required_argument, NULL, 'r' },
                 { "provider", required_argument, NULL, 'P' },
+                { "uid", required_argument, NULL, 'U' },    { "group", required_argument, NULL, 'G' },
+                { "home", required_argument, NULL, 'H' },   { "shell", required_argument, NULL, 'S' },
                 {},
         };
-        const char *provider = NULL;
+        const char *provider = NULL, *group = NULL, *home = "", *shell = "";
+        int64_t uid = -1, gid = -1;
+        uint64_t v = 0;
         struct ehr_user u = { .name = "", .email = "", .phone = "", .role = "staff" };
         char phone[32] = "";
         int c;
@@ -63,6 +67,20 @@ static int user_add(struct admin *a, int argc, char **argv) {
                         break;
                 case 'P':
                         provider = optarg;
+                        break;
+                case 'U':
+                        if (parse_uint_arg("--uid", optarg, 1000, UINT32_MAX - 1, &v))
+                                return EXIT_USAGE;
+                        uid = (int64_t) v;
+                        break;
+                case 'G':
+                        group = optarg;
+                        break;
+                case 'H':
+                        home = optarg;
+                        break;
+                case 'S':
+                        shell = optarg;
                         break;
                 default:
                         return EXIT_USAGE;
@@ -90,6 +108,20 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 u.phone = phone;
         }
 
+        if ((*home && (home[0] != '/' || !text_valid(home, 4095))) || (*shell && (shell[0] != '/' || !text_valid(shell, 4095))))
+                return admin_err(EXIT_USAGE, "--home and --shell take absolute paths");
+        /* The account: a uid from [uid_min, uid_max] that neither the store nor the system uses. */
+        r = uid >= 0 ? admin_check_uid(a, uid) : admin_allocate_uid(a, &uid);
+        if (r == -EEXIST)
+                return admin_err(EXIT_FAIL, "uid %lld is already in use", (long long) uid);
+        if (r < 0)
+                return admin_err(EXIT_FAIL, "no free uid between uid_min and uid_max: %s", ehr_strerror(r));
+        gid = uid; /* a private group of the same number, unless --group names one */
+        if (group) {
+                int64_t gid_row;
+                if (ehr_store_group_get(a->store, group, &gid_row, &gid) < 0)
+                        return admin_err(EXIT_NOTFOUND, "no such group: %s (ehr2fa-admin group add %s)", group, group);
+        }
         _cleanup_(ehr_user_freep) struct ehr_user *prov = NULL;
         if (provider) {
                 if ((r = admin_get_user(a, provider, &prov)))
@@ -97,8 +129,9 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 if (!streq(prov->role, "provider"))
                         return admin_err(EXIT_USAGE, "%s is not a provider", provider);
         }
-        char details[128];
-        snprintf(details, sizeof details, "role=%s%s%s", u.role, prov ? " primary provider=" : "", prov ? prov->login : "");
+        char details[160];
+        snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role, prov ? " primary provider=" : "",
+                 prov ? prov->login : "", (long long) uid, (long long) gid);
         r = ehr_store_begin(a->store);
         if (r >= 0)
                 r = ehr_store_user_add(a->store, &u, a->now_sec, &u.id);
@@ -109,14 +142,16 @@ static int user_add(struct admin *a, int argc, char **argv) {
         if (r >= 0 && prov)
                 r = ehr_store_user_set_provider(a->store, u.id, prov->id);
         if (r >= 0)
+                r = ehr_store_user_set_account(a->store, u.id, uid, gid, home, shell);
+        if (r >= 0)
                 r = admin_audit(a, u.login, "user added", details);
         /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
         if (r >= 0)
                 r = ehr_support_pin_new(a->store, &u, a->now_sec, a->actor, a->source, NULL);
         if ((r = admin_end(a, r, "add the user")))
                 return r;
-        printf("Added %s (%s).\n", u.login, u.role);
-        return 0;
+        printf("Added %s (%s), uid %lld.\n", u.login, u.role, (long long) uid);
+        return admin_publish(a);
 }
 
 static void format_time(uint64_t t, char *buf, size_t len) {
@@ -244,7 +279,27 @@ static int user_del(struct admin *a, int argc, char **argv) {
         if ((r = admin_end(a, r, "delete the user")))
                 return r;
         printf("Deleted %s.\n", login);
-        return 0;
+        return admin_publish(a);
+}
+
+/* A locked account stays in NSS (its files keep their owner) with a shell that refuses logins. */
+static int user_lock(struct admin *a, int argc, char **argv, bool lock) {
+        if (argc != 2)
+                return admin_err(EXIT_USAGE, "usage: user lock|unlock LOGIN");
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        int r = admin_authorize(a, lock ? "user lock" : "user unlock", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
+        if (r || (r = admin_get_user(a, argv[1], &u)))
+                return r;
+        r = ehr_store_begin(a->store);
+        if (r >= 0)
+                r = ehr_store_user_set_locked(a->store, u->id, lock);
+        if (r >= 0)
+                r = admin_audit(a, u->login, lock ? "account locked by administrator" : "account unlocked by administrator",
+                                lock ? "login shell set to nologin" : "login shell restored");
+        if ((r = admin_end(a, r, lock ? "lock the account" : "unlock the account")))
+                return r;
+        printf("%s %s.\n", lock ? "Locked" : "Unlocked", u->login);
+        return admin_publish(a);
 }
 
 int verb_user(struct admin *a, int argc, char **argv) {
@@ -261,5 +316,7 @@ int verb_user(struct admin *a, int argc, char **argv) {
                 return user_show(a, argc, argv);
         if (streq(sub, "del") || streq(sub, "delete"))
                 return user_del(a, argc, argv);
+        if (streq(sub, "lock") || streq(sub, "unlock"))
+                return user_lock(a, argc, argv, streq(sub, "lock"));
         return admin_err(EXIT_USAGE, "unknown command 'user %s'", sub);
 }

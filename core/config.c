@@ -46,6 +46,11 @@ static const struct key {
         K(sms_min_interval, KEY_UINT, 0, 3600),
         K(sms_max_per_hour, KEY_UINT, 1, 100),
         K(admin_pam_service, KEY_STRING, 0, 0),
+        K(nss_snapshot, KEY_STRING, 0, 0),
+        K(home_base, KEY_STRING, 0, 0),
+        K(default_shell, KEY_STRING, 0, 0),
+        K(uid_min, KEY_UINT, 1000, 4000000000U),
+        K(uid_max, KEY_UINT, 1000, 4000000000U),
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
 #undef K
@@ -71,6 +76,8 @@ void ehr_config_init(struct ehr_config *c) {
                 .sms_min_interval = 60,
                 .sms_max_per_hour = 5,
                 .trust_days = 30,
+                .uid_min = 60000,
+                .uid_max = 64999,
         };
 }
 

@@ -59,6 +59,12 @@ struct ehr_config {
         uint64_t sms_min_interval;  /* seconds between two sends to one user */
         uint64_t sms_max_per_hour;
 
+        /* System accounts published to libnss_ehr. */
+        char *nss_snapshot;
+        char *home_base;
+        char *default_shell;
+        uint64_t uid_min, uid_max;
+
         /* PAM service that checks a manager's own password (staff 2fa setup). */
         char *admin_pam_service;
 

@@ -3,7 +3,7 @@
  *
  * Layout, every integer little-endian, every section 4-byte aligned:
  *
- *   header       struct snap_header, 128 bytes
+ *   header       struct snap_header, 144 bytes
  *   users        n x { name, uid, gid, gecos, dir, shell }          (le32 each)
  *   groups       n x { name, gid, members_first, n_members }
  *   members      n x { name }               member names of all groups, group by group
@@ -56,6 +56,8 @@
 
 /* How many times finish_index() may double a table (to 8x) to bound its probes. */
 #define SNAP_GROW_MAX 3U
+
+#define BLOB_INITIAL_BYTES 4096U
 
 #define TMP_SUFFIX "XXXXXX"
 #define TMP_SUFFIX_BYTES 6U
@@ -229,7 +231,7 @@ static int blob_append(struct blob *b, const void *data, size_t n) {
         if (b->len + n > EHR_SNAPSHOT_SIZE_MAX)
                 return -EFBIG;
         if (b->len + n > b->cap) {
-                size_t cap = b->cap ? b->cap : 4096U;
+                size_t cap = b->cap ? b->cap : BLOB_INITIAL_BYTES;
                 while (cap < b->len + n)
                         cap *= 2;
                 uint8_t *q = realloc(b->p, cap);

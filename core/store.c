@@ -59,6 +59,16 @@ enum stmt {
         STMT_REQ_GET,
         STMT_REQ_LIST,
         STMT_REQ_DECIDE,
+        STMT_USER_SET_ACCOUNT,
+        STMT_USER_SET_LOCKED,
+        STMT_ID_USED,
+        STMT_GROUP_ADD,
+        STMT_GROUP_DEL,
+        STMT_GROUP_GET,
+        STMT_GROUP_MEMBER_ADD,
+        STMT_GROUP_MEMBER_DEL,
+        STMT_GROUP_LIST,
+        STMT_GROUP_MEMBERS,
         _STMT_MAX,
 };
 
@@ -66,7 +76,8 @@ enum stmt {
         "u.id, u.login, u.name, u.email, u.phone, u.role, u.created, "                        \
         "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id), "                              \
         "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used IS NULL), "        \
-        "coalesce((SELECT p.login FROM users p WHERE p.id = u.provider_id), ''), coalesce(u.sms_2fa_id, '')"
+        "coalesce((SELECT p.login FROM users p WHERE p.id = u.provider_id), ''), coalesce(u.sms_2fa_id, ''), " \
+        "coalesce(u.uid, -1), coalesce(u.gid, -1), coalesce(u.home, ''), coalesce(u.shell, ''), u.locked"
 
 #define REQ_SELECT                                                                                           \
         "SELECT r.id, f.login, b.login, coalesce(a.login, ''), r.state, r.how, r.note, r.created, r.decided " \
@@ -128,6 +139,18 @@ static const char *const stmt_sql[_STMT_MAX] = {
                          "VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, ?6, ?7, CASE WHEN ?4 = 'approved' THEN ?7 ELSE 0 END)",
         [STMT_REQ_GET] = REQ_SELECT "WHERE r.id = ?1",
         [STMT_REQ_LIST] = REQ_SELECT "ORDER BY r.id",
+        [STMT_USER_SET_ACCOUNT] = "UPDATE users SET uid = ?2, gid = ?3, home = ?4, shell = ?5 WHERE id = ?1",
+        [STMT_USER_SET_LOCKED] = "UPDATE users SET locked = ?2 WHERE id = ?1",
+        [STMT_ID_USED] = "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1 OR gid = ?1) OR "
+                         "EXISTS (SELECT 1 FROM groups WHERE gid = ?1)",
+        [STMT_GROUP_ADD] = "INSERT INTO groups(name, gid) VALUES (?1, ?2)",
+        [STMT_GROUP_DEL] = "DELETE FROM groups WHERE name = ?1",
+        [STMT_GROUP_GET] = "SELECT id, gid FROM groups WHERE name = ?1",
+        [STMT_GROUP_MEMBER_ADD] = "INSERT OR IGNORE INTO group_members(group_id, user_id) VALUES (?1, ?2)",
+        [STMT_GROUP_MEMBER_DEL] = "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        [STMT_GROUP_LIST] = "SELECT id, gid, name FROM groups ORDER BY name",
+        [STMT_GROUP_MEMBERS] = "SELECT u.login FROM group_members m JOIN users u ON u.id = m.user_id "
+                               "WHERE m.group_id = ?1 ORDER BY u.login",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
 };
 
@@ -231,6 +254,21 @@ static const struct {
           "  note TEXT NOT NULL,"
           "  created INTEGER NOT NULL,"
           "  decided INTEGER NOT NULL);" },
+        { 4,
+          "ALTER TABLE users ADD COLUMN uid INTEGER;"
+          "ALTER TABLE users ADD COLUMN gid INTEGER;"
+          "ALTER TABLE users ADD COLUMN home TEXT;"
+          "ALTER TABLE users ADD COLUMN shell TEXT;"
+          "ALTER TABLE users ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;"
+          "CREATE UNIQUE INDEX users_uid ON users(uid) WHERE uid IS NOT NULL;"
+          "CREATE TABLE groups("
+          "  id INTEGER PRIMARY KEY,"
+          "  name TEXT NOT NULL UNIQUE,"
+          "  gid INTEGER NOT NULL UNIQUE);"
+          "CREATE TABLE group_members("
+          "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;" },
 };
 
 struct ehr_store {
@@ -542,6 +580,8 @@ struct ehr_user *ehr_user_free(struct ehr_user *u) {
         free(u->role);
         free(u->provider);
         free(u->sms_2fa_id);
+        free(u->home);
+        free(u->shell);
         free(u);
         return NULL;
 }
@@ -566,7 +606,13 @@ static int user_from_row(sqlite3_stmt *st, struct ehr_user **ret) {
         u->recovery_left = (unsigned) sqlite3_column_int(st, 8);
         u->provider = column_strdup(st, 9);
         u->sms_2fa_id = column_strdup(st, 10);
-        if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id)
+        u->uid = sqlite3_column_int64(st, 11);
+        u->gid = sqlite3_column_int64(st, 12);
+        u->home = column_strdup(st, 13);
+        u->shell = column_strdup(st, 14);
+        u->locked = sqlite3_column_int(st, 15) != 0;
+        if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id ||
+            !u->home || !u->shell)
                 return -ENOMEM;
         *ret = TAKE_PTR(u);
         return 0;
@@ -1367,4 +1413,116 @@ int ehr_store_request_decide(struct ehr_store *s, int64_t id, const char *state,
         sqlite3_bind_int64(st, 4, to_i64(now_sec));
         int r = step_done(s, st);
         return r < 0 ? r : r == 0 ? -EALREADY : 0;
+}
+
+/* System accounts and groups */
+
+int ehr_store_user_set_account(struct ehr_store *s, int64_t user_id, int64_t uid, int64_t gid, const char *home,
+                               const char *shell) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_SET_ACCOUNT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, uid);
+        sqlite3_bind_int64(st, 3, gid);
+        sqlite3_bind_text(st, 4, home, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, shell, -1, SQLITE_STATIC);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_user_set_locked(struct ehr_store *s, int64_t user_id, bool locked) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_USER_SET_LOCKED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int(st, 2, locked);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_id_used(struct ehr_store *s, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_ID_USED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : errno_from_sqlite(rc);
+}
+
+int ehr_store_group_add(struct ehr_store *s, const char *name, int64_t gid) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_GROUP_ADD);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, gid);
+        int r = step_done(s, st);
+        return r < 0 ? r : 0;
+}
+
+int ehr_store_group_del(struct ehr_store *s, const char *name) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_GROUP_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        int r = step_done(s, st);
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int ehr_store_group_get(struct ehr_store *s, const char *name, int64_t *ret_id, int64_t *ret_gid) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_GROUP_GET);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        *ret_id = sqlite3_column_int64(st, 0);
+        *ret_gid = sqlite3_column_int64(st, 1);
+        return 0;
+}
+
+int ehr_store_group_member(struct ehr_store *s, int64_t group_id, int64_t user_id, bool add) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, add ? STMT_GROUP_MEMBER_ADD : STMT_GROUP_MEMBER_DEL);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, group_id);
+        sqlite3_bind_int64(st, 2, user_id);
+        return step_done(s, st);
+}
+
+int ehr_store_group_foreach(struct ehr_store *s, int (*cb)(const struct ehr_group *g, void *userdata), void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_GROUP_LIST);
+        if (!st)
+                return -EIO;
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return errno_from_sqlite(rc);
+                struct ehr_group g = { sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2) };
+                int r = cb(&g, userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+int ehr_store_group_members(struct ehr_store *s, int64_t group_id, int (*cb)(const char *login, void *userdata),
+                            void *userdata) {
+        /* A separate statement handle: callers iterate groups while reading members. */
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, stmt_sql[STMT_GROUP_MEMBERS], -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc);
+        sqlite3_bind_int64(st, 1, group_id);
+        int r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && (r = cb(col_text(st, 0), userdata)) >= 0)
+                ;
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = errno_from_sqlite(rc);
+        sqlite3_finalize(st);
+        return r;
 }

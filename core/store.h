@@ -15,7 +15,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 3
+#define EHR_STORE_SCHEMA_VERSION 4
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -61,6 +61,10 @@ struct ehr_user {
         unsigned recovery_left;
         char *provider;   /* login of the primary provider (staff), "" if none */
         char *sms_2fa_id; /* staff 2FA set up by a manager (SMS at once): its id, "" if none */
+        /* The system account (served by libnss_ehr): uid < 0 when the user has none. */
+        int64_t uid, gid;
+        char *home, *shell;
+        bool locked;
 };
 
 /* Has the user a second factor at all: an app, or SMS 2FA set up for them? */
@@ -82,6 +86,25 @@ int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user 
 int ehr_store_user_set_provider(struct ehr_store *s, int64_t user_id, int64_t provider_id);
 /* Set (id) or clear (NULL) the SMS 2FA set up by a manager. */
 int ehr_store_user_set_sms_2fa(struct ehr_store *s, int64_t user_id, const char *id);
+
+/* System accounts and groups (published to NSS as a snapshot). */
+int ehr_store_user_set_account(struct ehr_store *s, int64_t user_id, int64_t uid, int64_t gid, const char *home,
+                               const char *shell);
+int ehr_store_user_set_locked(struct ehr_store *s, int64_t user_id, bool locked);
+/* Is this uid (or gid, for groups) taken in the store? Returns 1, 0 or -errno. */
+int ehr_store_id_used(struct ehr_store *s, int64_t id);
+struct ehr_group {
+        int64_t id, gid;
+        const char *name;
+};
+int ehr_store_group_add(struct ehr_store *s, const char *name, int64_t gid);
+/* Returns 0, -ENOENT. */
+int ehr_store_group_del(struct ehr_store *s, const char *name);
+int ehr_store_group_get(struct ehr_store *s, const char *name, int64_t *ret_id, int64_t *ret_gid);
+int ehr_store_group_member(struct ehr_store *s, int64_t group_id, int64_t user_id, bool add);
+int ehr_store_group_foreach(struct ehr_store *s, int (*cb)(const struct ehr_group *g, void *userdata), void *userdata);
+int ehr_store_group_members(struct ehr_store *s, int64_t group_id, int (*cb)(const char *login, void *userdata),
+                            void *userdata);
 
 /* Permissions (the seed's permission set): authority comes from here. */
 #define EHR_PERM_MANAGE_ACCOUNTS "manage_accounts"

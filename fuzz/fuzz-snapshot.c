@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* libFuzzer target: the NSS snapshot reader (core/snapshot.c) on hostile
+ * files. Each input is read twice: as is, and with its header checksum
+ * recomputed, so that mutations reach the sections and indexes behind the
+ * header instead of dying at the checksum. Whatever the input, the reader
+ * may refuse it but must never read outside it (ASan) or loop.
+ *
+ * Built two ways from this one file:
+ *   -DEHR_FUZZ_LIBFUZZER with -fsanitize=fuzzer (meson -Dfuzzers=true, clang);
+ *   otherwise with the main() below, which feeds every file of the given
+ *   directories (the seed corpus) to the same entry point: suite fuzz-corpus. */
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "snapshot.h"
+#include "util.h"
+
+/* Where the header checksum sits and what it covers: the layout of
+ * struct snap_header in core/snapshot.c (version 1). */
+#define FUZZ_HEADER_BYTES 144U
+#define FUZZ_HEADER_CHECKSUM_OFF 140U
+/* Bound the work per input so the fuzzer stays fast on big counts. */
+#define FUZZ_ITEMS_MAX 256U
+#define FUZZ_INPUT_MAX (1024U * 1024U)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint32_t fnv32(const uint8_t *p, size_t n) {
+        uint32_t h = 0x811c9dc5U;
+        for (size_t i = 0; i < n; i++) {
+                h ^= p[i];
+                h *= 0x01000193U;
+        }
+        return h;
+}
+
+static int count_gid(uint32_t gid, void *userdata) {
+        size_t *n = userdata;
+        if (++*n > FUZZ_ITEMS_MAX)
+                return -E2BIG;
+        return 0;
+}
+
+/* Look up every name and id the file claims, the way NSS would. */
+static void exercise(const struct ehr_snapshot *s) {
+        struct ehr_snap_user u, u2;
+        struct ehr_snap_group_view g, g2;
+        const char *m;
+        size_t n;
+
+        for (size_t i = 0; i < ehr_snapshot_n_users(s) && i < FUZZ_ITEMS_MAX; i++) {
+                if (ehr_snapshot_user_at(s, i, &u) < 0)
+                        continue;
+                /* What the lookups return must be the strings NSS copies out. */
+                volatile size_t len = strlen(u.name) + strlen(u.gecos) + strlen(u.dir) + strlen(u.shell);
+                (void) len;
+                (void) ehr_snapshot_user_by_name(s, u.name, &u2);
+                (void) ehr_snapshot_user_by_uid(s, u.uid, &u2);
+                n = 0;
+                (void) ehr_snapshot_foreach_group_of(s, u.name, count_gid, &n);
+        }
+        for (size_t i = 0; i < ehr_snapshot_n_groups(s) && i < FUZZ_ITEMS_MAX; i++) {
+                if (ehr_snapshot_group_at(s, i, &g) < 0)
+                        continue;
+                (void) ehr_snapshot_group_by_name(s, g.name, &g2);
+                (void) ehr_snapshot_group_by_gid(s, g.gid, &g2);
+                for (size_t k = 0; k < g.n_members && k < FUZZ_ITEMS_MAX; k++)
+                        if (ehr_snapshot_group_member(s, &g, k, &m) >= 0) {
+                                n = 0;
+                                (void) ehr_snapshot_foreach_group_of(s, m, count_gid, &n);
+                        }
+        }
+        (void) ehr_snapshot_user_by_name(s, "root", &u);
+        (void) ehr_snapshot_user_by_uid(s, 1000, &u);
+        (void) ehr_snapshot_group_by_name(s, "staff", &g);
+        (void) ehr_snapshot_group_by_gid(s, 1000, &g);
+        (void) ehr_snapshot_verify(s);
+}
+
+static void read_one(const uint8_t *data, size_t size) {
+        struct ehr_snapshot *s = NULL;
+        if (ehr_snapshot_from_buffer(data, size, 0, &s) >= 0) {
+                exercise(s);
+                s = ehr_snapshot_free(s);
+        }
+        /* Verified opening must agree with ehr_snapshot_verify() on the same bytes. */
+        if (ehr_snapshot_from_buffer(data, size, EHR_SNAPSHOT_VERIFY, &s) >= 0) {
+                if (ehr_snapshot_verify(s) != 0)
+                        abort();
+                exercise(s);
+                s = ehr_snapshot_free(s);
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+        read_one(data, size);
+        if (size >= FUZZ_HEADER_BYTES) {
+                /* An exact-size copy, so ASan still sees one byte past the end. */
+                uint8_t *fixed = malloc(size);
+                if (!fixed)
+                        return 0;
+                memcpy(fixed, data, size);
+                uint32_t h = htole32(fnv32(fixed, FUZZ_HEADER_CHECKSUM_OFF));
+                memcpy(fixed + FUZZ_HEADER_CHECKSUM_OFF, &h, sizeof h);
+                read_one(fixed, size);
+                free(fixed);
+        }
+        return 0;
+}
+
+#ifndef EHR_FUZZ_LIBFUZZER
+static int run_file(const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "%s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        uint8_t *buf = malloc(FUZZ_INPUT_MAX);
+        size_t n = buf ? fread(buf, 1, FUZZ_INPUT_MAX, f) : 0;
+        bool err = !buf || ferror(f);
+        fclose(f);
+        if (err) {
+                free(buf);
+                fprintf(stderr, "%s: read error\n", path);
+                return -EIO;
+        }
+        /* Exact size again: the reader must not rely on slack after the input. */
+        uint8_t *exact = malloc(n ? n : 1);
+        if (!exact) {
+                free(buf);
+                return -ENOMEM;
+        }
+        memcpy(exact, buf, n);
+        free(buf);
+        LLVMFuzzerTestOneInput(exact, n);
+        free(exact);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        size_t files = 0;
+        int ret = 0;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s CORPUS_DIR_OR_FILE...\n", argv[0]);
+                return 2;
+        }
+        for (int i = 1; i < argc; i++) {
+                struct stat st;
+                if (stat(argv[i], &st) < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
+                        return 1;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        ret |= run_file(argv[i]) < 0;
+                        files++;
+                        continue;
+                }
+                struct dirent **list;
+                int n = scandir(argv[i], &list, NULL, alphasort);
+                if (n < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
+                        return 1;
+                }
+                for (int k = 0; k < n; k++) {
+                        if (list[k]->d_name[0] != '.') {
+                                char *p;
+                                if (asprintf(&p, "%s/%s", argv[i], list[k]->d_name) < 0)
+                                        return 1;
+                                ret |= run_file(p) < 0;
+                                files++;
+                                free(p);
+                        }
+                        free(list[k]);
+                }
+                free(list);
+        }
+        printf("%s: %zu inputs, no crash\n", argv[0], files);
+        return ret || files == 0;
+}
+#endif
