@@ -11,6 +11,7 @@
  * test build reads EHR2FA_CONF), no core dumps, and a failed PIN costs a delay. */
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <sys/prctl.h>
@@ -120,8 +121,11 @@ int main(int argc, char **argv) {
                 return admin_err(EHR_HELPER_UNAVAILABLE, "ehr2fa-helper must be installed setuid root");
 #ifdef EHR_HELPER_TEST
         /* The test build only: the installed helper never lets the caller pick the config. */
-        if (getenv("EHR2FA_CONF"))
-                conf = strdup(getenv("EHR2FA_CONF"));
+        static char test_conf[PATH_MAX];
+        if (getenv("EHR2FA_CONF")) {
+                snprintf(test_conf, sizeof test_conf, "%s", getenv("EHR2FA_CONF"));
+                conf = test_conf;
+        }
 #endif
         /* Nothing from the caller's environment reaches libc, SQLite or libsodium. */
         (void) clearenv();
