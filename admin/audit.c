@@ -29,22 +29,24 @@ struct show_state {
         size_t n;
 };
 
+/* The fields of one row as JSON members (no braces), for show and export. */
+static void json_row(const struct ehr_audit_row *row, const char *utc) {
+        printf("\"seq\":%llu,\"time\":%llu", (unsigned long long) row->seq, (unsigned long long) row->time_sec);
+        if (utc)
+                printf(",\"utc\":\"%s\"", utc);
+        const char *names[] = { "user", "actor", "type", "action", "details", "source" };
+        const char *values[] = { row->user, row->actor, row->type, row->action, row->details, row->source };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                printf(",\"%s\":", names[i]);
+                json_string(stdout, values[i]);
+        }
+}
+
 static int show_row(const struct ehr_audit_row *row, void *userdata) {
         struct show_state *st = userdata;
         if (st->a->json) {
-                printf("%s{\"seq\":%llu,\"time\":%llu,\"user\":", st->n ? ",\n " : "", (unsigned long long) row->seq,
-                       (unsigned long long) row->time_sec);
-                json_string(stdout, row->user);
-                printf(",\"actor\":");
-                json_string(stdout, row->actor);
-                printf(",\"type\":");
-                json_string(stdout, row->type);
-                printf(",\"action\":");
-                json_string(stdout, row->action);
-                printf(",\"details\":");
-                json_string(stdout, row->details);
-                printf(",\"source\":");
-                json_string(stdout, row->source);
+                printf("%s{", st->n ? ",\n " : "");
+                json_row(row, NULL);
                 printf("}");
         } else {
                 char when[32];
@@ -153,19 +155,8 @@ static int export_row(const struct ehr_audit_row *row, void *userdata) {
                         }
                         printf("%s,%s\r\n", prev, mac);
                 } else {
-                        printf("%s{\"seq\":%llu,\"time\":%llu,\"utc\":\"%s\",\"user\":", st->n ? ",\n " : "",
-                               (unsigned long long) row->seq, (unsigned long long) row->time_sec, when);
-                        json_string(stdout, row->user);
-                        printf(",\"actor\":");
-                        json_string(stdout, row->actor);
-                        printf(",\"type\":");
-                        json_string(stdout, row->type);
-                        printf(",\"action\":");
-                        json_string(stdout, row->action);
-                        printf(",\"details\":");
-                        json_string(stdout, row->details);
-                        printf(",\"source\":");
-                        json_string(stdout, row->source);
+                        printf("%s{", st->n ? ",\n " : "");
+                        json_row(row, when);
                         printf(",\"prev_mac\":\"%s\",\"mac\":\"%s\"}", prev, mac);
                 }
                 st->n++;
