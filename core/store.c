@@ -336,6 +336,21 @@ static int step_done(struct ehr_store *s, sqlite3_stmt *st) {
         return r;
 }
 
+/* Step a statement expected to return one row: 0 (a row), -ENOENT (none) or -errno. */
+static int step_row(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
+}
+
+/* Copy a keyed-hash column; anything but exactly EHR_HASH_BYTES is a damaged row. */
+static int column_hash(sqlite3_stmt *st, int col, uint8_t out[EHR_HASH_BYTES]) {
+        const void *h = sqlite3_column_blob(st, col);
+        if (!h || sqlite3_column_bytes(st, col) != (int) EHR_HASH_BYTES)
+                return -EBADMSG;
+        memcpy(out, h, EHR_HASH_BYTES);
+        return 0;
+}
+
 static int exec(struct ehr_store *s, const char *sql) {
         return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
@@ -647,11 +662,9 @@ int ehr_store_user_get(struct ehr_store *s, const char *login, struct ehr_user *
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
         return user_from_row(st, ret);
 }
 
@@ -726,11 +739,9 @@ int ehr_store_totp_get(struct ehr_store *s, const struct ehr_user *u, struct ehr
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, u->id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
 
         /* Everything read from the store is checked: it may have been edited by hand. */
         struct ehr_otp_params p = {
@@ -996,15 +1007,11 @@ int ehr_store_sms_token_get(struct ehr_store *s, int64_t user_id, struct ehr_sms
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
-        const void *h = sqlite3_column_blob(st, 0);
-        if (!h || sqlite3_column_bytes(st, 0) != (int) EHR_HASH_BYTES)
+        int found = step_row(st);
+        if (found < 0)
+                return found;
+        if (column_hash(st, 0, ret->hash) < 0)
                 return -EBADMSG;
-        memcpy(ret->hash, h, EHR_HASH_BYTES);
         ret->created_sec = col_u64(st, 1);
         ret->expires_sec = col_u64(st, 2);
         ret->tries = col_u64(st, 3);
@@ -1040,11 +1047,9 @@ int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uin
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
         sqlite3_bind_int64(st, 2, to_i64(n));
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
         *ret_sec = col_u64(st, 0);
         return 0;
 }
@@ -1095,11 +1100,9 @@ int ehr_store_device_find(struct ehr_store *s, int64_t user_id, const uint8_t ha
         sqlite3_bind_int64(st, 1, user_id);
         sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, to_i64(now_sec));
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
         *ret_id = sqlite3_column_int64(st, 0);
         return 0;
 }
@@ -1278,11 +1281,9 @@ int ehr_store_support_pin_get(struct ehr_store *s, const struct ehr_user *u, cha
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, u->id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
         const void *blob = sqlite3_column_blob(st, 0);
         if (!blob || sqlite3_column_bytes(st, 0) != (int) (EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD))
                 return -EBADMSG;
@@ -1322,15 +1323,11 @@ int ehr_store_unlock_pin_get(struct ehr_store *s, int64_t user_id, uint8_t ret_h
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
-        const void *h = sqlite3_column_blob(st, 0);
-        if (!h || sqlite3_column_bytes(st, 0) != (int) EHR_HASH_BYTES)
+        int found = step_row(st);
+        if (found < 0)
+                return found;
+        if (column_hash(st, 0, ret_hash) < 0)
                 return -EBADMSG;
-        memcpy(ret_hash, h, EHR_HASH_BYTES);
         pin_state_from(st, 1, ret_state);
         return 0;
 }
@@ -1474,11 +1471,9 @@ int ehr_store_group_get(struct ehr_store *s, const char *name, int64_t *ret_id, 
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        int found = step_row(st);
+        if (found < 0)
+                return found;
         *ret_id = sqlite3_column_int64(st, 0);
         *ret_gid = sqlite3_column_int64(st, 1);
         return 0;
