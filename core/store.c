@@ -342,6 +342,12 @@ static int step_row(sqlite3_stmt *st) {
         return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
 }
 
+/* Step through a result: 1 (a row), 0 (no more) or -errno. */
+static int step_next(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
 /* Copy a keyed-hash column; anything but exactly EHR_HASH_BYTES is a damaged row. */
 static int column_hash(sqlite3_stmt *st, int col, uint8_t out[EHR_HASH_BYTES]) {
         const void *h = sqlite3_column_blob(st, col);
@@ -682,11 +688,9 @@ int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user 
         if (!st)
                 return -EIO;
         for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more;
                 _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
                 int r = user_from_row(st, &u);
                 if (r < 0)
@@ -843,13 +847,13 @@ int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_fail
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) {
+        int found = step_row(st);
+        if (found == -ENOENT) {
                 *ret = (struct ehr_failures) {};
                 return 0;
         }
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        if (found < 0)
+                return found;
         *ret = (struct ehr_failures) {
                 .count = col_u64(st, 0),
                 .first_sec = col_u64(st, 1),
@@ -915,14 +919,14 @@ int ehr_store_audit_head_get(struct ehr_store *s, uint64_t *ret_seq, uint8_t ret
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, AUDIT_HEAD_KEY, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) {
+        int found = step_row(st);
+        if (found == -ENOENT) {
                 *ret_seq = 0;
                 memset(ret_mac, 0, EHR_HASH_BYTES);
                 return 0;
         }
-        if (rc != SQLITE_ROW)
-                return errno_from_sqlite(rc);
+        if (found < 0)
+                return found;
         const uint8_t *b = sqlite3_column_blob(st, 0);
         if (!b || sqlite3_column_bytes(st, 0) != (int) AUDIT_HEAD_BYTES)
                 return -EBADMSG;
@@ -963,11 +967,9 @@ int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t un
         if (user)
                 sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
         for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more;
                 struct ehr_audit_row row = {
                         .seq = col_u64(st, 0),
                         .time_sec = col_u64(st, 1),
@@ -1124,11 +1126,9 @@ int ehr_store_device_foreach(struct ehr_store *s, int64_t user_id,
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
         for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more;
                 struct ehr_device d = {
                         .id = sqlite3_column_int64(st, 0),
                         .label = col_text(st, 1),
@@ -1229,11 +1229,9 @@ int ehr_store_perm_foreach(struct ehr_store *s, int64_t user_id, int (*cb)(const
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
         for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more;
                 int r = cb(col_text(st, 0), userdata);
                 if (r < 0)
                         return r;
@@ -1360,11 +1358,9 @@ int ehr_store_request_add(struct ehr_store *s, int64_t for_id, int64_t by_id, in
 static int request_rows(sqlite3_stmt *st, int (*cb)(const struct ehr_support_request *r, void *userdata),
                         void *userdata, bool one) {
         for (bool any = false;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return one && !any ? -ENOENT : 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more == 0 && one && !any ? -ENOENT : more;
                 any = true;
                 struct ehr_support_request r = {
                         .id = sqlite3_column_int64(st, 0),
@@ -1493,11 +1489,9 @@ int ehr_store_group_foreach(struct ehr_store *s, int (*cb)(const struct ehr_grou
         if (!st)
                 return -EIO;
         for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return 0;
-                if (rc != SQLITE_ROW)
-                        return errno_from_sqlite(rc);
+                int more = step_next(st);
+                if (more <= 0)
+                        return more;
                 struct ehr_group g = { sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2) };
                 int r = cb(&g, userdata);
                 if (r < 0)
