@@ -476,6 +476,11 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
                 return dbfd;
         }
 
+        /* Closed before SQLite opens the file: closing any descriptor of a file drops
+         * all of this process's POSIX locks on it, SQLite's included, and another
+         * connection could then checkpoint and delete the WAL under our feet. */
+        closep(&dbfd);
+        dbfd = -1;
         int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                                  NULL);
         if (rc != SQLITE_OK) {
@@ -573,6 +578,20 @@ int ehr_store_commit(struct ehr_store *s) {
 void ehr_store_rollback(struct ehr_store *s) {
         if (!sqlite3_get_autocommit(s->db))
                 (void) exec(s, "ROLLBACK");
+}
+
+int ehr_store_release(struct ehr_store *s) {
+        int n = 0;
+        for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st; st = sqlite3_next_stmt(s->db, st))
+                if (sqlite3_stmt_busy(st)) {
+                        sqlite3_reset(st);
+                        n++;
+                }
+        if (!sqlite3_get_autocommit(s->db)) {
+                (void) exec(s, "ROLLBACK");
+                n++;
+        }
+        return n;
 }
 
 bool ehr_store_in_transaction(struct ehr_store *s) {

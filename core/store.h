@@ -50,6 +50,9 @@ void ehr_store_rollback(struct ehr_store *s);
  * never be lost, such as the use of a code; a failure count need not cost an
  * fsync. Returns 0 or -EROFS/-EIO. */
 int ehr_store_sync(struct ehr_store *s);
+/* End whatever a long-lived connection still holds: statements not reset (each
+ * keeps a read snapshot open) and an open transaction. Returns how many there were. */
+int ehr_store_release(struct ehr_store *s);
 bool ehr_store_in_transaction(struct ehr_store *s);
 
 /* Users */
