@@ -53,6 +53,7 @@ static const struct key {
         K(uid_max, KEY_UINT, 1000, 4000000000U),
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
+        K(daemon_socket, KEY_STRING, 0, 0),
 #undef K
 };
 
@@ -150,6 +151,48 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
                 return 0;
         }
         return -EINVAL;
+}
+
+int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, const char *value, void *userdata),
+                       void *userdata) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const void *field = (const char *) c + keys[i].offset;
+                char buf[32];
+                const char *v = NULL;
+                switch (keys[i].type) {
+                case KEY_STRING:
+                case KEY_OPT_STRING:
+                case KEY_ALGORITHM:
+                        v = *(char *const *) field;
+                        break;
+                case KEY_UINT:
+                        snprintf(buf, sizeof buf, "%llu", (unsigned long long) *(const uint64_t *) field);
+                        v = buf;
+                        break;
+                case KEY_BOOL:
+                        v = *(const bool *) field ? "yes" : "no";
+                        break;
+                case KEY_FAIL_MODE:
+                        v = ehr_fail_mode_to_string(*(const enum ehr_fail_mode *) field);
+                        break;
+                case KEY_SMS_MODE: {
+                        enum ehr_sms_config_mode m = *(const enum ehr_sms_config_mode *) field;
+                        v = m == EHR_SMS_MODE_GENERIC ? "generic" : m == EHR_SMS_MODE_TWILIO ? "twilio" : "none";
+                        break;
+                }
+                }
+                if (!v)
+                        continue; /* unset: the default applies on both sides */
+                int r = cb(keys[i].name, v, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const char *ehr_daemon_socket(const struct ehr_config *c) {
+        const char *p = c->daemon_socket ?: EHR_DAEMON_SOCKET_DEFAULT;
+        return streq(p, "none") ? NULL : p;
 }
 
 static const char *value_hint(const char *key) {

@@ -13,6 +13,7 @@
 #define EHR_CONFIG_ERR_MAX 512U
 #define EHR_SMS_KEYWORD_DEFAULT "sms"
 #define EHR_ADMIN_PAM_SERVICE_DEFAULT "ehr2fa-admin"
+#define EHR_DAEMON_SOCKET_DEFAULT "/run/ehr2fa/ehr2fad.sock"
 #define EHR_SMS_TOKEN_FILE_DEFAULT EHR2FA_SYSCONFDIR "/ehr2fa/sms-token"
 
 enum ehr_fail_mode {
@@ -71,6 +72,9 @@ struct ehr_config {
         /* Trusted devices. */
         bool public_host;           /* never offer or honour trust here */
         uint64_t trust_days;        /* 0: never offer */
+
+        /* ehr2fad, the optional daemon that keeps the store open ("none": never ask it). */
+        char *daemon_socket;
 };
 
 /* Fill in the defaults. */
@@ -87,6 +91,15 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value);
  * file that does not exist is not an error. On failure writes "FILE:LINE: what"
  * (or "FILE: what") into err. Returns 0 or a negative errno. */
 int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, char *err, size_t errlen);
+
+/* Call cb with every key that has a value, formatted as the config file would
+ * spell it, so that another process can rebuild the same config with
+ * ehr_config_set(). Stops at and returns the first negative return of cb. */
+int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, const char *value, void *userdata),
+                       void *userdata);
+
+/* The daemon socket to try, or NULL when daemon_socket = none. */
+const char *ehr_daemon_socket(const struct ehr_config *c);
 
 /* The name of a fail mode, for messages. */
 const char *ehr_fail_mode_to_string(enum ehr_fail_mode m);

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "util.h"
+#include "wire.h"
+
+struct ehr_wire *ehr_wire_new(void) {
+        return calloc(1, sizeof(struct ehr_wire));
+}
+
+void ehr_wire_free(struct ehr_wire *w) {
+        if (!w)
+                return;
+        sodium_memzero(w, sizeof *w);
+        free(w);
+}
+
+static bool key_valid(const char *key, size_t n) {
+        if (n == 0 || n > EHR_WIRE_KEY_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = key[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_'))
+                        return false;
+        }
+        return true;
+}
+
+int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value) {
+        static const char hex[] = "0123456789abcdef";
+        size_t kn = strlen(key), vn = strlen(value);
+        if (!key_valid(key, kn))
+                return -EINVAL;
+        if (w->len + kn + 2 * vn + 2 > sizeof w->data)
+                return -ENOBUFS;
+        char *p = w->data + w->len;
+        memcpy(p, key, kn);
+        p += kn;
+        *p++ = '=';
+        for (size_t i = 0; i < vn; i++) {
+                *p++ = hex[(unsigned char) value[i] >> 4];
+                *p++ = hex[(unsigned char) value[i] & 15];
+        }
+        *p++ = '\n';
+        w->len = (size_t) (p - w->data);
+        return 0;
+}
+
+int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%" PRIu64, value);
+        return ehr_wire_add(w, key, buf);
+}
+
+int ehr_wire_addi(struct ehr_wire *w, const char *key, int64_t value) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%" PRId64, value);
+        return ehr_wire_add(w, key, buf);
+}
+
+static int unhex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+int ehr_wire_parse(struct ehr_wire *w) {
+        char *out = w->decoded;
+        const char *p = w->data, *end = w->data + w->len;
+        w->n = 0;
+        if (w->len > sizeof w->data)
+                return -EBADMSG;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *eq = nl ? memchr(p, '=', (size_t) (nl - p)) : NULL;
+                if (!nl || !eq || w->n >= EHR_WIRE_FIELDS_MAX || !key_valid(p, (size_t) (eq - p)))
+                        return -EBADMSG;
+                size_t hn = (size_t) (nl - eq - 1);
+                if (hn % 2 != 0)
+                        return -EBADMSG;
+                /* decoded is as large as data, and a field never decodes longer than it is encoded. */
+                w->key[w->n] = out;
+                memcpy(out, p, (size_t) (eq - p));
+                out += eq - p;
+                *out++ = 0;
+                for (size_t i = 0; i < w->n; i++)
+                        if (streq(w->key[i], w->key[w->n]))
+                                return -EBADMSG;
+                w->value[w->n] = out;
+                for (const char *h = eq + 1; h < nl; h += 2) {
+                        int hi = unhex(h[0]), lo = unhex(h[1]);
+                        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                                return -EBADMSG;
+                        *out++ = (char) (hi << 4 | lo);
+                }
+                *out++ = 0;
+                w->n++;
+                p = nl + 1;
+        }
+        return 0;
+}
+
+const char *ehr_wire_get(const struct ehr_wire *w, const char *key) {
+        for (size_t i = 0; i < w->n; i++)
+                if (streq(w->key[i], key))
+                        return w->value[i];
+        return NULL;
+}
+
+int ehr_wire_getu(const struct ehr_wire *w, const char *key, uint64_t *ret) {
+        const char *v = ehr_wire_get(w, key);
+        if (!v)
+                return -ENOENT;
+        return ehr_parse_uint(v, 0, UINT64_MAX, ret) < 0 ? -EBADMSG : 0;
+}
+
+int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret) {
+        const char *v = ehr_wire_get(w, key);
+        uint64_t u;
+        if (!v)
+                return -ENOENT;
+        bool neg = v[0] == '-';
+        if (ehr_parse_uint(v + neg, 0, (uint64_t) INT64_MAX, &u) < 0)
+                return -EBADMSG;
+        *ret = neg ? -(int64_t) u : (int64_t) u;
+        return 0;
+}
+
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+}
+
+int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        /* A connect() to a daemon whose backlog is full waits this long too. */
+        uint64_t t = timeout_ms ? timeout_ms : 1;
+        struct timeval tv = { .tv_sec = (time_t) (t / 1000U), .tv_usec = (suseconds_t) (t % 1000U) * 1000 };
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+                return negative_errno();
+        uint64_t deadline = mono_ms() + t;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : negative_errno();
+
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+                return negative_errno();
+        if (cred.uid != geteuid())
+                return -EPERM;
+
+        ssize_t n = send(fd, req->data, req->len, MSG_NOSIGNAL);
+        if (n < 0)
+                return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
+        if ((size_t) n != req->len)
+                return -EIO;
+
+        for (;;) {
+                uint64_t now = mono_ms();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int pr = poll(&pfd, 1, (int) (deadline - now));
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr < 0)
+                        return negative_errno();
+                if (pr == 0)
+                        return -ETIMEDOUT;
+                break;
+        }
+        n = recv(fd, reply->data, sizeof reply->data, MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0)
+                return negative_errno();
+        if (n == 0 || (size_t) n > sizeof reply->data)
+                return -EBADMSG; /* closed without an answer, or more than a reply may hold */
+        reply->len = (size_t) n;
+        return ehr_wire_parse(reply);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The messages between pam_ehr2fa.so and ehr2fad: one request and one reply per
+ * connection, each a single SOCK_SEQPACKET datagram of "key=HEX\n" lines. Values
+ * are hex so that nothing a client typed (newlines, '=', NULs) can forge a field;
+ * keys are [a-z0-9._], unique, at most EHR_WIRE_KEY_MAX bytes. A message may hold
+ * a secret (the code typed): wipe it with ehr_wire_free(). */
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define EHR_WIRE_MAX 16384U
+#define EHR_WIRE_FIELDS_MAX 96U
+#define EHR_WIRE_KEY_MAX 48U
+#define EHR_WIRE_VERSION 1U
+
+struct ehr_wire {
+        size_t len;     /* bytes used in data */
+        size_t n;       /* parsed fields */
+        const char *key[EHR_WIRE_FIELDS_MAX];
+        const char *value[EHR_WIRE_FIELDS_MAX];
+        char data[EHR_WIRE_MAX];    /* encoded */
+        char decoded[EHR_WIRE_MAX]; /* keys and values, after ehr_wire_parse() */
+};
+
+/* A zeroed message on the heap, or NULL. */
+struct ehr_wire *ehr_wire_new(void);
+/* Wipe and free; NULL is fine. */
+void ehr_wire_free(struct ehr_wire *w);
+static inline void ehr_wire_freep(struct ehr_wire **w) {
+        ehr_wire_free(*w);
+}
+
+/* Append a field. -EINVAL for a bad key, -ENOBUFS when the message is full. */
+int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value);
+int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value);
+int ehr_wire_addi(struct ehr_wire *w, const char *key, int64_t value);
+
+/* Split data[0..len) into fields. -EBADMSG for anything malformed: a bad key,
+ * odd or non-hex digits, a NUL in a value, a duplicate key, too many fields. */
+int ehr_wire_parse(struct ehr_wire *w);
+
+/* A field's value, or NULL. */
+const char *ehr_wire_get(const struct ehr_wire *w, const char *key);
+/* A number; -ENOENT when absent, -EBADMSG when not a number in range. */
+int ehr_wire_getu(const struct ehr_wire *w, const char *key, uint64_t *ret);
+int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret);
+
+/* Send req to the daemon at path and wait up to timeout_ms for its reply, parsed
+ * into reply. The daemon must run as our euid (SO_PEERCRED), else -EPERM.
+ * -ENOENT or -ECONNREFUSED: no daemon there; -ETIMEDOUT: it did not answer;
+ * -EBADMSG: the reply is malformed. */
+int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);
