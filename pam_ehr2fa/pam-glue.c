@@ -14,12 +14,14 @@
 #include <security/pam_modules.h>
 
 #include "audit.h"
+#include "authd.h"
 #include "helpdesk.h"
 #include "pam-glue.h"
 #include "policy.h"
 #include "smstoken.h"
 #include "trust.h"
 #include "util.h"
+#include "wire.h"
 
 /* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
 #define PAM_R_IGNORE 1
@@ -188,13 +190,204 @@ static int open_store(struct pam_ctx *ctx) {
         return r == -EACCES || r == -EPERM ? -EIO : r;
 }
 
+/* ehr2fad: when it runs, the store operations of a login go to it, one request per
+ * operation, with this module's whole effective config; else they run here. */
+
+static int add_cfg(const char *key, const char *value, void *userdata) {
+        char k[EHR_WIRE_KEY_MAX + 1];
+        if (snprintf(k, sizeof k, "cfg.%s", key) >= (int) sizeof k)
+                return -EINVAL;
+        return ehr_wire_add(userdata, k, value);
+}
+
+static struct ehr_wire *remote_request(struct pam_ctx *ctx, const char *op, const char *user) {
+        struct ehr_wire *w = ehr_wire_new();
+        if (!w)
+                return NULL;
+        if (ehr_wire_addu(w, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(w, "op", op) < 0 ||
+            ehr_wire_add(w, "user", user) < 0 || ehr_wire_addu(w, "now", ctx->now_sec) < 0 ||
+            ehr_wire_add(w, "source", ctx->source) < 0 || ehr_config_foreach(&ctx->cfg, add_cfg, w) < 0) {
+                ehr_wire_free(w);
+                return NULL;
+        }
+        return w;
+}
+
+static int remote_add_device(struct ehr_wire *w, const struct ehr_device_id *d) {
+        int r = 0;
+        if (d->rhost && r >= 0)
+                r = ehr_wire_add(w, "dev.rhost", d->rhost);
+        if (d->pubkey && r >= 0)
+                r = ehr_wire_add(w, "dev.pubkey", d->pubkey);
+        if (d->host_id && r >= 0)
+                r = ehr_wire_add(w, "dev.host", d->host_id);
+        if (d->tty && r >= 0)
+                r = ehr_wire_add(w, "dev.tty", d->tty);
+        return r;
+}
+
+/* Returns 0 with the daemon's "r" in *ret_r, or the negative errno of the call itself. */
+static int remote_send(struct pam_ctx *ctx, const char *path, const struct ehr_wire *req, struct ehr_wire *reply,
+                       int *ret_r) {
+        int64_t v;
+        int r = ehr_wire_call(path, ctx->cfg.store_timeout_ms, req, reply);
+        if (r < 0)
+                return r;
+        if (ehr_wire_geti(reply, "r", &v) < 0 || v > 0 || v < -4095)
+                return -EBADMSG;
+        *ret_r = (int) v;
+        return 0;
+}
+
+/* The daemon is not there: normal on a host without it. Anything else is worth a line. */
+static bool remote_absent(int r) {
+        return r == -ENOENT || r == -ECONNREFUSED;
+}
+
 static void audit(struct pam_ctx *ctx, const char *user, const char *action, const char *details) {
         /* The name of an unknown user is whatever the client typed: keep it out of the log unless it is a name. */
         if (!ehr_login_valid(user))
                 user = "(invalid name)";
-        int r = ehr_audit_append(ctx->store, ctx->now_sec, user, user, EHR_AUDIT_AUTH, action, details, ctx->source);
+        int r;
+        if (ctx->remote) {
+                _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "audit", user);
+                _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
+                int rr = 0;
+                r = !req || !reply || ehr_wire_add(req, "action", action) < 0 || ehr_wire_add(req, "details", details) < 0
+                            ? -ENOMEM
+                            : remote_send(ctx, ctx->remote, req, reply, &rr);
+                if (r >= 0)
+                        r = rr;
+        } else
+                r = ehr_audit_append(ctx->store, ctx->now_sec, user, user, EHR_AUDIT_AUTH, action, details, ctx->source);
         if (r < 0)
                 pam_syslog(ctx->pamh, LOG_ERR, "cannot write audit row (%s): %s, ignoring", action, ehr_strerror(r));
+}
+
+/* What a login needs to know before it prompts. */
+struct begin_state {
+        int user_r;     /* 0, -ENOENT (not in the store), or a store error */
+        bool enrolled;
+        int lock_r;     /* 0, -EAGAIN (locked until `until`), or a store error */
+        uint64_t until;
+        int trust_r;    /* 0: trusted device; -ENOENT, -EPERM: not; else a store error */
+        char login[EHR_LOGIN_MAX + 1];
+};
+
+/* Ask ehr2fad. Returns 0 when it answered for our store, else a negative errno
+ * (no daemon, another store, no answer): then the caller works in-process. */
+static int remote_begin(struct pam_ctx *ctx, const struct ehr_device_id *dev, struct begin_state *st) {
+        const char *path = ehr_daemon_socket(&ctx->cfg);
+        if (!path)
+                return -ENOENT;
+        _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "begin", ctx->user);
+        _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
+        if (!req || !reply)
+                return -ENOMEM;
+        if (dev && (ehr_wire_add(req, "trust", "1") < 0 || remote_add_device(req, dev) < 0))
+                return -ENOBUFS;
+        int rr, r = remote_send(ctx, path, req, reply, &rr);
+        if (r >= 0 && rr != 0 && rr != -ENOENT)
+                r = rr; /* not our store (-EXDEV), or its store failed: let the in-process path decide */
+        if (r < 0) {
+                if (!remote_absent(r) && r != -EXDEV)
+                        pam_syslog(ctx->pamh, LOG_WARNING, "ehr2fad at %s: %s; checking in-process", path,
+                                   ehr_strerror(r));
+                else if (ctx->cfg.debug)
+                        pam_syslog(ctx->pamh, LOG_DEBUG, "ehr2fad at %s: %s; checking in-process", path,
+                                   ehr_strerror(r));
+                return r;
+        }
+        *st = (struct begin_state) { .user_r = rr, .trust_r = -ENOENT };
+        if (rr == 0) {
+                const char *login = ehr_wire_get(reply, "login");
+                uint64_t enrolled, until;
+                int64_t lock_r, trust_r;
+                if (!login || !ehr_login_valid(login) || ehr_wire_getu(reply, "enrolled", &enrolled) < 0 ||
+                    ehr_wire_getu(reply, "until", &until) < 0 || ehr_wire_geti(reply, "lock_r", &lock_r) < 0 ||
+                    ehr_wire_geti(reply, "trust_r", &trust_r) < 0 || lock_r > 0 || lock_r < -4095 || trust_r > 0 ||
+                    trust_r < -4095) {
+                        pam_syslog(ctx->pamh, LOG_WARNING, "ehr2fad at %s: malformed reply; checking in-process", path);
+                        return -EBADMSG;
+                }
+                snprintf(st->login, sizeof st->login, "%s", login);
+                st->enrolled = enrolled != 0;
+                st->until = until;
+                st->lock_r = (int) lock_r;
+                st->trust_r = (int) trust_r;
+        }
+        ctx->remote = path;
+        return 0;
+}
+
+/* The same, in this process. Returns 0, or what open_store() returns. */
+static int local_begin(struct pam_ctx *ctx, const struct ehr_device_id *dev, struct begin_state *st,
+                       struct ehr_user **u) {
+        int r = open_store(ctx);
+        if (r != 0)
+                return r;
+        *st = (struct begin_state) { .trust_r = -ENOENT };
+        st->user_r = ehr_store_user_get(ctx->store, ctx->user, u);
+        if (st->user_r < 0)
+                return 0;
+        snprintf(st->login, sizeof st->login, "%s", (*u)->login);
+        st->enrolled = ehr_user_enrolled(*u);
+        st->lock_r = ehr_policy_check_lock(ctx->store, *u, ctx->now_sec, &st->until);
+        if (st->enrolled && st->lock_r == 0 && dev)
+                st->trust_r = ehr_trust_check(ctx->store, &ctx->cfg, *u, dev, ctx->now_sec, ctx->source);
+        return 0;
+}
+
+/* dev: also check for a trusted device. */
+static int begin(struct pam_ctx *ctx, const struct ehr_device_id *dev, struct begin_state *st, struct ehr_user **u) {
+        if (remote_begin(ctx, dev, st) == 0)
+                return 0;
+        return local_begin(ctx, dev, st, u);
+}
+
+/* The store in this process, and the user in it, for what ehr2fad does not do
+ * (text messages: they wait on the network, the daemon must not). */
+static int need_local(struct pam_ctx *ctx, const char *login, struct ehr_user **u) {
+        if (!ctx->store) {
+                int r = open_store(ctx);
+                if (r != 0)
+                        return r == PAM_R_IGNORE ? -EBUSY : r;
+        }
+        return *u ? 0 : ehr_store_user_get(ctx->store, login, u);
+}
+
+static int verify(struct pam_ctx *ctx, struct ehr_user **u, const char *login, const char *answer,
+                  struct ehr_verdict *v) {
+        *v = (struct ehr_verdict) {};
+        if (ctx->remote) {
+                _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "verify", login);
+                _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
+                if (!req || !reply || ehr_wire_add(req, "answer", answer) < 0)
+                        return -ENOMEM;
+                uint64_t factor, until, failures, left;
+                int rr, r = remote_send(ctx, ctx->remote, req, reply, &rr);
+                if (r >= 0 && (ehr_wire_getu(reply, "factor", &factor) < 0 || factor > EHR_FACTOR_SMS ||
+                               ehr_wire_getu(reply, "locked_until", &until) < 0 ||
+                               ehr_wire_getu(reply, "failures", &failures) < 0 ||
+                               ehr_wire_getu(reply, "recovery_left", &left) < 0 || left > UINT_MAX))
+                        r = -EBADMSG;
+                if (r >= 0) {
+                        *v = (struct ehr_verdict) { .factor = (enum ehr_factor) factor, .locked_until_sec = until,
+                                                    .failures = failures, .recovery_left = (unsigned) left };
+                        return rr;
+                }
+                if (!remote_absent(r)) {
+                        /* It may have counted the answer: never check it a second time. */
+                        pam_syslog(ctx->pamh, LOG_ERR, "ehr2fad at %s did not answer the check: %s", ctx->remote,
+                                   ehr_strerror(r));
+                        return -EBUSY;
+                }
+                ctx->remote = NULL; /* gone before it saw the answer: check it here */
+        }
+        int r = need_local(ctx, login, u);
+        if (r < 0)
+                return r;
+        return ehr_policy_verify(ctx->store, &ctx->cfg, *u, answer, ctx->now_sec, ctx->source, v);
 }
 
 /* Ask with this prompt. Returns 0 with a malloc'd answer (spaces removed), or PAM_R_CONV. */
@@ -256,7 +449,7 @@ static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
         first_prompt(ctx, prompt, sizeof prompt);
         int r = ask(ctx, PAM_PROMPT_ECHO_OFF, prompt, &answer);
         free_answer(answer);
-        if (ctx->store)
+        if (ctx->store || ctx->remote)
                 audit(ctx, ctx->user, "second factor failed", why);
         pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure (%s); user=%s rhost=%s service=%s", why, ctx->user,
                    ctx->rhost, ctx->service);
@@ -324,7 +517,7 @@ static void request_sms(struct pam_ctx *ctx, const struct ehr_user *u, char *pro
         }
 }
 
-static void offer_trust(struct pam_ctx *ctx, const struct ehr_user *u, const struct ehr_device_id *d) {
+static void offer_trust(struct pam_ctx *ctx, struct ehr_user **u, const char *login, const struct ehr_device_id *d) {
         char prompt[128], *answer = NULL;
         if (!ehr_trust_allowed(&ctx->cfg))
                 return;
@@ -338,13 +531,26 @@ static void offer_trust(struct pam_ctx *ctx, const struct ehr_user *u, const str
         free_answer(answer);
         if (!yes)
                 return;
-        int r = ehr_trust_add(ctx->store, &ctx->cfg, u, d, ctx->now_sec, ctx->source);
+        int r;
+        if (ctx->remote) {
+                _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "trust", login);
+                _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
+                int rr = 0;
+                r = !req || !reply || remote_add_device(req, d) < 0 ? -ENOMEM
+                                                                    : remote_send(ctx, ctx->remote, req, reply, &rr);
+                if (r >= 0)
+                        r = rr;
+        } else {
+                r = need_local(ctx, login, u);
+                if (r >= 0)
+                        r = ehr_trust_add(ctx->store, &ctx->cfg, *u, d, ctx->now_sec, ctx->source);
+        }
         if (r < 0)
-                pam_syslog(ctx->pamh, LOG_ERR, "cannot record the trusted device of %s: %s, ignoring", u->login,
+                pam_syslog(ctx->pamh, LOG_ERR, "cannot record the trusted device of %s: %s, ignoring", login,
                            ehr_strerror(r));
         else
                 pam_syslog(ctx->pamh, LOG_INFO, "device trusted for %llu days; user=%s rhost=%s service=%s",
-                           (unsigned long long) ctx->cfg.trust_days, u->login, ctx->rhost, ctx->service);
+                           (unsigned long long) ctx->cfg.trust_days, login, ctx->rhost, ctx->service);
 }
 
 /* The store went away or stayed busy in the middle of a check. */
@@ -368,61 +574,60 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         char prompt[256], host_id[64] = "", key[1024];
         char *answer = NULL;
         struct ehr_device_id dev;
+        struct begin_state st;
         int r;
 
         /* libpam waits at least this long after any failure, with some randomness. */
         if (ctx->cfg.fail_delay_ms > 0)
                 (void) pam_fail_delay(ctx->pamh, (unsigned) ctx->cfg.fail_delay_ms * 1000U);
 
-        r = open_store(ctx);
+        device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
+        r = begin(ctx, &dev, &st, &u);
         if (r != 0)
                 return r;
 
-        r = ehr_store_user_get(ctx->store, ctx->user, &u);
-        if (r == -ENOENT || (r >= 0 && !ehr_user_enrolled(u))) {
-                const char *why = r == -ENOENT ? "user not in the store" : "user not enrolled";
+        if (st.user_r == -ENOENT || (st.user_r >= 0 && !st.enrolled)) {
+                const char *why = st.user_r == -ENOENT ? "user not in the store" : "user not enrolled";
                 if (ctx->cfg.nullok) {
                         /* PAM_IGNORE, not PAM_SUCCESS: a "sufficient" line must never turn an
                          * unchecked user into a bypass of the rest of the stack. */
-                        audit(ctx, ctx->user, "second factor skipped", r >= 0 ? "not enrolled; nullok" : "not in the store; nullok");
+                        audit(ctx, ctx->user, "second factor skipped",
+                              st.user_r >= 0 ? "not enrolled; nullok" : "not in the store; nullok");
                         if (ctx->cfg.debug)
                                 pam_syslog(ctx->pamh, LOG_DEBUG, "%s, nullok: ignoring; user=%s", why, ctx->user);
                         return PAM_R_IGNORE;
                 }
                 return refuse_after_prompt(ctx, why);
         }
-        if (r < 0)
-                return store_failed(ctx, ctx->user, r);
+        if (st.user_r < 0)
+                return store_failed(ctx, ctx->user, st.user_r);
+        const char *login = st.login;
 
-        uint64_t until = 0;
-        r = ehr_policy_check_lock(ctx->store, u, ctx->now_sec, &until);
-        if (r == -EAGAIN) {
-                audit(ctx, u->login, "second factor refused", "account locked; no code asked");
-                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", u->login, ctx->rhost,
+        if (st.lock_r == -EAGAIN) {
+                audit(ctx, login, "second factor refused", "account locked; no code asked");
+                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", login, ctx->rhost,
                            ctx->service);
-                tell_locked(ctx, until);
+                tell_locked(ctx, st.until);
                 return -EAGAIN;
         }
-        if (r < 0)
-                return store_failed(ctx, u->login, r);
+        if (st.lock_r < 0)
+                return store_failed(ctx, login, st.lock_r);
 
-        device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
-        r = ehr_trust_check(ctx->store, &ctx->cfg, u, &dev, ctx->now_sec, ctx->source);
-        if (r == 0) {
+        if (st.trust_r == 0) {
                 pam_syslog(ctx->pamh, LOG_INFO, "second factor skipped: trusted device; user=%s rhost=%s service=%s",
-                           u->login, ctx->rhost, ctx->service);
+                           login, ctx->rhost, ctx->service);
                 return 0;
         }
-        if (r != -ENOENT && r != -EPERM)
-                return store_failed(ctx, u->login, r);
+        if (st.trust_r != -ENOENT && st.trust_r != -EPERM)
+                return store_failed(ctx, login, st.trust_r);
 
         first_prompt(ctx, prompt, sizeof prompt);
         const char *keyword = ctx->cfg.sms_keyword ?: EHR_SMS_KEYWORD_DEFAULT;
         for (unsigned n = 0;; n++) {
                 r = ask(ctx, PAM_PROMPT_ECHO_OFF, prompt, &answer);
                 if (r < 0) {
-                        audit(ctx, u->login, "second factor failed", "conversation failed or cancelled");
-                        pam_syslog(ctx->pamh, LOG_NOTICE, "conversation failed; user=%s rhost=%s service=%s", u->login,
+                        audit(ctx, login, "second factor failed", "conversation failed or cancelled");
+                        pam_syslog(ctx->pamh, LOG_NOTICE, "conversation failed; user=%s rhost=%s service=%s", login,
                                    ctx->rhost, ctx->service);
                         return r;
                 }
@@ -431,11 +636,17 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                         break;
                 free_answer(answer);
                 answer = NULL;
-                request_sms(ctx, u, prompt, sizeof prompt);
+                r = need_local(ctx, login, &u);
+                if (r < 0) {
+                        pam_syslog(ctx->pamh, LOG_ERR, "cannot send SMS token: %s; user=%s", ehr_strerror(r), login);
+                        snprintf(prompt, sizeof prompt,
+                                 "The text message could not be sent; use your app or a recovery code. %s", PROMPT);
+                } else
+                        request_sms(ctx, u, prompt, sizeof prompt);
         }
 
         struct ehr_verdict v;
-        r = ehr_policy_verify(ctx->store, &ctx->cfg, u, answer, ctx->now_sec, ctx->source, &v);
+        r = verify(ctx, &u, login, answer, &v);
         free_answer(answer);
 
         static const char *const factors[] = {
@@ -446,12 +657,12 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         switch (r) {
         case 0:
                 pam_syslog(ctx->pamh, LOG_INFO, "second factor accepted; user=%s rhost=%s service=%s factor=%s",
-                           u->login, ctx->rhost, ctx->service, factor);
+                           login, ctx->rhost, ctx->service, factor);
                 if (v.factor == EHR_FACTOR_RECOVERY)
                         pam_info(ctx->pamh,
                                  "Recovery code accepted. %u left; make new ones with the help desk if you are running out.",
                                  v.recovery_left);
-                offer_trust(ctx, u, &dev);
+                offer_trust(ctx, &u, login, &dev);
                 return 0;
         case -EAGAIN:
                 tell_locked(ctx, v.locked_until_sec);
@@ -465,45 +676,44 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
                            r == -EALREADY ? "code replayed"
                            : r == -EBADMSG ? "sealed seed does not open: store tampered with?"
                                            : "wrong code",
-                           u->login, ctx->rhost, ctx->service, factor, (unsigned long long) v.failures);
+                           login, ctx->rhost, ctx->service, factor, (unsigned long long) v.failures);
                 if (v.locked_until_sec != 0) {
-                        pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s failures=%llu", u->login,
+                        pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s failures=%llu", login,
                                    (unsigned long long) v.failures);
                         tell_locked(ctx, v.locked_until_sec);
                 } else
                         pam_error(ctx->pamh, "%s", MSG_FAILED);
                 return r == -ENOENT ? -EACCES : r;
         case -EROFS:
-                pam_syslog(ctx->pamh, LOG_ERR, "store cannot record the code's use; refusing it; user=%s", u->login);
+                pam_syslog(ctx->pamh, LOG_ERR, "store cannot record the code's use; refusing it; user=%s", login);
                 pam_error(ctx->pamh, "The code cannot be recorded (store read-only or full); contact the help desk.");
                 return r;
         default:
-                return store_failed(ctx, u->login, r);
+                return store_failed(ctx, login, r);
         }
 }
 
 int pam_do_acct_mgmt(struct pam_ctx *ctx) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = open_store(ctx);
+        struct begin_state st;
+        int r = begin(ctx, NULL, &st, &u);
         if (r != 0)
                 return r;
-        r = ehr_store_user_get(ctx->store, ctx->user, &u);
-        if (r == -ENOENT)
+        if (st.user_r == -ENOENT)
                 return PAM_R_IGNORE; /* not ours: other account modules decide */
-        if (r < 0) {
+        if (st.user_r < 0 || (st.lock_r < 0 && st.lock_r != -EAGAIN)) {
+                r = st.user_r < 0 ? st.user_r : st.lock_r;
                 pam_syslog(ctx->pamh, LOG_ERR, "cannot read user %s from the store: %s", ctx->user, ehr_strerror(r));
                 return r;
         }
-        uint64_t until;
-        r = ehr_policy_check_lock(ctx->store, u, ctx->now_sec, &until);
-        if (r == -EAGAIN) {
-                audit(ctx, u->login, "account refused", "account locked");
-                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", u->login, ctx->rhost,
+        if (st.lock_r == -EAGAIN) {
+                audit(ctx, st.login, "account refused", "account locked");
+                pam_syslog(ctx->pamh, LOG_NOTICE, "account locked; user=%s rhost=%s service=%s", st.login, ctx->rhost,
                            ctx->service);
-                tell_locked(ctx, until);
+                tell_locked(ctx, st.until);
                 return -EPERM;
         }
-        return r;
+        return 0;
 }
 
 int pam_do_chauthtok(struct pam_ctx *ctx) {

@@ -17,6 +17,7 @@ struct pam_ctx {
         bool unlock;        /* "unlock": check the Unlock PIN (screen lockers) */
         const char *helper; /* "helper=": the privileged path for unprivileged callers */
         const char *conf;   /* "conf=", if given */
+        const char *remote; /* the ehr2fad socket that answered this login, or NULL: in-process */
 };
 
 /* Read conf= first, then the file, then let the other arguments override it
