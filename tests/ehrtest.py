@@ -19,6 +19,10 @@ ADMIN = os.path.abspath(os.environ.get("EHR2FA_ADMIN", os.path.join(BUILD, "admi
 MODULE = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE", os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa.so")))
 MODULE_TESTCLOCK = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE_TESTCLOCK",
                                                   os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa_testclock.so")))
+EHR2FAD = os.path.abspath(os.environ.get("EHR2FA_DAEMON", os.path.join(BUILD, "daemon", "ehr2fad")))
+# EHR2FA_TEST_DAEMON=1: every Env runs its own ehr2fad and the module asks it (the
+# same behaviour tests, through the daemon path).
+DAEMON_MODE = os.environ.get("EHR2FA_TEST_DAEMON") == "1"
 PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR") or subprocess.run(
     ["pkg-config", "--variable=modules", "pam_wrapper"], capture_output=True, text=True).stdout.strip() \
     or "/usr/lib/x86_64-linux-gnu/pam_wrapper"
@@ -63,6 +67,10 @@ class Env:
         self.service = service
         self.svcdir = os.path.join(self.dir, "pam.d")
         self.passdb = os.path.join(self.dir, "passdb")
+        self.daemon_sock = os.path.join(self.dir, "ehr2fad.sock")
+        self.daemon_log = os.path.join(self.dir, "ehr2fad.log")
+        self.daemon = None
+        self.use_daemon = DAEMON_MODE
         os.mkdir(self.svcdir)
         self.write_conf(conf_extra)
         self.set_module_args(module_args, testclock)
@@ -71,7 +79,8 @@ class Env:
 
     def write_conf(self, extra=""):
         with open(self.conf, "w") as f:
-            f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n")
+            daemon = f"daemon_socket = {self.daemon_sock}\n" if self.use_daemon else ""
+            f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n{daemon}")
         os.chmod(self.conf, 0o644)
 
     def set_module_args(self, args="", testclock=False):
@@ -82,7 +91,47 @@ class Env:
                     f"account required {mod} conf={self.conf} {args}\n")
 
     def cleanup(self):
+        self.stop_daemon()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start_daemon(self, *args, wait=True, required=True):
+        """Run ehr2fad on this store (--debug: one log line per request). Not required:
+        a daemon that refuses to start (a broken config or store, which the test is
+        about) is left out, and the module then works in-process."""
+        log = open(self.daemon_log, "a")
+        self.daemon = subprocess.Popen([EHR2FAD, "--conf", self.conf, "--debug", *args], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 10
+        while wait and not os.path.exists(self.daemon_sock):
+            if not required and self.daemon.poll() is not None:
+                self.daemon = None
+                return None
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"ehr2fad did not start: {self.daemon_lines()}")
+            time.sleep(0.02)
+        return self.daemon
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.terminate()
+            try:
+                self.daemon.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        self.daemon = None
+
+    def daemon_lines(self):
+        try:
+            with open(self.daemon_log) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def _daemon_for_login(self):
+        if DAEMON_MODE and self.daemon is None and os.path.exists(os.path.join(self.store, "ehr2fa.db")):
+            self.start_daemon(required=False)
 
     def admin(self, *args, input=None, check=True, now=None, as_user=None, env_extra=None):
         """Run ehr2fa-admin as root; as_user: as that user through sudo (SUDO_USER),
@@ -114,6 +163,7 @@ class Env:
     def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=()):
         """Run pamtester through pam_wrapper; answers follow the password, one per prompt."""
         need("pamtester")
+        self._daemon_for_login()
         env = dict(os.environ)
         preload = sanitizer_preload() + ["libpam_wrapper.so"]
         env.update({"LD_PRELOAD": ":".join(preload), "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svcdir,
@@ -133,6 +183,7 @@ class Env:
         """Like login(), but the answers after the password come from script(write),
         a function that may wait (for a text message, say) before writing each."""
         need("pamtester")
+        self._daemon_for_login()
         env = dict(os.environ)
         env.update({"LD_PRELOAD": ":".join(sanitizer_preload() + ["libpam_wrapper.so"]), "PAM_WRAPPER": "1",
                     "PAM_WRAPPER_SERVICE_DIR": self.svcdir, "ASAN_OPTIONS": "detect_leaks=0"})

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""ehr2fad, the optional daemon that keeps the store open: logins go through it
+when it runs, work in-process when it does not (or stops answering), and
+nothing a client sends can crash it or make it serve another store."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from ehrtest import EnvTestCase, Env, EHR2FAD, oath
+
+
+def out(r):
+    return r.stdout + r.stderr
+
+
+def wire(**fields):
+    """A request as the module encodes it: key=HEX lines."""
+    return "".join(f"{k}={v.encode().hex()}\n" for k, v in fields.items()).encode()
+
+
+def unwire(data):
+    return {k: bytes.fromhex(v).decode() for k, v in (l.split("=", 1) for l in data.decode().splitlines())}
+
+
+class Daemon(EnvTestCase):
+    def setUp(self):
+        super().setUp()
+        self.env.use_daemon = True
+        self.env.write_conf()
+        self.env.add_user("alice")
+
+    def served(self, op, user="alice"):
+        return [l for l in self.env.daemon_lines() if f"op={op} user={user} " in l]
+
+    def call(self, data):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect(self.env.daemon_sock)
+        s.send(data)
+        reply = s.recv(65536)
+        s.close()
+        return reply
+
+    def test_login_goes_through_the_daemon(self):
+        self.env.start_daemon()
+        r = self.env.login("alice", oath(), ops=("authenticate", "acct_mgmt"))
+        self.assertLoginOK(r)
+        self.assertTrue(self.served("begin"), self.env.daemon_lines())
+        self.assertTrue([l for l in self.served("verify") if l.endswith(" r=0")], self.env.daemon_lines())
+        # The decision is in the same audit log as ever, written by the daemon.
+        self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor accepted")
+        # The code travelled on the socket, never into the daemon's log.
+        self.assertNotIn(oath(), "\n".join(self.env.daemon_lines()))
+
+    def test_replay_and_wrong_code_through_the_daemon(self):
+        self.env.start_daemon()
+        code = oath()
+        self.assertLoginOK(self.env.login("alice", code))
+        self.assertLoginFails(self.env.login("alice", code))
+        self.assertIn("replayed", self.env.audit("alice")[-1]["details"])
+        wrong = "%06d" % ((int(oath()) + 1) % 1000000)
+        r = self.env.login("alice", wrong)
+        self.assertLoginFails(r)
+        self.assertIn("Verification failed", out(r))
+        self.assertTrue([l for l in self.served("verify") if l.endswith(" r=-13")])
+
+    def test_module_policy_is_applied_not_the_daemons(self):
+        # The daemon's own config says deny = 5 (default); the module says 2.
+        self.env.set_module_args("deny=2")
+        self.env.start_daemon()
+        wrong = "%06d" % ((int(oath()) + 1) % 1000000)
+        self.assertLoginFails(self.env.login("alice", wrong))
+        r = self.env.login("alice", wrong)
+        self.assertIn("locked", out(r))
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("locked", out(r))
+        self.assertTrue(self.served("begin"))
+
+    def test_unknown_user_same_words(self):
+        self.env.start_daemon()
+        r = self.env.login("mallory", "123456")
+        self.assertLoginFails(r)
+        self.assertIn("Verification code:", out(r))
+        self.assertIn("Verification failed", out(r))
+        self.assertTrue(self.served("begin", "mallory"))
+
+    def test_no_daemon_means_in_process(self):
+        # The configured socket does not exist: the login works as without a daemon.
+        r = self.env.login("alice", oath())
+        self.assertLoginOK(r)
+        self.assertEqual(self.env.daemon_lines(), [])
+
+    def test_daemon_stopped_between_logins(self):
+        self.env.start_daemon()
+        self.assertLoginOK(self.env.login("alice", oath(step=-1)))
+        self.env.stop_daemon()
+        self.assertFalse(os.path.exists(self.env.daemon_sock), "socket left behind")
+        self.assertLoginOK(self.env.login("alice", oath()))
+
+    def test_hung_daemon_does_not_hang_the_login(self):
+        self.env.write_conf("store_timeout_ms = 500")
+        d = self.env.start_daemon()
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            r = self.env.login("alice", oath())
+            # Asked, no answer within store_timeout_ms: checked in-process instead.
+            self.assertLoginOK(r)
+            self.assertLess(r.elapsed, 5)
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+
+    def test_other_store_is_not_served(self):
+        other = Env()
+        self.addCleanup(other.cleanup)
+        other.use_daemon = True
+        other.write_conf()
+        other.admin("init")
+        other.add_user("alice", secret="GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+        # Our daemon, other's socket path: it serves our store, not other's.
+        with open(self.env.conf, "a") as f:
+            f.write(f"daemon_socket = {other.daemon_sock}\n")
+        self.env.start_daemon("--socket", other.daemon_sock, wait=False)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(other.daemon_sock) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r = other.login("alice", oath(secret="GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"))
+        self.assertLoginOK(r)
+        self.assertTrue([l for l in self.env.daemon_lines() if "r=-18" in l], self.env.daemon_lines())
+        self.assertEqual(other.audit("alice")[-1]["action"], "second factor accepted")
+
+    def test_hostile_requests(self):
+        self.env.start_daemon()
+        bad = [
+            b"",
+            b"garbage",
+            b"v=31\nop=zz\n",                    # not hex
+            b"v=31\nop=6\n",                     # odd length
+            b"v=31\nv=31\n",                     # duplicate key
+            b"V=31\n",                           # bad key
+            b"v=31\nop=00\n",                    # NUL in a value
+            b"x" * 20000,                        # more than a request may hold
+            wire(v="2", op="begin", user="alice", now="1", source="s"),
+            wire(v="1", op="nosuch", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
+            wire(v="1", op="verify", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
+            wire(v="1", op="begin", user="alice", now="x", source="s"),
+            wire(v="1", op="begin", user="alice", now="1", source="s", **{"cfg.deny": "0"}),
+            wire(v="1", op="begin", user="alice", now="1", source="s", **{"cfg.nosuchkey": "1"}),
+            wire(v="1", op="begin", user="../../etc/passwd", now="1", source="s",
+                 **{"cfg.store_dir": self.env.store}),
+        ]
+        for data in bad:
+            if data == b"":
+                continue
+            try:
+                reply = self.call(data)
+            except OSError:
+                continue  # dropped: fine, as long as the daemon lives on
+            if reply:
+                r = int(unwire(reply)["r"])
+                self.assertLess(r, 0, data[:60])
+        # An empty datagram and a client that connects and says nothing.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(self.env.daemon_sock)
+        s.close()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(self.env.daemon_sock)
+        start = time.monotonic()
+        self.assertLoginOK(self.env.login("alice", oath()))
+        s.close()
+        self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertTrue(self.served("verify"))
+        self.assertTrue([l for l in self.env.daemon_lines() if "malformed request" in l])
+
+    def test_only_our_uid_is_served(self):
+        self.env.start_daemon()
+        os.chmod(self.env.dir, 0o755)
+        os.chmod(self.env.daemon_sock, 0o666)  # even when the socket mode would let it in
+        client = ("import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); "
+                  "s.settimeout(5); s.connect(sys.argv[1]); s.send(b'v=31\\n'); "
+                  "print(repr(s.recv(100)))")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c", client,
+                            self.env.daemon_sock], capture_output=True, text=True, timeout=30)
+        # Closed without an answer (an empty read, or a reset).
+        self.assertRegex(r.stdout + r.stderr, r"b''|ConnectionResetError")
+        self.assertNotIn("r=", r.stdout)
+        time.sleep(0.2)
+        self.assertTrue([l for l in self.env.daemon_lines() if "refused a client running as uid 65534" in l])
+
+    def test_store_with_bad_mode_is_refused(self):
+        self.env.start_daemon()
+        os.chmod(os.path.join(self.env.store, "ehr2fa.db"), 0o644)
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("unavailable", out(r))
+
+    def test_refuses_to_start_on_a_bad_store_or_a_live_socket(self):
+        d = self.env.start_daemon()
+        second = subprocess.run([EHR2FAD, "--conf", self.env.conf], capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("already serving", second.stderr)
+        self.assertIsNone(d.poll())
+        self.env.stop_daemon()
+        os.chmod(os.path.join(self.env.store, "master.key"), 0o644)
+        r = subprocess.run([EHR2FAD, "--conf", self.env.conf], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("master.key", r.stderr)
+        self.assertIn("chmod", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
