@@ -66,5 +66,28 @@ EOF
 done
 echo
 
-"$bench" --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
+# ehr2fad, the optional daemon: one per store size, on a copy of the store
+# (SIZE/store-d) at SIZE/ehr2fad.sock; the plain pam_ehr2fa rows set
+# daemon_socket=none and open their own store in-process, with no daemon on it.
+daemon=${EHR2FAD:-$(dirname "$ehr2fa")/../daemon/ehr2fad}
+daemon_opt=
+pids=
+if [ -x "$daemon" ]; then
+        for n in $(echo "$sizes" | tr , ' '); do
+                cp -a "$tmp/$n/store" "$tmp/$n/store-d"
+                sed "s|^store_dir = .*|store_dir = $tmp/$n/store-d|" "$tmp/$n/ehr2fa.conf" > "$tmp/$n/ehr2fad.conf"
+                chmod 0600 "$tmp/$n/ehr2fad.conf"
+                "$daemon" --conf "$tmp/$n/ehr2fad.conf" --socket "$tmp/$n/ehr2fad.sock" 2> "$tmp/$n/ehr2fad.log" &
+                pids="$pids $!"
+        done
+        for n in $(echo "$sizes" | tr , ' '); do
+                i=0
+                while [ ! -S "$tmp/$n/ehr2fad.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+                [ -S "$tmp/$n/ehr2fad.sock" ] || { cat "$tmp/$n/ehr2fad.log" >&2; exit 1; }
+        done
+        daemon_opt=--ehr2fad
+        trap 'kill $pids 2>/dev/null; wait; rm -rf "$tmp"' EXIT
+fi
+
+"$bench" $daemon_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
