@@ -121,19 +121,49 @@ void ehr_keyed_hash(const struct ehr_keys *k, enum ehr_key_purpose purpose, cons
         sodium_memzero(&st, sizeof st);
 }
 
+#define SECRET_CACHE_BYTES 256U
+static bool secret_cache_on;
+static struct ehr_secret *secret_spare;
+
 struct ehr_secret *ehr_secret_new(size_t n) {
+        size_t cap = n;
+        if (secret_cache_on && n <= SECRET_CACHE_BYTES) {
+                if (secret_spare) {
+                        struct ehr_secret *s = secret_spare;
+                        secret_spare = NULL;
+                        s->len = n;
+                        return s;
+                }
+                cap = SECRET_CACHE_BYTES;
+        }
         /* sodium_malloc() places the block at the end of a page: only a size that is a
          * multiple of the alignment gives an aligned pointer. */
-        size_t align = _Alignof(struct ehr_secret), size = (sizeof(struct ehr_secret) + n + align - 1) & ~(align - 1);
+        size_t align = _Alignof(struct ehr_secret), size = (sizeof(struct ehr_secret) + cap + align - 1) & ~(align - 1);
         struct ehr_secret *s = sodium_malloc(size);
         if (!s)
                 return NULL;
         s->len = n;
+        s->cap = cap;
         return s;
 }
 
 struct ehr_secret *ehr_secret_free(struct ehr_secret *s) {
-        if (s)
-                sodium_free(s);
+        if (!s)
+                return NULL;
+        if (secret_cache_on && !secret_spare && s->cap == SECRET_CACHE_BYTES) {
+                sodium_memzero(s->data, s->cap);
+                s->len = 0;
+                secret_spare = s;
+                return NULL;
+        }
+        sodium_free(s);
         return NULL;
+}
+
+void ehr_secret_cache(bool on) {
+        secret_cache_on = on;
+        if (!on && secret_spare) {
+                sodium_free(secret_spare);
+                secret_spare = NULL;
+        }
 }

@@ -61,10 +61,16 @@ const uint8_t *ehr_keys_get(const struct ehr_keys *k, enum ehr_key_purpose purpo
 /* Guarded memory for a secret of n bytes (sodium_malloc); free with ehr_secret_free(). */
 struct ehr_secret {
         size_t len;
+        size_t cap; /* bytes usable in data */
         uint8_t data[];
 };
 struct ehr_secret *ehr_secret_new(size_t n);
 struct ehr_secret *ehr_secret_free(struct ehr_secret *s);
+/* For a long-lived, single-threaded process (ehr2fad): keep one freed block,
+ * wiped, for the next small secret instead of a fresh sodium_malloc() (six
+ * syscalls, and four more to free it) per code checked. Off by default; off
+ * again frees the spare block. */
+void ehr_secret_cache(bool on);
 static inline void ehr_secret_freep(struct ehr_secret **s) {
         *s = ehr_secret_free(*s);
 }

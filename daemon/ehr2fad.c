@@ -24,10 +24,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authd.h"
 #include "config.h"
+#include "crypto.h"
 #include "errors.h"
 #include "util.h"
 #include "wire.h"
@@ -128,6 +130,8 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
         ssize_t n = recv(fd, req->data, sizeof req->data, MSG_TRUNC);
         if (n <= 0)
                 return; /* gone, or silent past the timeout */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         char summary[160];
         req->len = (size_t) n;
         if ((size_t) n > sizeof req->data || ehr_wire_parse(req) < 0) {
@@ -135,10 +139,12 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
                 (void) ehr_wire_addi(reply, "r", -EBADMSG);
         } else
                 (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         if (send(fd, reply->data, reply->len, MSG_NOSIGNAL) < 0)
                 fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) cred.pid, ehr_strerror(negative_errno()));
         if (debug)
-                fprintf(stderr, "ehr2fad: pid %d %s\n", (int) cred.pid, summary);
+                fprintf(stderr, "ehr2fad: pid %d %s (%ld us)\n", (int) cred.pid, summary,
+                        (long) ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000L));
 }
 
 int main(int argc, char **argv) {
@@ -183,6 +189,8 @@ int main(int argc, char **argv) {
                 fputs("ehr2fad: libsodium failed to initialise\n", stderr);
                 return 1;
         }
+
+        ehr_secret_cache(true);
 
         struct ehr_config cfg;
         char err[EHR_CONFIG_ERR_MAX];
@@ -235,6 +243,7 @@ int main(int argc, char **argv) {
         close(lfd);
         ehr_authd_free(d);
         ehr_config_done(&cfg);
+        ehr_secret_cache(false);
         if (stop)
                 fprintf(stderr, "ehr2fad: stopped by signal %d\n", (int) stop);
         return stop ? 0 : 1;
