@@ -58,10 +58,8 @@ int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_p
         int r = check_stat(&st, uid, allow_root, strict_private);
         if (r < 0)
                 return r;
-        /* Clear O_NONBLOCK: it was only there so a FIFO in place of the file cannot block open(). */
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-                return negative_errno();
+        /* O_NONBLOCK stays: it was only there so that a FIFO in place of the file
+         * cannot block open(), and reads of a regular file ignore it. */
         return TAKE_FD(fd);
 }
 
