@@ -74,7 +74,6 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
 }
 
 static int config_from(const struct ehr_wire *req, struct ehr_config *c) {
-        ehr_config_init(c);
         for (size_t i = 0; i < req->n; i++)
                 if (strncmp(req->key[i], "cfg.", 4) == 0) {
                         int r = ehr_config_set(c, req->key[i] + 4, req->value[i]);
@@ -172,6 +171,7 @@ int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr
         int r;
 
         reply->len = 0;
+        ehr_config_init(&c);
         snprintf(summary, summary_len, "op=%s", op && strlen(op) < 16 ? op : "?");
         if (ehr_wire_getu(req, "v", &version) < 0 || version != EHR_WIRE_VERSION)
                 r = -EPROTONOSUPPORT;
@@ -182,6 +182,7 @@ int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr
         if (r < 0) {
                 (void) ehr_wire_addi(reply, "r", r);
                 snprintf(summary + strlen(summary), summary_len - strlen(summary), " r=%d (bad request)", r);
+                ehr_config_done(&c);
                 return r;
         }
 

@@ -29,6 +29,9 @@ struct ehr_authd;
 /* A daemon state for the store in store_dir (opened on first use). */
 int ehr_authd_new(const char *store_dir, uint64_t store_timeout_ms, struct ehr_authd **ret);
 struct ehr_authd *ehr_authd_free(struct ehr_authd *d);
+static inline void ehr_authd_freep(struct ehr_authd **d) {
+        *d = ehr_authd_free(*d);
+}
 
 /* Answer one request into reply (a fresh message). Returns 0 when a reply was
  * built (its r says how the operation went), or a negative errno when the

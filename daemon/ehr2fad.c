@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
 
         ehr_secret_cache(true);
 
-        struct ehr_config cfg;
+        _cleanup_(ehr_config_done) struct ehr_config cfg;
         char err[EHR_CONFIG_ERR_MAX];
         ehr_config_init(&cfg);
         if (ehr_config_load(&cfg, conf ?: EHR_CONFIG_DEFAULT_PATH, !conf, err, sizeof err) < 0) {
@@ -206,13 +206,12 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        struct ehr_authd *d = NULL;
+        _cleanup_(ehr_authd_freep) struct ehr_authd *d = NULL;
         if (ehr_authd_new(cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, cfg.store_timeout_ms, &d) < 0)
                 return 1;
         /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
         if (ehr_authd_open(d, err, sizeof err) < 0) {
                 fprintf(stderr, "ehr2fad: %s\n", err);
-                ehr_authd_free(d);
                 return 1;
         }
 
@@ -223,10 +222,8 @@ int main(int argc, char **argv) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         int lfd = listen_on(sock);
-        if (lfd < 0) {
-                ehr_authd_free(d);
+        if (lfd < 0)
                 return 1;
-        }
         fprintf(stderr, "ehr2fad: serving %s on %s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, sock);
 
         while (!stop) {
@@ -241,8 +238,7 @@ int main(int argc, char **argv) {
         }
         (void) unlink(sock);
         close(lfd);
-        ehr_authd_free(d);
-        ehr_config_done(&cfg);
+        d = ehr_authd_free(d);
         ehr_secret_cache(false);
         if (stop)
                 fprintf(stderr, "ehr2fad: stopped by signal %d\n", (int) stop);

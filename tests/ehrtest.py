@@ -91,8 +91,10 @@ class Env:
                     f"account required {mod} conf={self.conf} {args}\n")
 
     def cleanup(self):
-        self.stop_daemon()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop_daemon()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_daemon(self, *args, wait=True, required=True):
         """Run ehr2fad on this store (--debug: one log line per request). Not required:
@@ -113,14 +115,19 @@ class Env:
         return self.daemon
 
     def stop_daemon(self):
-        if self.daemon and self.daemon.poll() is None:
-            self.daemon.terminate()
+        """SIGTERM, and it must exit 0: under ASan a leak or a memory error shows here."""
+        d, self.daemon = self.daemon, None
+        if not d:
+            return
+        if d.poll() is None:
+            d.terminate()
             try:
-                self.daemon.wait(timeout=10)
+                d.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-        self.daemon = None
+                d.kill()
+                d.wait()
+        if d.returncode != 0:
+            raise AssertionError(f"ehr2fad exited {d.returncode}: " + "\n".join(self.daemon_lines()[-40:]))
 
     def daemon_lines(self):
         try:
