@@ -14,6 +14,8 @@
 #include "trust.h"
 #include "util.h"
 
+#define EHR_AUTHD_WAL_RESERVE (1100U * (4096U + 24U) + 32U)
+
 struct ehr_authd {
         char *store_dir;
         uint64_t timeout_ms;
@@ -70,6 +72,11 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
         }
         d->dev = st.st_dev;
         d->ino = st.st_ino;
+        /* SQLite checkpoints at 1000 pages: room for that many frames and some. */
+        r = ehr_store_wal_reserve(d->store, EHR_AUTHD_WAL_RESERVE);
+        if (r < 0)
+                fprintf(stderr, "ehr2fad: cannot size the WAL of %s (%s); going on\n", ehr_store_path(d->store),
+                        ehr_strerror(r));
         return 0;
 }
 

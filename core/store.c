@@ -580,6 +580,45 @@ void ehr_store_rollback(struct ehr_store *s) {
                 (void) exec(s, "ROLLBACK");
 }
 
+int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes) {
+        /* The write lock: nobody appends frames while we extend the file. */
+        int r = exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *wal = NULL;
+        if (asprintf(&wal, "%s-wal", s->db_path) < 0) {
+                ehr_store_rollback(s);
+                return -ENOMEM;
+        }
+        /* Opening and closing the WAL ourselves touches no lock: SQLite locks the
+         * database and the -shm file, never the WAL. */
+        _cleanup_close_ int fd = open(wal, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = negative_errno();
+                ehr_store_rollback(s);
+                return r;
+        }
+        static const uint8_t zeros[65536];
+        /* Zeros after the last frame: no valid frame header, so readers and WAL
+         * recovery stop before them. Written, not fallocate()d: an unwritten
+         * extent would still cost a journal commit at the first sync into it. */
+        for (uint64_t off = (uint64_t) st.st_size; off < bytes && r >= 0;) {
+                size_t n = bytes - off < sizeof zeros ? (size_t) (bytes - off) : sizeof zeros;
+                ssize_t w = pwrite(fd, zeros, n, (off_t) off);
+                if (w <= 0)
+                        r = w < 0 ? negative_errno() : -EIO;
+                else
+                        off += (uint64_t) w;
+        }
+        if (r >= 0 && (uint64_t) st.st_size < bytes && fsync(fd) < 0)
+                r = negative_errno();
+        int q = exec(s, "COMMIT");
+        if (q < 0)
+                ehr_store_rollback(s);
+        return r < 0 ? r : q;
+}
+
 int ehr_store_release(struct ehr_store *s) {
         int n = 0;
         for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st; st = sqlite3_next_stmt(s->db, st))

@@ -53,6 +53,14 @@ int ehr_store_sync(struct ehr_store *s);
 /* End whatever a long-lived connection still holds: statements not reset (each
  * keeps a read snapshot open) and an open transaction. Returns how many there were. */
 int ehr_store_release(struct ehr_store *s);
+
+/* Make the WAL file at least `bytes` long, with written zeros after its last
+ * frame, so that the commits of a long-lived connection overwrite blocks that
+ * already exist: a sync is then a data sync, not a journal commit for a file
+ * that grows (about 4x cheaper on ext4). For ehr2fad, which keeps the store
+ * open (the WAL then stays as long as the daemon runs). */
+int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes);
+
 bool ehr_store_in_transaction(struct ehr_store *s);
 
 /* Users */
