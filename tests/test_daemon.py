@@ -103,6 +103,29 @@ class Daemon(EnvTestCase):
         self.assertFalse(os.path.exists(self.env.daemon_sock), "socket left behind")
         self.assertLoginOK(self.env.login("alice", oath()))
 
+    def test_wal_sized_at_start_and_recovered_after_a_crash(self):
+        d = self.env.start_daemon()
+        wal = os.path.join(self.env.store, "ehr2fa.db-wal")
+        size = os.path.getsize(wal)
+        self.assertGreater(size, 4 * 1024 * 1024)  # room for a checkpoint's worth of frames
+        code = oath()
+        self.assertLoginOK(self.env.login("alice", code))
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        self.assertLoginFails(self.env.login("alice", wrong))
+        self.assertEqual(os.path.getsize(wal), size, "the WAL grew: commits did not overwrite")
+        # Killed without a checkpoint: the frames before the zeros are all there is.
+        os.kill(d.pid, signal.SIGKILL)
+        d.wait()
+        self.env.daemon = None
+        r = self.env.login("alice", code)
+        self.assertLoginFails(r)  # the use of the code survived: a replay
+        actions = [a["action"] for a in self.env.audit("alice")]
+        self.assertEqual(actions[-3:], ["second factor accepted", "second factor failed", "second factor failed"])
+        self.assertIn("replayed", self.env.audit("alice")[-1]["details"])
+        self.env.admin("audit", "verify")
+        # The wrong code counted before the crash, the replay after it.
+        self.assertIn("2 of 5 failures", self.env.admin("lockout", "show", "alice").stdout)
+
     def test_hung_daemon_does_not_hang_the_login(self):
         self.env.write_conf("store_timeout_ms = 500")
         d = self.env.start_daemon()
