@@ -18,6 +18,7 @@
 struct ehr_wire {
         size_t len;     /* bytes used in data */
         size_t n;       /* parsed fields */
+        size_t dlen;    /* bytes used in decoded */
         const char *key[EHR_WIRE_FIELDS_MAX];
         const char *value[EHR_WIRE_FIELDS_MAX];
         char data[EHR_WIRE_MAX];    /* encoded */
