@@ -33,7 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ehrtest import Env, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN  # noqa: E402
+from ehrtest import Env, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN, DAEMON_MODE  # noqa: E402
 
 # sshd re-executes itself and so must be started by absolute path.
 SSHD = os.path.abspath(os.environ.get("EHR2FA_SSHD", "/usr/sbin/sshd"))
@@ -319,6 +319,8 @@ class SshdTestCase(unittest.TestCase):
         try:
             self.env.admin("init")
             self.env.add_user(USER)
+            if DAEMON_MODE:
+                self.env.start_daemon()
             self.sshd = Sshd(self.env, self.methods, self.expose_auth_info)
             self.client = Client(self.env.dir, self.sshd.port)
         except BaseException:
@@ -372,6 +374,10 @@ class KeyboardInteractive(SshdTestCase):
         self.assertEqual(row["action"], "second factor accepted", row)
         self.assertIn("service=sshd", row["source"])
         self.assertIn("rhost=127.0.0.1", row["source"])
+        if DAEMON_MODE:
+            # sshd's session child (root) asked ehr2fad, which checked the code.
+            self.assertTrue([l for l in self.env.daemon_lines() if f"op=verify user={USER} r=0 " in l],
+                            self.env.daemon_lines())
 
     def test_wrong_code_is_refused(self):
         good = oath()
