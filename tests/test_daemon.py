@@ -201,6 +201,38 @@ class Daemon(EnvTestCase):
         self.assertTrue(self.served("verify"))
         self.assertTrue([l for l in self.env.daemon_lines() if "malformed request" in l])
 
+    def test_concurrent_clients_and_writers_lose_nothing(self):
+        self.env.write_conf("deny = 1000\nmax_failures = 100000")
+        self.env.start_daemon()
+        import threading
+        now = str(int(time.time()))
+        req = wire(v="1", op="verify", user="alice", now=now, source="service=test", answer="000000",
+                   **{"cfg.store_dir": self.env.store, "cfg.deny": "1000", "cfg.max_failures": "100000"})
+        results, errors = [], []
+
+        def client():
+            for _ in range(25):
+                try:
+                    results.append(int(unwire(self.call(req))["r"]))
+                except Exception as e:  # noqa: BLE001 - collected and asserted below
+                    errors.append(repr(e))
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        # Meanwhile other processes write the same store in-process.
+        for i in range(5):
+            self.env.admin("user", "add", f"extra{i}", "--phone", "+15551230000", "--email", f"e{i}@example.org",
+                           "--name", "Extra", "--role", "staff")
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(results, [-13] * 200)
+        self.assertIn("200 of 1000 failures", self.env.admin("lockout", "show", "alice").stdout)
+        self.assertEqual(sum(1 for a in self.env.audit("alice") if a["action"] == "second factor failed"), 200)
+        self.env.admin("audit", "verify")
+        self.assertLoginOK(self.env.login("alice", oath()))
+
     def test_only_our_uid_is_served(self):
         self.env.start_daemon()
         os.chmod(self.env.dir, 0o755)
