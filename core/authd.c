@@ -22,6 +22,7 @@ struct ehr_authd {
         struct ehr_store *store;
         dev_t dev;
         ino_t ino;
+        char last_err[EHR_CONFIG_ERR_MAX]; /* the last reason the store could not be opened, said once */
 };
 
 int ehr_authd_new(const char *store_dir, uint64_t store_timeout_ms, struct ehr_authd **ret) {
@@ -195,8 +196,15 @@ int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr
 
         if (!streq(c.store_dir ?: EHR_STORE_DEFAULT_DIR, d->store_dir))
                 r = -EXDEV;
-        else
+        else {
                 r = ehr_authd_open(d, err, sizeof err);
+                /* Why logins now fall back to the module's own check: once, not per request. */
+                if (r < 0 && !streq(err, d->last_err)) {
+                        fprintf(stderr, "ehr2fad: %s; logins are checked in-process until it is fixed\n", err);
+                        snprintf(d->last_err, sizeof d->last_err, "%s", err);
+                } else if (r >= 0)
+                        d->last_err[0] = 0;
+        }
         if (r >= 0) {
                 if (streq(op, "begin"))
                         r = op_begin(d, &c, req, user, now, source, reply);

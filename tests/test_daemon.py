@@ -259,6 +259,10 @@ class Daemon(EnvTestCase):
         r = self.env.login("alice", oath())
         self.assertLoginFails(r)
         self.assertIn("unavailable", out(r))
+        self.assertLoginFails(self.env.login("alice", oath()))
+        said = [l for l in self.env.daemon_lines() if "chmod go-rwx" in l]
+        self.assertEqual(len(said), 1, self.env.daemon_lines())  # the reason, once
+        self.assertIn("checked in-process", said[0])
 
     def test_refuses_to_start_on_a_bad_store_or_a_live_socket(self):
         d = self.env.start_daemon()
