@@ -157,17 +157,14 @@ int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *
         if (strlen(path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        /* Non-blocking: a daemon whose backlog is full refuses at once (-EAGAIN)
+         * instead of holding the login; nothing was delivered then. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
-        /* A connect() to a daemon whose backlog is full waits this long too. */
-        uint64_t t = timeout_ms ? timeout_ms : 1;
-        struct timeval tv = { .tv_sec = (time_t) (t / 1000U), .tv_usec = (suseconds_t) (t % 1000U) * 1000 };
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-                return negative_errno();
-        uint64_t deadline = mono_ms() + t;
+        uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 1);
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : negative_errno();
+                return negative_errno();
 
         struct ucred cred;
         socklen_t cl = sizeof cred;
@@ -178,7 +175,7 @@ int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *
 
         ssize_t n = send(fd, req->data, req->len, MSG_NOSIGNAL);
         if (n < 0)
-                return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
+                return negative_errno(); /* -EAGAIN: its queue is full, the request was not taken */
         if ((size_t) n != req->len)
                 return -EIO;
 

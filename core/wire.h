@@ -50,6 +50,7 @@ int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret);
 
 /* Send req to the daemon at path and wait up to timeout_ms for its reply, parsed
  * into reply. The daemon must run as our euid (SO_PEERCRED), else -EPERM.
- * -ENOENT or -ECONNREFUSED: no daemon there; -ETIMEDOUT: it did not answer;
- * -EBADMSG: the reply is malformed. */
+ * -ENOENT or -ECONNREFUSED: no daemon there; -EAGAIN: it is too busy to take
+ * the request (not delivered); -ETIMEDOUT: it took the request but did not
+ * answer; -EBADMSG: the reply is malformed. */
 int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);

@@ -244,6 +244,11 @@ static bool remote_absent(int r) {
         return r == -ENOENT || r == -ECONNREFUSED;
 }
 
+/* The request never reached the daemon: checking here instead counts nothing twice. */
+static bool remote_undelivered(int r) {
+        return remote_absent(r) || r == -EAGAIN;
+}
+
 static void audit(struct pam_ctx *ctx, const char *user, const char *action, const char *details) {
         /* The name of an unknown user is whatever the client typed: keep it out of the log unless it is a name. */
         if (!ehr_login_valid(user))
@@ -376,7 +381,7 @@ static int verify(struct pam_ctx *ctx, struct ehr_user **u, const char *login, c
                                                     .failures = failures, .recovery_left = (unsigned) left };
                         return rr;
                 }
-                if (!remote_absent(r)) {
+                if (!remote_undelivered(r)) {
                         /* It may have counted the answer: never check it a second time. */
                         pam_syslog(ctx->pamh, LOG_ERR, "ehr2fad at %s did not answer the check: %s", ctx->remote,
                                    ehr_strerror(r));
