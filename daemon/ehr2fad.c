@@ -112,7 +112,7 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
         _cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
                 return;
-        struct ucred cred;
+        struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
         socklen_t cl = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
                 fprintf(stderr, "ehr2fad: refused a client running as uid %u (pid %d)\n", (unsigned) cred.uid,
