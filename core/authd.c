@@ -58,7 +58,7 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
                 /* A store replaced under us (restored from backup, init again) is reopened, and
                  * so is one whose mode changed: the reopen then refuses it as the module would. */
                 if (stat(ehr_store_path(d->store), &st) == 0 && st.st_dev == d->dev && st.st_ino == d->ino &&
-                    st.st_uid == geteuid() && (st.st_mode & 07077) == 0 && S_ISREG(st.st_mode))
+                    S_ISREG(st.st_mode) && ehr_stat_check(&st, geteuid(), false, true) == 0)
                         return 0;
                 close_store(d);
         }

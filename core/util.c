@@ -38,7 +38,7 @@ int ehr_parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
-static int check_stat(const struct stat *st, uid_t uid, bool allow_root, bool strict_private) {
+int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private) {
         if (st->st_uid != uid && !(allow_root && st->st_uid == 0))
                 return -EPERM;
         if (st->st_mode & (strict_private ? 0077 : 0022))
@@ -55,7 +55,7 @@ int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_p
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        int r = check_stat(&st, uid, allow_root, strict_private);
+        int r = ehr_stat_check(&st, uid, allow_root, strict_private);
         if (r < 0)
                 return r;
         /* O_NONBLOCK stays: it was only there so that a FIFO in place of the file
@@ -70,7 +70,7 @@ int ehr_open_dir_checked(const char *path, uid_t uid, bool strict_private) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        int r = check_stat(&st, uid, false, strict_private);
+        int r = ehr_stat_check(&st, uid, false, strict_private);
         if (r < 0)
                 return r;
         return TAKE_FD(fd);

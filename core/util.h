@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define _public_ __attribute__((visibility("default")))
@@ -73,6 +74,9 @@ int ehr_parse_bool(const char *s, bool *ret);
  * Returns the fd, or -ENOENT, -ELOOP (symlink), -EBADFD (not a regular file),
  * -EPERM (wrong owner), -EACCES (mode too open), or another -errno. */
 int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_private);
+
+/* The ownership and mode checks of both, on a stat result: 0, -EPERM or -EACCES. */
+int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private);
 
 /* Same checks for a directory, opened O_DIRECTORY|O_NOFOLLOW. */
 int ehr_open_dir_checked(const char *path, uid_t uid, bool strict_private);

@@ -67,12 +67,13 @@ static int listen_on(const char *path) {
                 fprintf(stderr, "ehr2fad: cannot create %s: %s\n", dir, ehr_strerror(r));
                 return r;
         }
-        struct stat st;
-        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
-                fprintf(stderr, "ehr2fad: %s must be a directory owned by uid %u and not writable by others\n", dir,
-                        (unsigned) geteuid());
-                return -EPERM;
+        _cleanup_close_ int dfd = ehr_open_dir_checked(dir, geteuid(), false);
+        if (dfd < 0) {
+                char msg[256];
+                fprintf(stderr, "ehr2fad: %s\n", ehr_open_error(dfd, dir, false, msg, sizeof msg));
+                return dfd;
         }
+        struct stat st;
 
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)

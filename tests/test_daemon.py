@@ -270,6 +270,15 @@ class Daemon(EnvTestCase):
         self.assertEqual(second.returncode, 1)
         self.assertIn("already serving", second.stderr)
         self.assertIsNone(d.poll())
+        # A socket directory others may write to: anyone could replace the socket.
+        loose = os.path.join(self.env.dir, "loose")
+        os.mkdir(loose)
+        os.chmod(loose, 0o777)
+        third = subprocess.run([EHR2FAD, "--conf", self.env.conf, "--socket", os.path.join(loose, "s.sock")],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(third.returncode, 1)
+        self.assertIn(f"fix: chmod go-w {loose}", third.stderr)
+        self.assertFalse(os.path.exists(os.path.join(loose, "s.sock")))
         self.env.stop_daemon()
         os.chmod(os.path.join(self.env.store, "master.key"), 0o644)
         r = subprocess.run([EHR2FAD, "--conf", self.env.conf], capture_output=True, text=True, timeout=30)
