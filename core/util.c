@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -36,6 +37,12 @@ int ehr_parse_bool(const char *s, bool *ret) {
                         return 0;
                 }
         return -EINVAL;
+}
+
+uint64_t ehr_monotonic_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
 }
 
 int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private) {

@@ -75,6 +75,9 @@ int ehr_parse_bool(const char *s, bool *ret);
  * -EPERM (wrong owner), -EACCES (mode too open), or another -errno. */
 int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_private);
 
+/* CLOCK_MONOTONIC in microseconds: for timeouts and durations, never for dates. */
+uint64_t ehr_monotonic_usec(void);
+
 /* The ownership and mode checks of both, on a stat result: 0, -EPERM or -EACCES. */
 int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private);
 

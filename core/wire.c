@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -147,9 +146,7 @@ int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret) {
 }
 
 static uint64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+        return ehr_monotonic_usec() / 1000U;
 }
 
 int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {

@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "authd.h"
@@ -135,8 +134,7 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
         }
         if (n <= 0)
                 return; /* gone, or silent past the timeout */
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = ehr_monotonic_usec();
         char summary[160];
         req->len = (size_t) n;
         if ((size_t) n > sizeof req->data || ehr_wire_parse(req) < 0) {
@@ -144,12 +142,12 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
                 (void) ehr_wire_addi(reply, "r", -EBADMSG);
         } else
                 (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t t1 = ehr_monotonic_usec();
         if (send(fd, reply->data, reply->len, MSG_NOSIGNAL) < 0)
                 fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) cred.pid, ehr_strerror(negative_errno()));
         if (debug)
-                fprintf(stderr, "ehr2fad: pid %d %s (%ld us)\n", (int) cred.pid, summary,
-                        (long) ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000L));
+                fprintf(stderr, "ehr2fad: pid %d %s (%llu us)\n", (int) cred.pid, summary,
+                        (unsigned long long) (t1 - t0));
 }
 
 int main(int argc, char **argv) {

@@ -239,6 +239,14 @@ static int remote_send(struct pam_ctx *ctx, const char *path, const struct ehr_w
         return 0;
 }
 
+/* Send a request whose reply is just "r" (audit, trust): returns that r, or the
+ * call's own error. */
+static int remote_call(struct pam_ctx *ctx, const struct ehr_wire *req) {
+        _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
+        int rr = 0, r = reply ? remote_send(ctx, ctx->remote, req, reply, &rr) : -ENOMEM;
+        return r < 0 ? r : rr;
+}
+
 /* The daemon is not there: normal on a host without it. Anything else is worth a line. */
 static bool remote_absent(int r) {
         return r == -ENOENT || r == -ECONNREFUSED;
@@ -256,13 +264,12 @@ static void audit(struct pam_ctx *ctx, const char *user, const char *action, con
         int r;
         if (ctx->remote) {
                 _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "audit", user);
-                _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
-                int rr = 0;
-                r = !req || !reply || ehr_wire_add(req, "action", action) < 0 || ehr_wire_add(req, "details", details) < 0
-                            ? -ENOMEM
-                            : remote_send(ctx, ctx->remote, req, reply, &rr);
-                if (r >= 0)
-                        r = rr;
+                if (!req)
+                        r = -ENOMEM;
+                else if (ehr_wire_add(req, "action", action) < 0 || ehr_wire_add(req, "details", details) < 0)
+                        r = -ENOBUFS;
+                else
+                        r = remote_call(ctx, req);
         } else
                 r = ehr_audit_append(ctx->store, ctx->now_sec, user, user, EHR_AUDIT_AUTH, action, details, ctx->source);
         if (r < 0)
@@ -539,12 +546,12 @@ static void offer_trust(struct pam_ctx *ctx, struct ehr_user **u, const char *lo
         int r;
         if (ctx->remote) {
                 _cleanup_(ehr_wire_freep) struct ehr_wire *req = remote_request(ctx, "trust", login);
-                _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
-                int rr = 0;
-                r = !req || !reply || remote_add_device(req, d) < 0 ? -ENOMEM
-                                                                    : remote_send(ctx, ctx->remote, req, reply, &rr);
-                if (r >= 0)
-                        r = rr;
+                if (!req)
+                        r = -ENOMEM;
+                else if (remote_add_device(req, d) < 0)
+                        r = -ENOBUFS;
+                else
+                        r = remote_call(ctx, req);
         } else {
                 r = need_local(ctx, login, u);
                 if (r >= 0)
