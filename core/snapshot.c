@@ -915,11 +915,12 @@ static int decode_group(const struct ehr_snapshot *s, uint32_t i, struct ehr_sna
         return 0;
 }
 
-/* Probe index ix for a record of section sec whose name (word 0) is `name`. */
-static int find_name(const struct ehr_snapshot *s, unsigned ix, unsigned sec, const char *name, uint32_t *ret) {
-        if (!name)
-                return -ENOENT;
-        uint32_t mask = s->ix[ix].n_slots - 1, h = hash_str(name);
+/* Probe index ix for the record of section sec whose name (word 0) is `name`,
+ * or, with name NULL, whose id is `id`. One loop for both: the slots and the
+ * checks on them are the same, only the hash and the match differ. */
+static int probe(const struct ehr_snapshot *s, unsigned ix, unsigned sec, const char *name, uint32_t id,
+                 uint32_t *ret) {
+        uint32_t mask = s->ix[ix].n_slots - 1, h = name ? hash_str(name) : hash_id(id);
         const uint8_t *slots = s->base + s->ix[ix].off;
         for (uint32_t k = 0; k <= s->ix[ix].max_probe; k++) {
                 const uint8_t *slot = slots + (size_t) ((h + k) & mask) * SLOT_BYTES;
@@ -930,10 +931,15 @@ static int find_name(const struct ehr_snapshot *s, unsigned ix, unsigned sec, co
                         continue;
                 if (v - 1 >= s->sec[sec].count)
                         return -EBADMSG;
-                uint32_t off = rec_word(s, sec, v - 1, F_NAME);
-                if (off >= s->strings_size)
-                        return -EBADMSG;
-                if (streq(s->strings + off, name)) {
+                bool match;
+                if (name) {
+                        uint32_t off = rec_word(s, sec, v - 1, F_NAME);
+                        if (off >= s->strings_size)
+                                return -EBADMSG;
+                        match = streq(s->strings + off, name);
+                } else
+                        match = rec_word(s, sec, v - 1, F_ID) == id;
+                if (match) {
                         *ret = v - 1;
                         return 0;
                 }
@@ -941,24 +947,12 @@ static int find_name(const struct ehr_snapshot *s, unsigned ix, unsigned sec, co
         return -ENOENT;
 }
 
+static int find_name(const struct ehr_snapshot *s, unsigned ix, unsigned sec, const char *name, uint32_t *ret) {
+        return name ? probe(s, ix, sec, name, 0, ret) : -ENOENT;
+}
+
 static int find_id(const struct ehr_snapshot *s, unsigned ix, unsigned sec, uint32_t id, uint32_t *ret) {
-        uint32_t mask = s->ix[ix].n_slots - 1, h = hash_id(id);
-        const uint8_t *slots = s->base + s->ix[ix].off;
-        for (uint32_t k = 0; k <= s->ix[ix].max_probe; k++) {
-                const uint8_t *slot = slots + (size_t) ((h + k) & mask) * SLOT_BYTES;
-                uint32_t v = rd32(slot);
-                if (v == 0)
-                        return -ENOENT;
-                if (rd32(slot + 4) != h)
-                        continue;
-                if (v - 1 >= s->sec[sec].count)
-                        return -EBADMSG;
-                if (rec_word(s, sec, v - 1, F_ID) == id) {
-                        *ret = v - 1;
-                        return 0;
-                }
-        }
-        return -ENOENT;
+        return probe(s, ix, sec, NULL, id, ret);
 }
 
 int ehr_snapshot_user_by_name(const struct ehr_snapshot *s, const char *name, struct ehr_snap_user *ret) {
