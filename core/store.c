@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "store-vfs.h"
 #include "store.h"
 
 #define AD_MAX (16U + EHR_LOGIN_MAX)
@@ -276,7 +277,27 @@ struct ehr_store {
         sqlite3_stmt *stmts[_STMT_MAX];
         struct ehr_keys *keys;
         char *db_path;
+        bool vfs_ref;
+        int wal_frames; /* frames in the WAL after this connection's last commit */
 };
+
+/* Connections do not checkpoint when they close, and the WAL and -shm files stay
+ * (see store-vfs.c): a login costs no file creation, no directory sync, and for a
+ * wrong code no sync at all. The price is WAL recovery at the next open, which
+ * reads every frame since the last checkpoint; so a connection that leaves at
+ * least this many frames behind checkpoints as it closes. A login writes about
+ * four frames; recovery of this many costs about as much as one sync. */
+#define WAL_CHECKPOINT_FRAMES 24
+/* What SQLite's own autocheckpoint does, for the one long-lived connection (ehr2fad). */
+#define WAL_AUTOCHECKPOINT_FRAMES 1000
+
+static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames) {
+        struct ehr_store *s = userdata;
+        s->wal_frames = frames;
+        if (frames >= WAL_AUTOCHECKPOINT_FRAMES)
+                (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+}
 
 static int errno_from_sqlite(int rc) {
         switch (rc & 0xff) {
@@ -481,8 +502,15 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
          * connection could then checkpoint and delete the WAL under our feet. */
         closep(&dbfd);
         dbfd = -1;
+        const char *vfs;
+        r = ehr_store_vfs_ref(&vfs);
+        if (r < 0) {
+                snprintf(err, errlen, "%s: cannot set up SQLite: %s", s->db_path, ehr_strerror(r));
+                return r;
+        }
+        s->vfs_ref = true;
         int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-                                 NULL);
+                                 vfs);
         if (rc != SQLITE_OK) {
                 snprintf(err, errlen, "%s: %s", s->db_path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
                 return errno_from_sqlite(rc);
@@ -493,6 +521,8 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_wal_hook(s->db, wal_hook, s);
 
         int version = 0;
         /* Commits are not synced by themselves (WAL, synchronous=NORMAL): a failed code
@@ -539,8 +569,16 @@ struct ehr_store *ehr_store_free(struct ehr_store *s) {
                 return NULL;
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmts[i]);
+        if (s->db && s->wal_frames >= WAL_CHECKPOINT_FRAMES) {
+                /* Never wait here: with another connection reading or writing, the
+                 * next one to close checkpoints instead. */
+                sqlite3_busy_timeout(s->db, 0);
+                (void) sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        }
         if (s->db)
                 sqlite3_close_v2(s->db);
+        if (s->vfs_ref)
+                ehr_store_vfs_unref();
         ehr_keys_free(s->keys);
         free(s->db_path);
         free(s);

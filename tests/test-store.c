@@ -304,6 +304,52 @@ static void test_audit_chain(void) {
         ehr_store_free(s);
 }
 
+/* Logins neither create nor delete the WAL (no file made, no directory synced per
+ * login), and it does not grow with them: a connection that leaves enough frames
+ * checkpoints as it closes and the next one writes over the old frames. Nothing
+ * is lost on the way, for this code or for another SQLite opening the file. */
+static void test_wal_kept(void) {
+        char walpath[420];
+        snprintf(walpath, sizeof walpath, "%s-wal", dbpath);
+        struct ehr_store *s = open_store(0, 0);
+        CHECK(ehr_audit_append(s, 100, "wal", "root", "admin", "first", "", "src") == 0);
+        uint64_t rows0 = 0, rows = 0, bad = 0;
+        CHECK(ehr_audit_verify(s, &rows0, &bad) == 0);
+        ehr_store_free(s);
+
+        struct stat st0, st;
+        CHECK(stat(walpath, &st0) == 0);
+        /* Room for the checkpoint threshold and one connection's frames beyond it. */
+        off_t cap = (off_t) (64U * (4096U + 24U) + 32U);
+        if (st0.st_size > cap)
+                cap = st0.st_size;
+        const unsigned logins = 300;
+        for (unsigned i = 0; i < logins; i++) {
+                s = open_store(0, 0);
+                CHECK(ehr_audit_append(s, 200 + i, "wal", "root", "admin", "login", "", "src") == 0);
+                ehr_store_free(s);
+                CHECK(stat(walpath, &st) == 0);
+                CHECK(st.st_ino == st0.st_ino);
+                if (st.st_size > cap) {
+                        fprintf(stderr, "WAL grew to %lld bytes after %u logins\n", (long long) st.st_size, i + 1);
+                        test_failures++;
+                        break;
+                }
+        }
+        s = open_store(0, 0);
+        CHECK(ehr_audit_verify(s, &rows, &bad) == 0 && rows == rows0 + logins);
+        ehr_store_free(s);
+
+        /* Another SQLite (the sqlite3 shell, a backup) sees the same rows. */
+        sqlite3 *db;
+        sqlite3_stmt *st_count = NULL;
+        CHECK(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &st_count, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(st_count) == SQLITE_ROW && (uint64_t) sqlite3_column_int64(st_count, 0) == rows);
+        sqlite3_finalize(st_count);
+        sqlite3_close(db);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -318,6 +364,7 @@ int main(int argc, char **argv) {
         test_sealed_copy();
         test_lockout();
         test_recovery();
+        test_wal_kept();
         test_audit_chain();
 
         char cmd[400];

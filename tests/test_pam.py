@@ -5,10 +5,13 @@ pam_ehr2fa.so the code; codes come from oathtool."""
 
 import os
 import sqlite3
+import subprocess
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, SECRET, PASSWORD
+from ehrtest import EnvTestCase, Env, oath, SECRET, PASSWORD, MODULE, DAEMON_MODE
+
+HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
 
 
 def out(r):
@@ -278,6 +281,46 @@ class BadInput(EnvTestCase):
         r = self.env.login("alice", oath())
         self.assertLoginFails(r)
         self.assertNotIn("Segmentation", out(r))
+
+
+class StoreFiles(EnvTestCase):
+    @unittest.skipIf(DAEMON_MODE, "with ehr2fad the daemon sizes the WAL and logins do not open the store")
+    def test_logins_keep_the_wal_and_lose_nothing(self):
+        """In-process logins neither create nor delete the WAL and -shm files (a login
+        costs no file creation), the WAL stays small, and another SQLite reading the
+        store afterwards sees every audit row."""
+        self.env.write_conf("deny = 100\n")
+        self.env.add_user("alice")
+        wal = os.path.join(self.env.store, "ehr2fa.db-wal")
+        wrong = "%06d" % ((int(oath()) + 1) % 1000000)
+        self.assertLoginFails(self.env.login("alice", wrong))
+        ino = os.stat(wal).st_ino
+        for _ in range(12):
+            self.assertLoginFails(self.env.login("alice", wrong))
+            self.assertEqual(os.stat(wal).st_ino, ino, "the WAL was deleted and made again")
+        self.assertLoginOK(self.env.login("alice", oath()))
+        self.assertEqual(os.stat(wal).st_ino, ino)
+        self.assertLess(os.path.getsize(wal), 64 * 4120 + 32, "the WAL grows with logins")
+        rows = self.env.audit("alice")
+        self.assertEqual([r["action"] for r in rows].count("second factor failed"), 13)
+        self.assertEqual(rows[-1]["action"], "second factor accepted")
+        self.assertIn("intact", self.env.admin("audit", "verify").stdout)
+
+    @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
+    def test_host_using_sqlite_survives_module_unload(self):
+        """libpam unloads the module at pam_end(): a host that uses SQLite itself must
+        find nothing of the module left in its SQLite afterwards."""
+        self.env.add_user("alice")
+        svcdir = os.path.join(self.env.dir, "host.d")
+        os.mkdir(svcdir)
+        with open(os.path.join(svcdir, "host"), "w") as f:
+            f.write(f"auth required {MODULE} conf={self.env.conf} daemon_socket=none\n")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        r = subprocess.run([HOST, svcdir, "host", "alice", oath(), "3"], capture_output=True, text=True,
+                           timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("login 1: Success", r.stdout)
+        self.assertIn("host SQLite fine after 3 login(s)", r.stdout)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
 #
 # Environment:
 #   BENCH_TMPDIR   where the stores go (default /tmp). The filesystem matters: per check
-#                  pam_ehr2fa makes ~5 fsync/fdatasync calls (ok or wrong), pam_oath and
-#                  google-authenticator 1 on success and none on failure. BENCH_TMPDIR=/dev/shm
+#                  pam_ehr2fa makes 1 fdatasync for a good code and none for a wrong one, plus
+#                  a checkpoint (3 syncs) every few checks; pam_oath and google-authenticator
+#                  1 fsync of a new file on success and none on failure. BENCH_TMPDIR=/dev/shm
 #                  (tmpfs, fsync free) shows the CPU side alone.
 #   BENCH_SIZES    store sizes (default 1,100000)
 #   BENCH_ITERS    timed checks per module, size and kind (default 200)
