@@ -35,7 +35,8 @@ bool ehr_trust_allowed(const struct ehr_config *c) {
 
 int ehr_trust_check(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
                     const struct ehr_device_id *d, uint64_t now_sec, const char *source) {
-        if (c->public_host)
+        /* Trust turned off (public_host, trust_days = 0) honours no earlier record either. */
+        if (!ehr_trust_allowed(c))
                 return -EPERM;
         uint8_t h[EHR_HASH_BYTES];
         int64_t id;

@@ -7,7 +7,7 @@
  * sshd exposes it (ExposeAuthInfo), the public key of a publickey +
  * keyboard-interactive chain. Records are keyed hashes of that identity; they
  * expire, and are revoked by a TOTP reset, a password change, or on request.
- * Never offered nor honoured on a host with public_host = yes. */
+ * Never offered nor honoured on a host with public_host = yes or trust_days = 0. */
 
 #include <stdint.h>
 
@@ -24,8 +24,8 @@ struct ehr_device_id {
 };
 
 /* Is this device trusted for this user now? Returns 0 (and records its use,
- * audited), -ENOENT (no unexpired record), or -EPERM (public host: trust is
- * never honoured here). */
+ * audited), -ENOENT (no unexpired record), or -EPERM (public host or
+ * trust_days = 0: trust is never honoured here). */
 int ehr_trust_check(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
                     const struct ehr_device_id *d, uint64_t now_sec, const char *source);
 

@@ -593,8 +593,13 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         if (ctx->cfg.fail_delay_ms > 0)
                 (void) pam_fail_delay(ctx->pamh, (unsigned) ctx->cfg.fail_delay_ms * 1000U);
 
-        device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
-        r = begin(ctx, &dev, &st, &u);
+        /* With trust off nothing about the device is needed: no machine-id read, no lookup. */
+        bool trust = ehr_trust_allowed(&ctx->cfg);
+        if (trust)
+                device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
+        else
+                dev = (struct ehr_device_id) {};
+        r = begin(ctx, trust ? &dev : NULL, &st, &u);
         if (r != 0)
                 return r;
 

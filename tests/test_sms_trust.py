@@ -285,6 +285,22 @@ class Trust(EnvTestCase):
         self.assertNotIn("Trust this device", out(r))
         self.assertLoginFails(self.env.login("alice", now=self.t + 120))
 
+    def test_trust_days_zero_turns_trust_off(self):
+        """Turning trust off takes effect at once: a device trusted before is asked for a
+        code again, and counts again if trust is turned back on before it expires."""
+        self.assertLoginOK(self.trust(self.t))
+        self.env.write_conf("trust_days = 0\n")
+        r = self.env.login("alice", now=self.t + 60)
+        self.assertLoginFails(r)
+        self.assertIn("Verification code", out(r))
+        r = self.env.login("alice", oath(now=self.t + 90), "y", now=self.t + 90)
+        self.assertLoginOK(r)
+        self.assertNotIn("Trust this device", out(r))
+        self.env.write_conf("")
+        r = self.env.login("alice", now=self.t + 120)
+        self.assertLoginOK(r)
+        self.assertNotIn("Verification code", out(r))
+
     def test_revoke(self):
         self.trust(self.t)
         self.env.admin("device", "revoke", "alice", "--all")
