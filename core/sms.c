@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,54 @@
 /* Twilio Account SIDs are "AC" + 32 hex digits; leave room for other schemes. */
 #define SMS_TWILIO_SID_MAX 64U
 #define SMS_TWILIO_URL_FMT "https://api.twilio.com/2010-04-01/Accounts/%.*s/Messages.json"
+
+/* libcurl is loaded on the first text message, not linked. Linked, it made every
+ * login process (each sshd connection, su, sudo, login) map and relocate libcurl
+ * and the ~35 libraries it pulls in (TLS, HTTP/2, LDAP, Kerberos, SSH...): about
+ * 3.7 ms per login here, several times a whole pam_oath check, for a feature most
+ * logins never use. It stays loaded once used (RTLD_NODELETE; never closed): a
+ * process that has sent one text may send another, and libcurl keeps global state
+ * that must not vanish under it. The soname has been libcurl.so.4 since 2006. */
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static struct {
+        __typeof__(&curl_global_init) global_init;
+        __typeof__(&curl_easy_init) easy_init;
+        __typeof__(&curl_easy_setopt) easy_setopt;
+        __typeof__(&curl_easy_perform) easy_perform;
+        __typeof__(&curl_easy_getinfo) easy_getinfo;
+        __typeof__(&curl_easy_cleanup) easy_cleanup;
+        __typeof__(&curl_slist_append) slist_append;
+        __typeof__(&curl_slist_free_all) slist_free_all;
+        __typeof__(&curl_url) url;
+        __typeof__(&curl_url_set) url_set;
+        __typeof__(&curl_url_get) url_get;
+        __typeof__(&curl_url_cleanup) url_cleanup;
+        __typeof__(&curl_free) free;
+} lc;
+
+static int load_libcurl(void) {
+        void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+        if (!h)
+                return -ELIBACC;
+        static const struct {
+                const char *name;
+                size_t offset;
+        } syms[] = {
+#define SYM(f) { "curl_" #f, offsetof(__typeof__(lc), f) }
+                SYM(global_init), SYM(easy_init),    SYM(easy_setopt), SYM(easy_perform),   SYM(easy_getinfo),
+                SYM(easy_cleanup), SYM(slist_append), SYM(slist_free_all), SYM(url),        SYM(url_set),
+                SYM(url_get),     SYM(url_cleanup),  SYM(free),
+#undef SYM
+        };
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                void *f = dlsym(h, syms[i].name);
+                if (!f)
+                        return -ELIBBAD; /* older than 7.62 (no URL API): not ours to use */
+                memcpy((char *) &lc + syms[i].offset, &f, sizeof f);
+        }
+        return 0;
+}
 
 /* A heap buffer that is wiped before it is freed: it holds the token or the code. */
 struct secbuf {
@@ -50,23 +99,24 @@ static void slist_wipe_freep(struct curl_slist **l) {
         for (struct curl_slist *i = *l; i; i = i->next)
                 if (i->data)
                         explicit_bzero(i->data, strlen(i->data));
-        curl_slist_free_all(*l);
+        if (*l)
+                lc.slist_free_all(*l);
         *l = NULL;
 }
 
 static void curl_easy_cleanupp(CURL **c) {
         if (*c)
-                curl_easy_cleanup(*c);
+                lc.easy_cleanup(*c);
 }
 
 static void curl_url_cleanupp(CURLU **u) {
         if (*u)
-                curl_url_cleanup(*u);
+                lc.url_cleanup(*u);
 }
 
 static void curl_freep(char **p) {
         if (*p)
-                curl_free(*p);
+                lc.free(*p);
 }
 
 static const char *const mode_names[_EHR_SMS_MODE_MAX] = {
@@ -262,18 +312,23 @@ static bool is_loopback_host(const char *host) {
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_result = CURLE_FAILED_INIT;
+static int global_result = -EIO;
 
 static void global_init(void) {
-        global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+        global_result = load_libcurl();
+        if (global_result < 0)
+                return;
+        CURLcode c = lc.global_init(CURL_GLOBAL_DEFAULT);
+        global_result = c == CURLE_OK ? 0 : c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
 
 /* libcurl wants curl_global_init() before any other call, once; pthread_once() makes
- * that safe even with a libcurl older than 7.84 (not thread-safe there). */
+ * that safe even with a libcurl older than 7.84 (not thread-safe there). Returns 0,
+ * -ELIBACC (libcurl is not installed), -ELIBBAD (too old), -ENOMEM or -EIO. */
 static int global_init_once(void) {
         if (pthread_once(&global_once, global_init) != 0)
                 return -EIO;
-        return global_result == CURLE_OK ? 0 : global_result == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        return global_result;
 }
 
 static int curlu_errno(CURLUcode uc) {
@@ -290,20 +345,20 @@ static int url_parse(const char *url, const char *const *schemes, CURLU **ret_u,
 
         if (isempty(url) || strlen(url) > SMS_URL_MAX)
                 return -EINVAL;
-        u = curl_url();
+        u = lc.url();
         if (!u)
                 return -ENOMEM;
-        uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+        uc = lc.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
         if (uc != CURLUE_OK)
                 return curlu_errno(uc);
-        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+        uc = lc.url_get(u, CURLUPART_SCHEME, &scheme, 0);
         if (uc != CURLUE_OK)
                 return curlu_errno(uc);
-        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+        uc = lc.url_get(u, CURLUPART_HOST, &host, 0);
         if (uc != CURLUE_OK)
                 return curlu_errno(uc);
         /* Credentials never go in a URL: the config file is world-readable. */
-        uc = curl_url_get(u, CURLUPART_USER, &user, 0);
+        uc = lc.url_get(u, CURLUPART_USER, &user, 0);
         if (uc == CURLUE_OK)
                 return -EINVAL;
         if (uc != CURLUE_NO_USER)
@@ -608,7 +663,7 @@ static size_t sink_header(char *ptr, size_t size, size_t nitems, void *userdata)
 
 #define SETOPT(h, opt, val)                                             \
         do {                                                            \
-                CURLcode _c_ = curl_easy_setopt((h), (opt), (val));     \
+                CURLcode _c_ = lc.easy_setopt((h), (opt), (val));     \
                 if (_c_ != CURLE_OK) {                                  \
                         r = errno_from_curl(_c_, 0);                    \
                         goto finish;                                    \
@@ -655,14 +710,14 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
                 auth.p,
         };
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
-                struct curl_slist *l = curl_slist_append(headers, lines[i]);
+                struct curl_slist *l = lc.slist_append(headers, lines[i]);
                 if (!l)
                         return -ENOMEM;
                 headers = l;
         }
         secbuf_done(&auth);
 
-        h = curl_easy_init();
+        h = lc.easy_init();
         if (!h)
                 return -ENOMEM;
 
@@ -713,9 +768,9 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
         SETOPT(h, CURLOPT_WRITEDATA, &sink);
         SETOPT(h, CURLOPT_HEADERFUNCTION, sink_header);
 
-        c = curl_easy_perform(h);
-        (void) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        (void) curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        c = lc.easy_perform(h);
+        (void) lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        (void) lc.easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
         if (ret_http_status)
                 *ret_http_status = status;
 

@@ -9,7 +9,10 @@
  *   pam-host-sqlite CONFDIR SERVICE USER CODE [LOGINS]
  *
  * Answers CODE to the code prompt and "n" to any other question; exits 0 when
- * every login succeeded and SQLite still works for the host afterwards. */
+ * the first login succeeded, the later ones (replays) failed, and SQLite still
+ * works for the host afterwards. Also says whether libcurl got loaded: a login
+ * that sends no text message must not load it (it costs milliseconds). */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,7 @@ int main(int argc, char **argv) {
         }
         sqlite3_close(db2);
         sqlite3_close(db);
+        printf("libcurl loaded: %s\n", dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD) ? "yes" : "no");
         printf("host SQLite fine after %d login(s)\n", logins);
         return 0;
 }

@@ -321,6 +321,9 @@ class StoreFiles(EnvTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("login 1: Success", r.stdout)
         self.assertIn("host SQLite fine after 3 login(s)", r.stdout)
+        # Loading libcurl and its ~35 libraries costs milliseconds per login process;
+        # only a login that sends a text message may load it.
+        self.assertIn("libcurl loaded: no", r.stdout)
 
 
 if __name__ == "__main__":
