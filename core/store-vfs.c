@@ -23,11 +23,11 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "sqlite-load.h"
 #include "store-vfs.h"
 
 #define WAL_HEADER_BYTES 32U

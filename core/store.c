@@ -2,10 +2,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "sqlite-load.h"
 #include "store-vfs.h"
 #include "store.h"
 
@@ -502,6 +502,12 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
          * connection could then checkpoint and delete the WAL under our feet. */
         closep(&dbfd);
         dbfd = -1;
+        const char *why;
+        r = ehr_sqlite_load(&why);
+        if (r < 0) {
+                snprintf(err, errlen, "%s: %s", s->db_path, why);
+                return r;
+        }
         const char *vfs;
         r = ehr_store_vfs_ref(&vfs);
         if (r < 0) {
@@ -567,8 +573,11 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
 struct ehr_store *ehr_store_free(struct ehr_store *s) {
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < _STMT_MAX; i++)
-                sqlite3_finalize(s->stmts[i]);
+        /* No connection, no SQLite call: it may not even be loaded (a store refused
+         * before the open). */
+        if (s->db)
+                for (size_t i = 0; i < _STMT_MAX; i++)
+                        sqlite3_finalize(s->stmts[i]);
         if (s->db && s->wal_frames >= WAL_CHECKPOINT_FRAMES) {
                 /* Never wait here: with another connection reading or writing, the
                  * next one to close checkpoints instead. */
