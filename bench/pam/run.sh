@@ -92,3 +92,11 @@ fi
 
 "$bench" $daemon_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
+
+# The rows above keep each module loaded. A login in a fresh process (each sshd
+# connection, su, sudo, login) also pays for loading the module and its libraries.
+loader=$(dirname "$bench")/bench-dlopen
+if [ -x "$loader" ]; then
+        echo
+        "$loader" --rounds "${BENCH_ITERS:-200}" pam_oath="$oath" pam_ehr2fa="$ehr2fa" pam_google_authenticator="$ga"
+fi
