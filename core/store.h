@@ -4,8 +4,8 @@
 /* The store: one SQLite file (WAL) and the master key, in a directory that only
  * the running uid may enter. Only store.c knows SQL (store-vfs.c is the rest of
  * the SQLite backend: the WAL is kept between connections, see there). A
- * connection does not checkpoint when it closes unless it leaves a couple of
- * dozen frames in the WAL: the .db file alone is not the whole store. All calls return 0 (or a
+ * connection does not checkpoint when it closes unless it leaves 64 frames or
+ * more in the WAL: the .db file alone is not the whole store. All calls return 0 (or a
  * count) or a negative errno; none logs. A store handle is not thread-safe:
  * one per thread, and reopened after fork. */
 
