@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
+#include "dl.h"
 #include "sms.h"
 
 #ifndef EHR2FA_VERSION
@@ -28,7 +28,7 @@
  * login process (each sshd connection, su, sudo, login) map and relocate libcurl
  * and the ~35 libraries it pulls in (TLS, HTTP/2, LDAP, Kerberos, SSH...): about
  * 3.7 ms per login here, several times a whole pam_oath check, for a feature most
- * logins never use. It stays loaded once used (RTLD_NODELETE; never closed): a
+ * logins never use. It stays loaded once used (never closed, see dl.h): a
  * process that has sent one text may send another, and libcurl keeps global state
  * that must not vanish under it. The soname has been libcurl.so.4 since 2006. */
 #define LIBCURL_SONAME "libcurl.so.4"
@@ -50,26 +50,15 @@ static struct {
 } lc;
 
 static int load_libcurl(void) {
-        void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-        if (!h)
-                return -ELIBACC;
-        static const struct {
-                const char *name;
-                size_t offset;
-        } syms[] = {
+        static const struct ehr_dl_sym syms[] = {
 #define SYM(f) { "curl_" #f, offsetof(__typeof__(lc), f) }
                 SYM(global_init), SYM(easy_init),    SYM(easy_setopt), SYM(easy_perform),   SYM(easy_getinfo),
                 SYM(easy_cleanup), SYM(slist_append), SYM(slist_free_all), SYM(url),        SYM(url_set),
                 SYM(url_get),     SYM(url_cleanup),  SYM(free),
 #undef SYM
         };
-        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
-                void *f = dlsym(h, syms[i].name);
-                if (!f)
-                        return -ELIBBAD; /* older than 7.62 (no URL API): not ours to use */
-                memcpy((char *) &lc + syms[i].offset, &f, sizeof f);
-        }
-        return 0;
+        /* -ELIBBAD: older than 7.62 (no URL API), not ours to use. */
+        return ehr_dl_load(LIBCURL_SONAME, syms, ELEMENTSOF(syms), &lc);
 }
 
 /* A heap buffer that is wiped before it is freed: it holds the token or the code. */
