@@ -6,10 +6,11 @@
  * Why: pam_ehr2fa opens the store in every login process. With SQLite's defaults
  * the last connection to close checkpoints, then deletes the WAL and -shm files,
  * so every login created two files, synced the directory and unlinked them again
- * (file creation alone is most of pam_oath's cost per login). The store keeps
- * both files instead (SQLITE_FCNTL_PERSIST_WAL) and checkpoints only once the
- * WAL holds enough frames, with a TRUNCATE checkpoint so that the next process's
- * WAL recovery reads nothing old. SQLite implements "truncate" as ftruncate(0):
+ * (file creation alone is most of pam_oath's cost per login). Connections now
+ * close without a checkpoint (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), which keeps
+ * both files, and one that leaves enough frames behind runs a TRUNCATE
+ * checkpoint as it closes (store.c), so that the next process's WAL recovery
+ * reads nothing old. SQLite implements "truncate" as ftruncate(0):
  * the next commit would then grow the file again, and a sync of a growing file
  * is a journal commit, several times dearer than a sync of blocks that exist.
  *
