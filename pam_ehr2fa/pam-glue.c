@@ -585,7 +585,7 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
         char prompt[256], host_id[64] = "", key[1024];
         char *answer = NULL;
-        struct ehr_device_id dev;
+        struct ehr_device_id dev = {}; /* empty unless trust is on (offer_trust() checks too) */
         struct begin_state st;
         int r;
 
@@ -597,8 +597,6 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         bool trust = ehr_trust_allowed(&ctx->cfg);
         if (trust)
                 device_id(ctx, &dev, host_id, sizeof host_id, key, sizeof key);
-        else
-                dev = (struct ehr_device_id) {};
         r = begin(ctx, trust ? &dev : NULL, &st, &u);
         if (r != 0)
                 return r;
