@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The store's SQLite VFS: SQLite's own "unix" VFS, with one difference. A WAL
- * file is never truncated to zero: its 32-byte header is zeroed instead and its
- * blocks stay where they are.
+/* The store's SQLite VFS: SQLite's own "unix" VFS, with two differences in how
+ * it treats the WAL file. It is never truncated to zero: its 32-byte header is
+ * zeroed instead and its blocks stay where they are. And an existing WAL is
+ * opened without SQLITE_OPEN_CREATE, so that its directory is synced when it is
+ * created (vfs_open) and not at the first sync of every connection.
  *
  * Why: pam_ehr2fa opens the store in every login process. With SQLite's defaults
  * the last connection to close checkpoints, then deletes the WAL and -shm files,
@@ -23,10 +25,15 @@
  * database already has. Past EHR_WAL_KEEP_MAX the file is cut down for real. */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sqlite-load.h"
 #include "store-vfs.h"
@@ -126,6 +133,37 @@ static int wal_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) {
         return real(f)->pMethods->xUnfetch(real(f), off, p);
 }
 
+/* Creates a missing WAL, with the database's mode, and makes its directory
+ * entry durable before anything is written to it. Best effort, as the unix
+ * VFS's own directory sync: when this fails, its open says why. */
+static void create_wal(const char *name) {
+        mode_t mode = 0600;
+        size_t n = strlen(name);
+        char path[PATH_MAX];
+        struct stat st;
+        if (n > 4 && n - 4 < sizeof path && strcmp(name + n - 4, "-wal") == 0) {
+                memcpy(path, name, n - 4);
+                path[n - 4] = '\0';
+                if (stat(path, &st) == 0)
+                        mode = st.st_mode & 0666;
+        }
+        int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return; /* made by another process just now (it syncs), or not ours to make */
+        close(fd);
+        const char *slash = strrchr(name, '/');
+        if (!slash || (size_t) (slash - name) >= sizeof path)
+                return;
+        n = slash == name ? 1 : (size_t) (slash - name);
+        memcpy(path, name, n);
+        path[n] = '\0';
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) fsync(fd);
+                close(fd);
+        }
+}
+
 static int vfs_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags) {
         if (!(flags & SQLITE_OPEN_WAL))
                 /* Not a WAL: the unix VFS's file itself, in the space SQLite gave us
@@ -133,7 +171,22 @@ static int vfs_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags
                 return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
         struct wal_file *w = (struct wal_file *) f;
         w->real = (sqlite3_file *) (w + 1);
-        int rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
+        /* The unix VFS marks a WAL opened with SQLITE_OPEN_CREATE for a sync of its
+         * directory at the connection's first sync: with the WAL kept between
+         * connections, that was an fsync of the store directory in every login that
+         * used a code. So a missing WAL is created (and its directory synced) here,
+         * whoever opens it first, reader or writer, and the unix VFS opens an
+         * existing file without CREATE. */
+        int rc = SQLITE_CANTOPEN;
+        if (name && (flags & SQLITE_OPEN_CREATE)) {
+                struct stat st;
+                if (lstat(name, &st) < 0 && errno == ENOENT)
+                        create_wal(name);
+                rc = real_vfs->xOpen(real_vfs, name, w->real, flags & ~SQLITE_OPEN_CREATE, out_flags);
+        }
+        if (rc != SQLITE_OK)
+                /* Not created, or gone again: SQLite's own open, and its own error. */
+                rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
         /* SQLite calls xClose only when pMethods is set: so only on success. */
         w->base.pMethods = rc == SQLITE_OK && w->real->pMethods ? &wal_methods : NULL;
         return rc;

@@ -167,21 +167,31 @@ class Env:
         with open(self.passdb, "a") as f:
             f.write(f"{login}:{password}:{self.service}\n")
 
-    def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=()):
-        """Run pamtester through pam_wrapper; answers follow the password, one per prompt."""
+    def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=(),
+              syscalls=None):
+        """Run pamtester through pam_wrapper; answers follow the password, one per prompt.
+        syscalls=(NAMES, FILE): run it under strace, which writes those system calls,
+        with the paths of their file descriptors, to FILE."""
         need("pamtester")
         self._daemon_for_login()
         env = dict(os.environ)
         preload = sanitizer_preload() + ["libpam_wrapper.so"]
-        env.update({"LD_PRELOAD": ":".join(preload), "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svcdir,
-                    "ASAN_OPTIONS": "detect_leaks=0"})
+        login_env = {"LD_PRELOAD": ":".join(preload), "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svcdir,
+                     "ASAN_OPTIONS": "detect_leaks=0"}
         if now is not None:
-            env["EHR2FA_TEST_NOW"] = str(now)
+            login_env["EHR2FA_TEST_NOW"] = str(now)
+        argv = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
+        if syscalls:
+            # strace itself runs without the preloads; -E gives them to pamtester only.
+            names, path = syscalls
+            argv = ["strace", "-f", "-qq", "-y", "-e", "trace=" + ",".join(names), "-o", path] + \
+                [a for k, v in login_env.items() for a in ("-E", f"{k}={v}")] + argv
+        else:
+            env.update(login_env)
         stdin = "".join(f"{a}\n" for a in (password, *answers))
         with pam_wrapper_lock():
             start = time.monotonic()
-            r = subprocess.run(["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops],
-                               input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+            r = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
             r.elapsed = time.monotonic() - start
         return r
 

@@ -3,7 +3,10 @@
 """The second factor through real libpam: pam_matrix checks the password,
 pam_ehr2fa.so the code; codes come from oathtool."""
 
+import contextlib
 import os
+import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -12,6 +15,14 @@ import unittest
 from ehrtest import EnvTestCase, Env, oath, SECRET, PASSWORD, MODULE, DAEMON_MODE
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
+
+
+def need_strace(test):
+    """strace, and ptrace allowed here (some containers forbid it)."""
+    if not shutil.which("strace"):
+        raise unittest.SkipTest("strace not installed")
+    if subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True).returncode != 0:
+        raise unittest.SkipTest("strace cannot trace here (ptrace not permitted)")
 
 
 def out(r):
@@ -305,6 +316,43 @@ class StoreFiles(EnvTestCase):
         self.assertEqual([r["action"] for r in rows].count("second factor failed"), 13)
         self.assertEqual(rows[-1]["action"], "second factor accepted")
         self.assertIn("intact", self.env.admin("audit", "verify").stdout)
+
+
+class StoreSyncs(EnvTestCase):
+    testclock = True
+
+    @unittest.skipIf(DAEMON_MODE, "with ehr2fad logins do not open the store")
+    def test_good_code_syncs_the_wal_not_the_directory(self):
+        """The use of a code is made durable by syncing the WAL, once. The store
+        directory is synced only when a login has to create the WAL, not in every
+        login (SQLite's unix VFS would sync it at each connection's first sync)."""
+        need_strace(self)
+        self.env.add_user("alice")
+        trace = os.path.join(self.env.dir, "syncs")
+        store = os.path.realpath(self.env.store)
+
+        def syncs(code, at):
+            r = self.env.login("alice", code, now=at, syscalls=(("fsync", "fdatasync"), trace))
+            self.assertLoginOK(r)
+            with open(trace) as f:
+                return re.findall(r"f(?:data)?sync\(\d+<([^>]*)>\)", f.read())
+
+        t0 = int(time.time())
+        wal = os.path.join(store, "ehr2fa.db-wal")
+        # No WAL yet (a plain SQLite checkpointed it away as it closed): the login makes it.
+        with contextlib.closing(sqlite3.connect(os.path.join(store, "ehr2fa.db"))) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.assertFalse(os.path.exists(wal))
+        first = syncs(oath(now=t0), t0)
+        self.assertTrue(os.path.exists(wal))
+        self.assertIn(wal, first, "the WAL holding the used code was not synced")
+        self.assertEqual(first.count(store), 1, f"a new WAL's directory entry is synced once: {first}")
+        # The WAL exists: a later login syncs it, and not the directory.
+        for i in (1, 2, 3):
+            later = syncs(oath(now=t0 + 30 * i), t0 + 30 * i)
+            self.assertIn(wal, later)
+            self.assertNotIn(store, later, f"login {i + 1} synced the store directory: {later}")
+        self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor accepted")
 
     @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
     def test_host_using_sqlite_survives_module_unload(self):
