@@ -11,7 +11,10 @@
  * already there; it takes turns between the modules, one
  * dlopen+dlclose each per round, and prints the median per module.
  *
- *   bench-dlopen [--rounds N] NAME=PATH ... */
+ *   bench-dlopen [--rounds N] NAME=PATH[:PATH...] ...
+ *
+ * Several paths are loaded together and timed as one row: pam_ehr2fa checking
+ * in-process also loads libsqlite3 at its first store open (core/sqlite-load.h). */
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -43,7 +46,7 @@ int main(int argc, char **argv) {
                 }
                 char *eq = strchr(argv[i], '=');
                 if (!eq || n == MODULES_MAX) {
-                        fprintf(stderr, "usage: bench-dlopen [--rounds N] NAME=PATH ...\n");
+                        fprintf(stderr, "usage: bench-dlopen [--rounds N] NAME=PATH[:PATH...] ...\n");
                         return 2;
                 }
                 *eq = 0;
@@ -63,13 +66,23 @@ int main(int argc, char **argv) {
                 return 1;
         for (unsigned r = 0; r < rounds; r++)
                 for (unsigned m = 0; m < n; m++) {
+                        /* PATH may name several libraries, A:B: loaded in turn, closed in reverse. */
+                        char buf[4096];
+                        void *h[MODULES_MAX];
+                        unsigned nh = 0;
+                        snprintf(buf, sizeof buf, "%s", path[m]);
                         double t0 = now_us();
-                        void *h = dlopen(path[m], RTLD_NOW | RTLD_LOCAL);
-                        if (!h) {
-                                fprintf(stderr, "%s: %s\n", name[m], dlerror());
-                                return 1;
+                        for (char *save = NULL, *p = strtok_r(buf, ":", &save); p && nh < MODULES_MAX;
+                             p = strtok_r(NULL, ":", &save)) {
+                                h[nh] = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+                                if (!h[nh]) {
+                                        fprintf(stderr, "%s: %s\n", name[m], dlerror());
+                                        return 1;
+                                }
+                                nh++;
                         }
-                        dlclose(h);
+                        while (nh > 0)
+                                dlclose(h[--nh]);
                         us[m * rounds + r] = now_us() - t0;
                 }
         printf("module load per login process (dlopen RTLD_NOW + dlclose, as libpam does; libpam already loaded as in any PAM application), %u rounds:\n",

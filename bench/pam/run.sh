@@ -98,5 +98,7 @@ fi
 loader=$(dirname "$bench")/bench-dlopen
 if [ -x "$loader" ]; then
         echo
-        "$loader" --rounds "${BENCH_ITERS:-200}" pam_oath="$oath" pam_ehr2fa="$ehr2fa" pam_google_authenticator="$ga"
+        # pam_ehr2fa loads libsqlite3 only when it opens the store itself (no ehr2fad).
+        "$loader" --rounds "${BENCH_ITERS:-200}" pam_oath="$oath" pam_ehr2fa="$ehr2fa" \
+                pam_ehr2fa+libsqlite3="$ehr2fa:libsqlite3.so.0" pam_google_authenticator="$ga"
 fi
