@@ -317,6 +317,25 @@ class StoreFiles(EnvTestCase):
         self.assertEqual(rows[-1]["action"], "second factor accepted")
         self.assertIn("intact", self.env.admin("audit", "verify").stdout)
 
+    @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
+    def test_host_using_sqlite_survives_module_unload(self):
+        """libpam unloads the module at pam_end(): a host that uses SQLite itself must
+        find nothing of the module left in its SQLite afterwards."""
+        self.env.add_user("alice")
+        svcdir = os.path.join(self.env.dir, "host.d")
+        os.mkdir(svcdir)
+        with open(os.path.join(svcdir, "host"), "w") as f:
+            f.write(f"auth required {MODULE} conf={self.env.conf} daemon_socket=none\n")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        r = subprocess.run([HOST, svcdir, "host", "alice", oath(), "3"], capture_output=True, text=True,
+                           timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("login 1: Success", r.stdout)
+        self.assertIn("host SQLite fine after 3 login(s)", r.stdout)
+        # Loading libcurl and its ~35 libraries costs milliseconds per login process;
+        # only a login that sends a text message may load it.
+        self.assertIn("libcurl loaded: no", r.stdout)
+
 
 class StoreSyncs(EnvTestCase):
     testclock = True
@@ -353,25 +372,6 @@ class StoreSyncs(EnvTestCase):
             self.assertIn(wal, later)
             self.assertNotIn(store, later, f"login {i + 1} synced the store directory: {later}")
         self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor accepted")
-
-    @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
-    def test_host_using_sqlite_survives_module_unload(self):
-        """libpam unloads the module at pam_end(): a host that uses SQLite itself must
-        find nothing of the module left in its SQLite afterwards."""
-        self.env.add_user("alice")
-        svcdir = os.path.join(self.env.dir, "host.d")
-        os.mkdir(svcdir)
-        with open(os.path.join(svcdir, "host"), "w") as f:
-            f.write(f"auth required {MODULE} conf={self.env.conf} daemon_socket=none\n")
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-        r = subprocess.run([HOST, svcdir, "host", "alice", oath(), "3"], capture_output=True, text=True,
-                           timeout=60, env=env)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("login 1: Success", r.stdout)
-        self.assertIn("host SQLite fine after 3 login(s)", r.stdout)
-        # Loading libcurl and its ~35 libraries costs milliseconds per login process;
-        # only a login that sends a text message may load it.
-        self.assertIn("libcurl loaded: no", r.stdout)
 
 
 if __name__ == "__main__":
