@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <sodium.h>
+#include "sodium-load.h"
 
 #include "audit.h"
 

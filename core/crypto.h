@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sodium.h>
+#include "sodium-load.h"
 
 #include "util.h"
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Libraries loaded when first needed rather than linked (SQLite, libcurl): libpam
+/* Libraries loaded when first needed rather than linked (SQLite, libsodium, libcurl): libpam
  * loads pam_ehr2fa.so afresh in every login process, together with every library
- * it needs, and these two cost far more to load than the module itself. */
+ * it needs, and each of these costs more to load than the module itself. */
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
+#include "sodium-load.h"
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -473,6 +473,13 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
                         (void) close(fd);
         }
 
+        const char *why;
+        r = ehr_sodium_load(&why);
+        if (r < 0) {
+                snprintf(err, errlen, "%s: %s", dir, why);
+                return r;
+        }
+
         _cleanup_close_ int kfd = ehr_open_checked(key_path, uid, false, true);
         if (kfd < 0) {
                 if (kfd == -ENOENT)
@@ -504,7 +511,6 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
          * connection could then checkpoint and delete the WAL under our feet. */
         closep(&dbfd);
         dbfd = -1;
-        const char *why;
         r = ehr_sqlite_load(&why);
         if (r < 0) {
                 snprintf(err, errlen, "%s: %s", s->db_path, why);

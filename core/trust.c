@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
-#include <sodium.h>
+#include "sodium-load.h"
 #include <stdio.h>
 
 #include "audit.h"

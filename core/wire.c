@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <poll.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +24,9 @@ struct ehr_wire *ehr_wire_new(void) {
 void ehr_wire_free(struct ehr_wire *w) {
         if (!w)
                 return;
-        sodium_memzero(w->data, w->len < sizeof w->data ? w->len : sizeof w->data);
-        sodium_memzero(w->decoded, w->dlen);
+        /* The module's side of ehr2fad, which loads no libsodium: libc's wipe. */
+        explicit_bzero(w->data, w->len < sizeof w->data ? w->len : sizeof w->data);
+        explicit_bzero(w->decoded, w->dlen);
         free(w);
 }
 

@@ -5,7 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <sodium.h>
+#include "sodium-load.h"
 #include <stdio.h>
 #include <strings.h>
 #include <syslog.h>
@@ -97,10 +97,8 @@ int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char *
         ctx->pamh = pamh;
         ctx->now_sec = now_sec();
         ehr_config_init(&ctx->cfg);
-        if (sodium_init() < 0) {
-                pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
-                return -EIO;
-        }
+        /* No sodium_init() here: libsodium is loaded (and initialised) by the first
+         * cryptography, in ehr_store_open(); a login that ehr2fad answers never loads it. */
 
         for (int i = 0; i < argc; i++)
                 if (strncmp(argv[i], "conf=", 5) == 0)

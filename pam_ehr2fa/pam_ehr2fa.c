@@ -2,7 +2,6 @@
 /* pam_ehr2fa: a second factor (TOTP or recovery code) after the password.
  * Entry points only; the work is in pam-glue.c and core/. */
 
-#include <sodium.h>
 #include <syslog.h>
 #include <security/pam_ext.h>
 

@@ -10,8 +10,11 @@
  *
  * Answers CODE to the code prompt and "n" to any other question; exits 0 when
  * the first login succeeded, the later ones (replays) failed, and SQLite still
- * works for the host afterwards. Also says whether libcurl got loaded: a login
- * that sends no text message must not load it (it costs milliseconds). */
+ * works for the host afterwards. Also says whether libcurl got loaded (a login
+ * that sends no text message must not load it: it costs milliseconds), and
+ * whether libsodium was loaded while the module asked for the code (a login that
+ * ehr2fad answers does no cryptography and must not load it; asked then, because
+ * a library the module needed would be unloaded with it at pam_end()). */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +22,21 @@
 #include <sqlite3.h>
 #include <security/pam_appl.h>
 
+static const char *sodium_at_prompt = "never asked";
+
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data) {
         struct pam_response *r = calloc((size_t) n, sizeof *r);
         if (!r)
                 return PAM_BUF_ERR;
         for (int i = 0; i < n; i++) {
-                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
+                        /* NOLOAD takes a reference when it finds the library: give it back. */
+                        void *h = dlopen("libsodium.so.23", RTLD_LAZY | RTLD_NOLOAD);
+                        sodium_at_prompt = h ? "yes" : "no";
+                        if (h)
+                                dlclose(h);
                         r[i].resp = strdup(data);
-                else if (msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+                } else if (msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
                         r[i].resp = strdup("n");
                 else
                         fprintf(stderr, "module says: %s\n", msg[i]->msg);
@@ -74,6 +84,7 @@ int main(int argc, char **argv) {
         sqlite3_close(db2);
         sqlite3_close(db);
         printf("libcurl loaded: %s\n", dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD) ? "yes" : "no");
+        printf("libsodium loaded at the code prompt: %s\n", sodium_at_prompt);
         printf("host SQLite fine after %d login(s)\n", logins);
         return 0;
 }

@@ -11,7 +11,9 @@ import subprocess
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, EHR2FAD, oath
+from ehrtest import EnvTestCase, Env, EHR2FAD, MODULE, oath
+
+HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
 
 
 def out(r):
@@ -56,6 +58,25 @@ class Daemon(EnvTestCase):
         self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor accepted")
         # The code travelled on the socket, never into the daemon's log.
         self.assertNotIn(oath(), "\n".join(self.env.daemon_lines()))
+
+    @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
+    def test_daemon_login_loads_neither_sqlite_nor_libsodium(self):
+        """A login process whose check ehr2fad answers does no SQLite and no
+        cryptography of its own: the module loads neither library (each would cost
+        the process more than the module itself)."""
+        self.env.start_daemon()
+        svcdir = os.path.join(self.env.dir, "host.d")
+        os.mkdir(svcdir)
+        with open(os.path.join(svcdir, "host"), "w") as f:
+            f.write(f"auth required {MODULE} conf={self.env.conf}\n")
+        r = subprocess.run([HOST, svcdir, "host", "alice", oath(), "2"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        self.assertEqual(r.returncode, 0, out(r))
+        self.assertIn("login 1: Success", r.stdout)
+        self.assertIn("login 2: Authentication failure", r.stdout)  # the same code again: a replay
+        self.assertTrue([l for l in self.served("verify") if " r=0 (" in l], self.env.daemon_lines())
+        self.assertIn("libsodium loaded at the code prompt: no", r.stdout)
+        self.assertIn("libcurl loaded: no", r.stdout)
 
     def test_replay_and_wrong_code_through_the_daemon(self):
         self.env.start_daemon()

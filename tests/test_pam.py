@@ -335,6 +335,8 @@ class StoreFiles(EnvTestCase):
         # Loading libcurl and its ~35 libraries costs milliseconds per login process;
         # only a login that sends a text message may load it.
         self.assertIn("libcurl loaded: no", r.stdout)
+        # Checked in-process, the code needs libsodium: loaded when the store opened.
+        self.assertIn("libsodium loaded at the code prompt: yes", r.stdout)
 
 
 class StoreSyncs(EnvTestCase):

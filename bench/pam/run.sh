@@ -98,7 +98,8 @@ fi
 loader=$(dirname "$bench")/bench-dlopen
 if [ -x "$loader" ]; then
         echo
-        # pam_ehr2fa loads libsqlite3 only when it opens the store itself (no ehr2fad).
+        # pam_ehr2fa loads libsqlite3 and libsodium only when it opens the store itself
+        # (no ehr2fad): pam_ehr2fa is a login that ehr2fad answers, +in-process one that it does not.
         "$loader" --rounds "${BENCH_ITERS:-200}" pam_oath="$oath" pam_ehr2fa="$ehr2fa" \
-                pam_ehr2fa+libsqlite3="$ehr2fa:libsqlite3.so.0" pam_google_authenticator="$ga"
+                pam_ehr2fa+in-process="$ehr2fa:libsqlite3.so.0:libsodium.so.23" pam_google_authenticator="$ga"
 fi
