@@ -149,7 +149,7 @@ static uint64_t mono_ms(void) {
         return ehr_monotonic_usec() / 1000U;
 }
 
-int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
+int ehr_wire_connect(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
@@ -159,20 +159,22 @@ int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
-        uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 1);
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return negative_errno();
-
         struct ucred cred;
         socklen_t cl = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
                 return negative_errno();
         if (cred.uid != geteuid())
                 return -EPERM;
+        return TAKE_FD(fd);
+}
 
+int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
+        uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 1);
         ssize_t n = send(fd, req->data, req->len, MSG_NOSIGNAL);
         if (n < 0)
-                return negative_errno(); /* -EAGAIN: its queue is full, the request was not taken */
+                return negative_errno(); /* -EAGAIN: its queue is full; -EPIPE: it closed. Not delivered. */
         if ((size_t) n != req->len)
                 return -EIO;
 
@@ -193,8 +195,17 @@ int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *
         n = recv(fd, reply->data, sizeof reply->data, MSG_TRUNC | MSG_DONTWAIT);
         if (n < 0)
                 return negative_errno();
-        if (n == 0 || (size_t) n > sizeof reply->data)
-                return -EBADMSG; /* closed without an answer, or more than a reply may hold */
+        if (n == 0)
+                return -ECONNABORTED; /* closed without an answer */
+        if ((size_t) n > sizeof reply->data)
+                return -EBADMSG; /* more than a reply may hold */
         reply->len = (size_t) n;
         return ehr_wire_parse(reply);
+}
+
+int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
+        _cleanup_close_ int fd = ehr_wire_connect(path);
+        if (fd < 0)
+                return fd;
+        return ehr_wire_exchange(fd, timeout_ms, req, reply);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* The messages between pam_ehr2fa.so and ehr2fad: one request and one reply per
- * connection, each a single SOCK_SEQPACKET datagram of "key=HEX\n" lines. Values
+/* The messages between pam_ehr2fa.so and ehr2fad: requests and replies in turn on
+ * a connection, each a single SOCK_SEQPACKET datagram of "key=HEX\n" lines. Values
  * are hex so that nothing a client typed (newlines, '=', NULs) can forge a field;
  * keys are [a-z0-9._], unique, at most EHR_WIRE_KEY_MAX bytes. A message may hold
  * a secret (the code typed): wipe it with ehr_wire_free(). */
@@ -48,9 +48,17 @@ const char *ehr_wire_get(const struct ehr_wire *w, const char *key);
 int ehr_wire_getu(const struct ehr_wire *w, const char *key, uint64_t *ret);
 int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret);
 
-/* Send req to the daemon at path and wait up to timeout_ms for its reply, parsed
- * into reply. The daemon must run as our euid (SO_PEERCRED), else -EPERM.
- * -ENOENT or -ECONNREFUSED: no daemon there; -EAGAIN: it is too busy to take
- * the request (not delivered); -ETIMEDOUT: it took the request but did not
- * answer; -EBADMSG: the reply is malformed. */
+/* A connection to the daemon at path, which must run as our euid (SO_PEERCRED),
+ * else -EPERM: the descriptor, or -ENOENT or -ECONNREFUSED (no daemon there),
+ * -EAGAIN (too busy to take a connection). */
+int ehr_wire_connect(const char *path);
+
+/* Send req on a connection and wait up to timeout_ms for the reply, parsed into
+ * reply. Not delivered: -EAGAIN (the daemon's queue is full), -EPIPE or
+ * -ECONNRESET (it closed the connection). -ETIMEDOUT: it took the request but
+ * did not answer; -ECONNABORTED: it closed the connection without answering;
+ * -EBADMSG: the reply is malformed. */
+int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);
+
+/* One request on a connection of its own: ehr_wire_connect(), ehr_wire_exchange(), close. */
 int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);

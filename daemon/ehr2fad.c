@@ -3,12 +3,17 @@
  * a root-only Unix socket, so that a login costs no SQLite open. Optional: with
  * no daemon the module opens the store itself, exactly as before.
  *
- *   ehr2fad [--conf FILE] [--socket PATH] [--debug]
+ *   ehr2fad [--conf FILE] [--socket PATH] [--max-clients N] [--debug]
  *
- * One request per connection, answered in order (each is a few store
- * statements; a client that does not send within a second is dropped). Only
- * clients running as our own uid are served (SO_PEERCRED). SIGTERM or SIGINT
- * stop it and remove the socket. */
+ * A login keeps one connection for all its requests (begin before the prompt,
+ * verify after it, then trust or audit): a connection and its teardown cost more
+ * than a request. Requests are answered one at a time, in the order they come,
+ * from one poll() over every connection, so a login waiting at its prompt holds
+ * nothing but its connection. At most --max-clients connections are kept: past
+ * that, and after CLIENT_IDLE_MS without a request, the least recently used one
+ * is closed, and its module reconnects for its next request. Only clients
+ * running as our own uid are served (SO_PEERCRED). SIGTERM or SIGINT stop it and
+ * remove the socket. */
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,7 +38,17 @@
 #include "util.h"
 #include "wire.h"
 
-#define CLIENT_TIMEOUT_MS 1000
+/* A connection with no request for this long is closed: a login waits at its
+ * prompt for minutes at most (sshd's LoginGraceTime is 2). */
+#define CLIENT_IDLE_MS (10U * 60U * 1000U)
+#define CLIENTS_DEFAULT 256U
+#define CLIENTS_LIMIT 4096U
+
+struct client {
+        int fd;
+        pid_t pid;
+        uint64_t last_ms; /* connected, or last request */
+};
 
 static volatile sig_atomic_t stop;
 
@@ -42,10 +57,14 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: ehr2fad [--conf FILE] [--socket PATH] [--debug]\n"
+        fputs("Usage: ehr2fad [--conf FILE] [--socket PATH] [--max-clients N] [--debug]\n"
               "Keep the ehr2fa store open and serve pam_ehr2fa.so on a root-only socket\n"
               "(default: daemon_socket in ehr2fa.conf, " EHR_DAEMON_SOCKET_DEFAULT ").\n",
               f);
+}
+
+static uint64_t mono_ms(void) {
+        return ehr_monotonic_usec() / 1000U;
 }
 
 static int listen_on(const char *path) {
@@ -107,33 +126,60 @@ static int listen_on(const char *path) {
         return fd;
 }
 
-/* One connection: read the request, answer it, close. */
-static void serve(struct ehr_authd *d, int lfd, bool debug) {
-        _cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-                return;
-        struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
-        socklen_t cl = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
-                fprintf(stderr, "ehr2fad: refused a client running as uid %u (pid %d)\n", (unsigned) cred.uid,
-                        (int) cred.pid);
-                return;
-        }
+static void client_close(struct client *c, size_t *n, size_t i) {
+        close(c[i].fd);
+        c[i] = c[--*n];
+}
 
+/* Take every connection waiting on the listening socket. Past max, the least
+ * recently used connection makes room (its module reconnects when it needs to). */
+static void client_close_lru(struct client *c, size_t *n) {
+        size_t lru = 0;
+        for (size_t i = 1; i < *n; i++)
+                if (c[i].last_ms < c[lru].last_ms)
+                        lru = i;
+        client_close(c, n, lru);
+}
+
+static void accept_all(int lfd, struct client *c, size_t *n, size_t max) {
+        for (;;) {
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+                        continue; /* a client gone before we took it */
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE) && *n > 0) {
+                        /* Out of descriptors: room is made as for max, or poll() would spin. */
+                        client_close_lru(c, n);
+                        continue;
+                }
+                if (fd < 0)
+                        return; /* EAGAIN: none left */
+                struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                socklen_t cl = sizeof cred;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
+                        fprintf(stderr, "ehr2fad: refused a client running as uid %u (pid %d)\n", (unsigned) cred.uid,
+                                (int) cred.pid);
+                        close(fd);
+                        continue;
+                }
+                if (*n == max)
+                        client_close_lru(c, n);
+                c[(*n)++] = (struct client) { .fd = fd, .pid = cred.pid, .last_ms = mono_ms() };
+        }
+}
+
+/* A client's socket is readable: answer its request. Returns false when the
+ * connection is over (closed by the client, or broken). */
+static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
         _cleanup_(ehr_wire_freep) struct ehr_wire *req = ehr_wire_new();
         _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
         if (!req || !reply)
-                return;
-        /* The module sends right after connecting: usually the request is already
-         * there. Otherwise wait for it, but never long: others are queued behind. */
-        ssize_t n = recv(fd, req->data, sizeof req->data, MSG_TRUNC);
-        if (n < 0 && errno == EAGAIN) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) > 0)
-                        n = recv(fd, req->data, sizeof req->data, MSG_TRUNC);
-        }
+                return false;
+        ssize_t n = recv(c->fd, req->data, sizeof req->data, MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return true;
         if (n <= 0)
-                return; /* gone, or silent past the timeout */
+                return false; /* gone: a login ends by closing its connection */
+        c->last_ms = mono_ms();
         uint64_t t0 = ehr_monotonic_usec();
         char summary[160];
         req->len = (size_t) n;
@@ -143,29 +189,38 @@ static void serve(struct ehr_authd *d, int lfd, bool debug) {
         } else
                 (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
         uint64_t t1 = ehr_monotonic_usec();
-        if (send(fd, reply->data, reply->len, MSG_NOSIGNAL) < 0)
-                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) cred.pid, ehr_strerror(negative_errno()));
+        bool ok = send(c->fd, reply->data, reply->len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
+        if (!ok)
+                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, ehr_strerror(negative_errno()));
         if (debug)
-                fprintf(stderr, "ehr2fad: pid %d %s (%llu us)\n", (int) cred.pid, summary,
+                fprintf(stderr, "ehr2fad: pid %d %s (%llu us)\n", (int) c->pid, summary,
                         (unsigned long long) (t1 - t0));
+        return ok;
 }
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "conf", required_argument, NULL, 'c' }, { "socket", required_argument, NULL, 's' },
-                { "debug", no_argument, NULL, 'd' },      { "help", no_argument, NULL, 'h' },
-                {},
+                { "conf", required_argument, NULL, 'c' },        { "socket", required_argument, NULL, 's' },
+                { "max-clients", required_argument, NULL, 'm' }, { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },              {},
         };
         const char *conf = NULL, *sock = NULL;
         bool debug = false;
+        uint64_t max_clients = CLIENTS_DEFAULT;
         int c;
-        while ((c = getopt_long(argc, argv, "c:s:dh", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:s:m:dh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         conf = optarg;
                         break;
                 case 's':
                         sock = optarg;
+                        break;
+                case 'm':
+                        if (ehr_parse_uint(optarg, 1, CLIENTS_LIMIT, &max_clients) < 0) {
+                                fprintf(stderr, "ehr2fad: --max-clients: a number from 1 to %u\n", CLIENTS_LIMIT);
+                                return 2;
+                        }
                         break;
                 case 'd':
                         debug = true;
@@ -224,26 +279,73 @@ int main(int argc, char **argv) {
         (void) sigaction(SIGINT, &sa, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
 
+        /* Every connection is a descriptor: raise the soft limit as far as allowed,
+         * and keep some for the store, the log and the listening socket. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+                if (nofile.rlim_cur < nofile.rlim_max) {
+                        nofile.rlim_cur = nofile.rlim_max;
+                        (void) setrlimit(RLIMIT_NOFILE, &nofile);
+                        (void) getrlimit(RLIMIT_NOFILE, &nofile);
+                }
+                if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < max_clients + 64) {
+                        uint64_t fit = nofile.rlim_cur > 64 + 1 ? nofile.rlim_cur - 64 : 1;
+                        fprintf(stderr, "ehr2fad: %llu open files allowed: keeping at most %llu connections\n",
+                                (unsigned long long) nofile.rlim_cur, (unsigned long long) fit);
+                        max_clients = fit;
+                }
+        }
         int lfd = listen_on(sock);
         if (lfd < 0)
                 return 1;
         fprintf(stderr, "ehr2fad: serving %s on %s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, sock);
 
+        struct client *clients = calloc(max_clients, sizeof *clients);
+        struct pollfd *pfd = calloc(max_clients + 1, sizeof *pfd);
+        size_t n = 0;
+        if (!clients || !pfd) {
+                fputs("ehr2fad: out of memory\n", stderr);
+                stop = -1;
+        }
         while (!stop) {
-                struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-                int pr = poll(&pfd, 1, -1);
+                /* Idle connections go; the next wake-up is when the oldest would. */
+                uint64_t now = mono_ms(), next = UINT64_MAX;
+                for (size_t i = 0; i < n;)
+                        if (now - clients[i].last_ms >= CLIENT_IDLE_MS)
+                                client_close(clients, &n, i);
+                        else {
+                                if (clients[i].last_ms + CLIENT_IDLE_MS < next)
+                                        next = clients[i].last_ms + CLIENT_IDLE_MS;
+                                i++;
+                        }
+                pfd[0] = (struct pollfd) { .fd = lfd, .events = POLLIN };
+                for (size_t i = 0; i < n; i++)
+                        pfd[i + 1] = (struct pollfd) { .fd = clients[i].fd, .events = POLLIN };
+                int pr = poll(pfd, n + 1, next == UINT64_MAX ? -1 : (int) (next - now));
                 if (pr < 0 && errno != EINTR) {
                         fprintf(stderr, "ehr2fad: poll: %s\n", ehr_strerror(negative_errno()));
                         break;
                 }
-                if (pr > 0)
-                        serve(d, lfd, debug);
+                if (pr <= 0)
+                        continue;
+                /* Requests first, in the order of the table; then new connections. Going
+                 * backwards, a closed client's slot takes one already looked at. */
+                size_t polled = n;
+                for (size_t i = polled; i-- > 0;)
+                        if (pfd[i + 1].revents && !serve(d, &clients[i], debug))
+                                client_close(clients, &n, i);
+                if (pfd[0].revents & POLLIN)
+                        accept_all(lfd, clients, &n, (size_t) max_clients);
         }
+        for (size_t i = 0; i < n; i++)
+                close(clients[i].fd);
+        free(clients);
+        free(pfd);
         (void) unlink(sock);
         close(lfd);
         d = ehr_authd_free(d);
         ehr_secret_cache(false);
-        if (stop)
+        if (stop > 0)
                 fprintf(stderr, "ehr2fad: stopped by signal %d\n", (int) stop);
-        return stop ? 0 : 1;
+        return stop > 0 ? 0 : 1;
 }

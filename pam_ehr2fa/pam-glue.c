@@ -162,7 +162,14 @@ int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char *
         return 0;
 }
 
+static void remote_disconnect(struct pam_ctx *ctx) {
+        if (ctx->connected)
+                close(ctx->remote_fd);
+        ctx->connected = false;
+}
+
 void pam_ctx_done(struct pam_ctx *ctx) {
+        remote_disconnect(ctx);
         ctx->store = ehr_store_free(ctx->store);
         ehr_config_done(&ctx->cfg);
 }
@@ -224,13 +231,33 @@ static int remote_add_device(struct ehr_wire *w, const struct ehr_device_id *d) 
         return r;
 }
 
-/* Returns 0 with the daemon's "r" in *ret_r, or the negative errno of the call itself. */
+/* Returns 0 with the daemon's "r" in *ret_r, or the negative errno of the call itself.
+ * A login's requests share one connection: a connection costs the login and the
+ * daemon more than a request does. */
 static int remote_send(struct pam_ctx *ctx, const char *path, const struct ehr_wire *req, struct ehr_wire *reply,
                        int *ret_r) {
-        int64_t v;
-        int r = ehr_wire_call(path, ctx->cfg.store_timeout_ms, req, reply);
-        if (r < 0)
-                return r;
+        int64_t v, r = -ENOTCONN;
+        if (ctx->connected) {
+                r = ehr_wire_exchange(ctx->remote_fd, ctx->cfg.store_timeout_ms, req, reply);
+                /* ehr2fad closes a connection that has been quiet for minutes (a long
+                 * prompt), or the least recently used one when it needs the room: then
+                 * it never read this request, which goes again on a new connection. */
+                if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ECONNABORTED)
+                        remote_disconnect(ctx);
+        }
+        if (!ctx->connected) {
+                int fd = ehr_wire_connect(path);
+                if (fd < 0)
+                        return fd;
+                ctx->remote_fd = fd;
+                ctx->connected = true;
+                r = ehr_wire_exchange(fd, ctx->cfg.store_timeout_ms, req, reply);
+        }
+        if (r < 0) {
+                /* A connection that failed a request is not used again. */
+                remote_disconnect(ctx);
+                return (int) r;
+        }
         if (ehr_wire_geti(reply, "r", &v) < 0 || v > 0 || v < -4095)
                 return -EBADMSG;
         *ret_r = (int) v;

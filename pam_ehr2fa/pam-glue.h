@@ -18,6 +18,8 @@ struct pam_ctx {
         const char *helper; /* "helper=": the privileged path for unprivileged callers */
         const char *conf;   /* "conf=", if given */
         const char *remote; /* the ehr2fad socket that answered this login, or NULL: in-process */
+        bool connected;     /* remote_fd is this login's connection to ehr2fad */
+        int remote_fd;
 };
 
 /* Read conf= first, then the file, then let the other arguments override it

@@ -96,13 +96,13 @@ class Env:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start_daemon(self, *args, wait=True, required=True):
+    def start_daemon(self, *args, wait=True, required=True, preexec_fn=None):
         """Run ehr2fad on this store (--debug: one log line per request). Not required:
         a daemon that refuses to start (a broken config or store, which the test is
         about) is left out, and the module then works in-process."""
         log = open(self.daemon_log, "a")
         self.daemon = subprocess.Popen([EHR2FAD, "--conf", self.conf, "--debug", *args], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=log)
+                                       stdout=log, stderr=log, preexec_fn=preexec_fn)
         log.close()
         deadline = time.monotonic() + 10
         while wait and not os.path.exists(self.daemon_sock):

@@ -11,9 +11,17 @@ import subprocess
 import time
 import unittest
 
+import shutil
+
 from ehrtest import EnvTestCase, Env, EHR2FAD, MODULE, oath
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
+
+
+def need_strace():
+    if not shutil.which("strace") or \
+            subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True).returncode != 0:
+        raise unittest.SkipTest("strace not installed, or ptrace not permitted here")
 
 
 def out(r):
@@ -77,6 +85,93 @@ class Daemon(EnvTestCase):
         self.assertTrue([l for l in self.served("verify") if " r=0 (" in l], self.env.daemon_lines())
         self.assertIn("libsodium loaded at the code prompt: no", r.stdout)
         self.assertIn("libcurl loaded: no", r.stdout)
+
+    def test_one_connection_per_login(self):
+        """A login's requests (begin before the prompt, verify after it) share one
+        connection: a connection costs more than a request, on both sides."""
+        need_strace()
+        self.env.start_daemon()
+        trace = os.path.join(self.env.dir, "connects")
+        r = self.env.login("alice", oath(), syscalls=(("connect",), trace))
+        self.assertLoginOK(r)
+        with open(trace) as f:
+            connects = [l for l in f if self.env.daemon_sock in l]
+        self.assertEqual(len(connects), 1, connects)
+        self.assertTrue(self.served("begin") and self.served("verify"), self.env.daemon_lines())
+
+    def test_connections_are_served_side_by_side(self):
+        """A login waiting at its prompt holds only its connection: another login's
+        requests are answered meanwhile, and the first goes on where it was."""
+        self.env.start_daemon()
+        now = str(int(time.time()))
+        base = dict(v="1", user="alice", now=now, source="service=test", **{"cfg.store_dir": self.env.store})
+        a = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.settimeout(5)
+        a.connect(self.env.daemon_sock)
+        a.send(wire(op="begin", **base))
+        self.assertEqual(unwire(a.recv(65536))["r"], "0")
+        # a now waits "at its prompt"; b logs in from start to end meanwhile.
+        b = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        b.settimeout(5)
+        b.connect(self.env.daemon_sock)
+        b.send(wire(op="begin", **base))
+        self.assertEqual(unwire(b.recv(65536))["r"], "0")
+        b.send(wire(op="verify", answer=oath(), **base))
+        self.assertEqual(unwire(b.recv(65536))["r"], "0")
+        b.close()
+        a.send(wire(op="verify", answer="000000" if oath() != "000000" else "111111", **base))
+        self.assertEqual(unwire(a.recv(65536))["r"], "-13")
+        a.close()
+        actions = [row["action"] for row in self.env.audit("alice")]
+        self.assertEqual(actions[-2:], ["second factor accepted", "second factor failed"])
+
+    def test_login_whose_connection_was_closed_reconnects(self):
+        """With --max-clients 1, another client's connection closes the one a login
+        keeps while it waits at the prompt: the login sends its code again on a new
+        connection, and the code is checked exactly once."""
+        self.env.start_daemon("--max-clients", "1")
+        code = oath()
+
+        def script(write):
+            deadline = time.monotonic() + 10
+            while not self.served("begin") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            other = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            other.settimeout(5)
+            other.connect(self.env.daemon_sock)
+            other.send(b"garbage")  # answered once the daemon has taken this connection
+            other.recv(65536)
+            other.close()
+            write(code)
+
+        r = self.env.login_interactive("alice", script)
+        self.assertLoginOK(r)
+        self.assertEqual(len([l for l in self.served("verify") if " r=0 (" in l]), 1, self.env.daemon_lines())
+        self.assertEqual([row["action"] for row in self.env.audit("alice")].count("second factor accepted"), 1)
+        self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
+
+    def test_more_connections_than_descriptors(self):
+        """Every connection is a descriptor: under a low open-files limit the daemon
+        keeps fewer connections than --max-clients asks, says so, and goes on
+        serving when clients open more than that."""
+        import resource
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (80, 80))
+
+        self.env.start_daemon("--max-clients", "4096", preexec_fn=low_limit)
+        self.assertTrue([l for l in self.env.daemon_lines() if "keeping at most 16 connections" in l],
+                        self.env.daemon_lines())
+        held = []
+        for _ in range(60):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(self.env.daemon_sock)
+            held.append(s)
+        self.assertLoginOK(self.env.login("alice", oath()))
+        for s in held:
+            s.close()
+        self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
+        self.assertTrue([l for l in self.served("verify") if " r=0 (" in l], self.env.daemon_lines())
 
     def test_replay_and_wrong_code_through_the_daemon(self):
         self.env.start_daemon()
