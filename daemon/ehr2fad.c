@@ -13,13 +13,15 @@
  * that, and after CLIENT_IDLE_MS without a request, the least recently used one
  * is closed, and its module reconnects for its next request. Only clients
  * running as our own uid are served (SO_PEERCRED). SIGTERM or SIGINT stop it and
- * remove the socket. */
+ * remove the socket. Started by systemd's socket activation (ehr2fad.socket), it
+ * serves the socket systemd passes and leaves it in place. */
 
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,42 @@ static int listen_on(const char *path) {
 static void client_close(struct client *c, size_t *n, size_t i) {
         close(c[i].fd);
         c[i] = c[--*n];
+}
+
+/* systemd's socket activation (sd_listen_fds(3)): one listening SOCK_SEQPACKET
+ * Unix socket as descriptor 3. Returns it, -ENOENT when none was passed to this
+ * process, or another negative errno after saying what is wrong. */
+static int activated_socket(char *path, size_t len) {
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        uint64_t p, n;
+        if (!pid || !fds || ehr_parse_uint(pid, 1, INT32_MAX, &p) < 0 || (pid_t) p != getpid())
+                return -ENOENT; /* not for us */
+        (void) unsetenv("LISTEN_PID");
+        (void) unsetenv("LISTEN_FDS");
+        (void) unsetenv("LISTEN_FDNAMES");
+        if (ehr_parse_uint(fds, 0, INT32_MAX, &n) < 0 || n != 1) {
+                fprintf(stderr, "ehr2fad: systemd passed %s sockets; one is served (ListenSequentialPacket=)\n", fds);
+                return -EINVAL;
+        }
+        const int fd = 3;
+        int type = 0, listening = 0;
+        socklen_t l = sizeof type, ll = sizeof listening;
+        struct sockaddr_un sa = {};
+        socklen_t sl = sizeof sa;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_SEQPACKET ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0 || !listening ||
+            getsockname(fd, (struct sockaddr *) &sa, &sl) < 0 || sa.sun_family != AF_UNIX) {
+                fputs("ehr2fad: the socket systemd passed is not a listening Unix SOCK_SEQPACKET socket "
+                      "(ListenSequentialPacket=)\n",
+                      stderr);
+                return -EINVAL;
+        }
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+                return negative_errno();
+        size_t pl = sl > offsetof(struct sockaddr_un, sun_path) ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
+        snprintf(path, len, "%.*s", (int) strnlen(sa.sun_path, pl), sa.sun_path);
+        return fd;
 }
 
 /* Take every connection waiting on the listening socket. Past max, the least
@@ -250,6 +288,12 @@ int main(int argc, char **argv) {
 
         ehr_secret_cache(true);
 
+        /* Taken first: nothing else may be given descriptor 3 before we know what it is. */
+        char activated[sizeof ((struct sockaddr_un *) NULL)->sun_path + 1] = "";
+        int lfd = activated_socket(activated, sizeof activated);
+        if (lfd < 0 && lfd != -ENOENT)
+                return 1;
+
         _cleanup_(ehr_config_done) struct ehr_config cfg;
         char err[EHR_CONFIG_ERR_MAX];
         ehr_config_init(&cfg);
@@ -259,7 +303,11 @@ int main(int argc, char **argv) {
         }
         if (!sock)
                 sock = ehr_daemon_socket(&cfg);
-        if (!sock) {
+        if (lfd >= 0 && (!sock || !streq(sock, activated)))
+                fprintf(stderr, "ehr2fad: systemd passed the socket %s, but the module asks %s (daemon_socket): "
+                        "logins will not reach this daemon\n",
+                        activated, sock ?: "none");
+        if (lfd < 0 && !sock) {
                 fputs("ehr2fad: daemon_socket = none in the config: nothing to serve\n", stderr);
                 return 1;
         }
@@ -295,10 +343,14 @@ int main(int argc, char **argv) {
                         max_clients = fit;
                 }
         }
-        int lfd = listen_on(sock);
-        if (lfd < 0)
-                return 1;
-        fprintf(stderr, "ehr2fad: serving %s on %s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, sock);
+        bool own_socket = lfd < 0;
+        if (own_socket) {
+                lfd = listen_on(sock);
+                if (lfd < 0)
+                        return 1;
+        }
+        fprintf(stderr, "ehr2fad: serving %s on %s%s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR,
+                own_socket ? sock : activated, own_socket ? "" : " (from systemd)");
 
         struct client *clients = calloc(max_clients, sizeof *clients);
         struct pollfd *pfd = calloc(max_clients + 1, sizeof *pfd);
@@ -341,7 +393,8 @@ int main(int argc, char **argv) {
                 close(clients[i].fd);
         free(clients);
         free(pfd);
-        (void) unlink(sock);
+        if (own_socket)
+                (void) unlink(sock); /* systemd's socket stays, for the next login to start us again */
         close(lfd);
         d = ehr_authd_free(d);
         ehr_secret_cache(false);

@@ -173,6 +173,53 @@ class Daemon(EnvTestCase):
         self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
         self.assertTrue([l for l in self.served("verify") if " r=0 (" in l], self.env.daemon_lines())
 
+    def start_activated(self, sock):
+        """ehr2fad as systemd's socket activation starts it: the socket as descriptor 3,
+        LISTEN_PID and LISTEN_FDS in its environment."""
+        log = open(self.env.daemon_log, "a")
+        n = sock.fileno()
+        move = "" if n == 3 else f"exec 3<&{n} {n}<&-; "
+        shell = move + 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"'
+        self.env.daemon = subprocess.Popen(["sh", "-c", shell, "sh", EHR2FAD, "--conf", self.env.conf, "--debug"],
+                                           pass_fds=(n,), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 10
+        while not [l for l in self.env.daemon_lines() if "serving" in l or "ehr2fad:" in l]:
+            if self.env.daemon.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        return self.env.daemon
+
+    def test_socket_activation(self):
+        """Started by systemd (ehr2fad.socket), the daemon serves the socket it was
+        given and leaves it in place when it stops, for the next login to start it."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.bind(self.env.daemon_sock)
+        os.chmod(self.env.daemon_sock, 0o600)
+        sock.listen(16)
+        d = self.start_activated(sock)
+        sock.close()
+        self.assertTrue([l for l in self.env.daemon_lines() if "(from systemd)" in l], self.env.daemon_lines())
+        self.assertLoginOK(self.env.login("alice", oath()))
+        self.assertTrue([l for l in self.served("verify") if " r=0 (" in l], self.env.daemon_lines())
+        d.terminate()
+        self.assertEqual(d.wait(timeout=10), 0, self.env.daemon_lines())
+        self.env.daemon = None
+        self.assertTrue(os.path.exists(self.env.daemon_sock), "systemd's socket was removed")
+
+    def test_socket_activation_with_the_wrong_socket(self):
+        """A stream socket (ListenStream= by mistake) is refused with a message that
+        names the setting, and logins go on in-process."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(self.env.daemon_sock)
+        sock.listen(16)
+        d = self.start_activated(sock)
+        sock.close()
+        self.assertEqual(d.wait(timeout=10), 1)
+        self.env.daemon = None
+        self.assertTrue([l for l in self.env.daemon_lines() if "ListenSequentialPacket=" in l], self.env.daemon_lines())
+        self.assertLoginOK(self.env.login("alice", oath()))
+
     def test_replay_and_wrong_code_through_the_daemon(self):
         self.env.start_daemon()
         code = oath()
