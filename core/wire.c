@@ -202,10 +202,3 @@ int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, s
         reply->len = (size_t) n;
         return ehr_wire_parse(reply);
 }
-
-int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
-        _cleanup_close_ int fd = ehr_wire_connect(path);
-        if (fd < 0)
-                return fd;
-        return ehr_wire_exchange(fd, timeout_ms, req, reply);
-}

@@ -59,6 +59,3 @@ int ehr_wire_connect(const char *path);
  * did not answer; -ECONNABORTED: it closed the connection without answering;
  * -EBADMSG: the reply is malformed. */
 int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);
-
-/* One request on a connection of its own: ehr_wire_connect(), ehr_wire_exchange(), close. */
-int ehr_wire_call(const char *path, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);

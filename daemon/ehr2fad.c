@@ -7,9 +7,9 @@
  *
  * A login keeps one connection for all its requests (begin before the prompt,
  * verify after it, then trust or audit): a connection and its teardown cost more
- * than a request. Requests are answered one at a time, in the order they come,
- * from one poll() over every connection, so a login waiting at its prompt holds
- * nothing but its connection. At most --max-clients connections are kept: past
+ * than a request. Requests are answered one at a time, each readable connection
+ * in turn, from one poll() over every connection, so a login waiting at its
+ * prompt holds nothing but its connection. At most --max-clients connections are kept: past
  * that, and after CLIENT_IDLE_MS without a request, the least recently used one
  * is closed, and its module reconnects for its next request. Only clients
  * running as our own uid are served (SO_PEERCRED). SIGTERM or SIGINT stop it and
@@ -380,8 +380,9 @@ int main(int argc, char **argv) {
                 }
                 if (pr <= 0)
                         continue;
-                /* Requests first, in the order of the table; then new connections. Going
-                 * backwards, a closed client's slot takes one already looked at. */
+                /* Requests first, one per readable connection, then new connections. The
+                 * table is walked backwards: a closed client's slot then takes one that
+                 * was already looked at. */
                 size_t polled = n;
                 for (size_t i = polled; i-- > 0;)
                         if (pfd[i + 1].revents && !serve(d, &clients[i], debug))
