@@ -49,6 +49,13 @@ def need(tool):
         raise unittest.SkipTest(f"{tool} not installed")
 
 
+def need_strace():
+    """strace, and ptrace allowed here (some containers forbid it)."""
+    need("strace")
+    if subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True).returncode != 0:
+        raise unittest.SkipTest("strace cannot trace here (ptrace not permitted)")
+
+
 def sanitizer_preload():
     """Under -Db_sanitize=address the module needs the ASan runtime first in the
     host process (pamtester is not instrumented)."""

@@ -11,17 +11,9 @@ import subprocess
 import time
 import unittest
 
-import shutil
-
-from ehrtest import EnvTestCase, Env, EHR2FAD, MODULE, oath
+from ehrtest import EnvTestCase, Env, EHR2FAD, MODULE, need_strace, oath
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
-
-
-def need_strace():
-    if not shutil.which("strace") or \
-            subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True).returncode != 0:
-        raise unittest.SkipTest("strace not installed, or ptrace not permitted here")
 
 
 def out(r):

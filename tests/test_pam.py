@@ -6,23 +6,14 @@ pam_ehr2fa.so the code; codes come from oathtool."""
 import contextlib
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, SECRET, PASSWORD, MODULE, DAEMON_MODE
+from ehrtest import EnvTestCase, Env, oath, need_strace, SECRET, PASSWORD, MODULE, DAEMON_MODE
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
-
-
-def need_strace(test):
-    """strace, and ptrace allowed here (some containers forbid it)."""
-    if not shutil.which("strace"):
-        raise unittest.SkipTest("strace not installed")
-    if subprocess.run(["strace", "-qq", "-e", "trace=none", "true"], capture_output=True).returncode != 0:
-        raise unittest.SkipTest("strace cannot trace here (ptrace not permitted)")
 
 
 def out(r):
@@ -347,7 +338,7 @@ class StoreSyncs(EnvTestCase):
         """The use of a code is made durable by syncing the WAL, once. The store
         directory is synced only when a login has to create the WAL, not in every
         login (SQLite's unix VFS would sync it at each connection's first sync)."""
-        need_strace(self)
+        need_strace()
         self.env.add_user("alice")
         trace = os.path.join(self.env.dir, "syncs")
         store = os.path.realpath(self.env.store)
