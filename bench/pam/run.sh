@@ -93,6 +93,15 @@ fi
 "$bench" $daemon_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
 
+# Many logins at once: the store's write lock (in-process) against the daemon's
+# queue (ehr2fad), on the largest store; every login a user of its own.
+concurrent=$(dirname "$bench")/bench-concurrent
+largest=$(echo "$sizes" | tr , '\n' | sort -n | tail -1)
+if [ -x "$concurrent" ] && [ "$largest" -ge 3000 ]; then
+        echo
+        "$concurrent" --dir "$tmp" --size "$largest" --ehr2fa "$ehr2fa" --procs 1,2,4,8 --logins 200
+fi
+
 # The rows above keep each module loaded. A login in a fresh process (each sshd
 # connection, su, sudo, login) also pays for loading the module and its libraries.
 loader=$(dirname "$bench")/bench-dlopen
