@@ -60,10 +60,11 @@ class Daemon(EnvTestCase):
         self.assertNotIn(oath(), "\n".join(self.env.daemon_lines()))
 
     @unittest.skipUnless(HOST, "EHR2FA_PAM_HOST_SQLITE not set")
-    def test_daemon_login_loads_neither_sqlite_nor_libsodium(self):
-        """A login process whose check ehr2fad answers does no SQLite and no
-        cryptography of its own: the module loads neither library (each would cost
-        the process more than the module itself)."""
+    def test_daemon_login_loads_no_libsodium(self):
+        """A login process whose check ehr2fad answers does no cryptography of its
+        own: the module does not load libsodium, which would cost the process more
+        than the module itself (nor libcurl). The host links SQLite itself, so that
+        one is checked by needed-pam_ehr2fa instead."""
         self.env.start_daemon()
         svcdir = os.path.join(self.env.dir, "host.d")
         os.mkdir(svcdir)
