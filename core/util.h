@@ -77,6 +77,9 @@ int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_p
 
 /* CLOCK_MONOTONIC in microseconds: for timeouts and durations, never for dates. */
 uint64_t ehr_monotonic_usec(void);
+static inline uint64_t ehr_monotonic_msec(void) {
+        return ehr_monotonic_usec() / 1000U;
+}
 
 /* The ownership and mode checks of both, on a stat result: 0, -EPERM or -EACCES. */
 int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private);

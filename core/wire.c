@@ -145,10 +145,6 @@ int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret) {
         return 0;
 }
 
-static uint64_t mono_ms(void) {
-        return ehr_monotonic_usec() / 1000U;
-}
-
 int ehr_wire_connect(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path)
@@ -171,7 +167,7 @@ int ehr_wire_connect(const char *path) {
 }
 
 int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
-        uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 1);
+        uint64_t deadline = ehr_monotonic_msec() + (timeout_ms ? timeout_ms : 1);
         ssize_t n = send(fd, req->data, req->len, MSG_NOSIGNAL);
         if (n < 0)
                 return negative_errno(); /* -EAGAIN: its queue is full; -EPIPE: it closed. Not delivered. */
@@ -179,7 +175,7 @@ int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, s
                 return -EIO;
 
         for (;;) {
-                uint64_t now = mono_ms();
+                uint64_t now = ehr_monotonic_msec();
                 if (now >= deadline)
                         return -ETIMEDOUT;
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };

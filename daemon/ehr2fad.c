@@ -65,10 +65,6 @@ static void usage(FILE *f) {
               f);
 }
 
-static uint64_t mono_ms(void) {
-        return ehr_monotonic_usec() / 1000U;
-}
-
 static int listen_on(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path) {
@@ -201,7 +197,7 @@ static void accept_all(int lfd, struct client *c, size_t *n, size_t max) {
                 }
                 if (*n == max)
                         client_close_lru(c, n);
-                c[(*n)++] = (struct client) { .fd = fd, .pid = cred.pid, .last_ms = mono_ms() };
+                c[(*n)++] = (struct client) { .fd = fd, .pid = cred.pid, .last_ms = ehr_monotonic_msec() };
         }
 }
 
@@ -217,7 +213,7 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
                 return true;
         if (n <= 0)
                 return false; /* gone: a login ends by closing its connection */
-        c->last_ms = mono_ms();
+        c->last_ms = ehr_monotonic_msec();
         uint64_t t0 = ehr_monotonic_usec();
         char summary[160];
         req->len = (size_t) n;
@@ -361,7 +357,7 @@ int main(int argc, char **argv) {
         }
         while (!stop) {
                 /* Idle connections go; the next wake-up is when the oldest would. */
-                uint64_t now = mono_ms(), next = UINT64_MAX;
+                uint64_t now = ehr_monotonic_msec(), next = UINT64_MAX;
                 for (size_t i = 0; i < n;)
                         if (now - clients[i].last_ms >= CLIENT_IDLE_MS)
                                 client_close(clients, &n, i);
