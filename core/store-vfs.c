@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -151,13 +152,9 @@ static void create_wal(const char *name) {
         if (fd < 0)
                 return; /* made by another process just now (it syncs), or not ours to make */
         close(fd);
-        const char *slash = strrchr(name, '/');
-        if (!slash || (size_t) (slash - name) >= sizeof path)
+        if ((size_t) snprintf(path, sizeof path, "%s", name) >= sizeof path)
                 return;
-        n = slash == name ? 1 : (size_t) (slash - name);
-        memcpy(path, name, n);
-        path[n] = '\0';
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
                 (void) fsync(fd);
                 close(fd);
