@@ -19,6 +19,12 @@
  *          1-user state is reset likewise, so no module ever rate-limits or locks.
  * Modules take turns check by check, so drift on a busy machine hits all alike.
  *
+ * --floor DIR adds "libpam alone": the same check with DIR/pam_permit.so (ok) or
+ * DIR/pam_deny.so (wrong), which end it at once, asking nothing. That is libpam's
+ * share of every row (service file, dispatch, its audit message, pam_end); the
+ * "own work" table takes it off each median, so a ratio compares what the modules
+ * themselves do.
+ *
  * syslog: every module logs each check. Without /dev/log (containers, build
  * machines) glibc drops messages, except after pam_google_authenticator's
  * openlog(LOG_CONS), when every later syslog() of every module in the process
@@ -58,7 +64,7 @@
 #define MIN_CHECKS 20U
 #define USER_STRIDE 48271UL /* prime: k -> k * stride mod N visits every user once */
 
-enum module_kind { MOD_EHR2FA, MOD_EHR2FAD, MOD_OATH, MOD_GA, _MOD_MAX };
+enum module_kind { MOD_EHR2FA, MOD_EHR2FAD, MOD_OATH, MOD_GA, MOD_FLOOR, _MOD_MAX };
 enum check_kind { CHECK_OK, CHECK_WRONG, _CHECK_MAX };
 
 static const char *const module_name[_MOD_MAX] = {
@@ -66,6 +72,7 @@ static const char *const module_name[_MOD_MAX] = {
         [MOD_EHR2FAD] = "pam_ehr2fa+ehr2fad",
         [MOD_OATH] = "pam_oath",
         [MOD_GA] = "pam_google_authenticator",
+        [MOD_FLOOR] = "libpam alone",
 };
 static const char *const check_name[_CHECK_MAX] = { [CHECK_OK] = "ok", [CHECK_WRONG] = "wrong" };
 
@@ -242,8 +249,11 @@ static unsigned long user_of(unsigned long size, unsigned long seq) {
         return size == 1 ? 0 : (seq * USER_STRIDE + size / 3) % size;
 }
 
-static void service_name(enum module_kind m, unsigned long size, char *buf, size_t len) {
-        snprintf(buf, len, "bench-%d-%lu", (int) m, size);
+static void service_name(enum module_kind m, unsigned long size, enum check_kind check, char *buf, size_t len) {
+        if (m == MOD_FLOOR)
+                snprintf(buf, len, "bench-%d-%lu-%s", (int) m, size, check_name[check]);
+        else
+                snprintf(buf, len, "bench-%d-%lu", (int) m, size);
 }
 
 static int write_file(const char *path, const char *text, mode_t mode) {
@@ -257,48 +267,60 @@ static int write_file(const char *path, const char *text, mode_t mode) {
         return 0;
 }
 
+/* The one-line service file of module m, for checks of this kind at this size. */
+static void service_line(enum module_kind m, unsigned long size, enum check_kind check, char *line, size_t len) {
+        switch (m) {
+        case MOD_EHR2FA:
+                /* In-process: never ask a daemon, even one that runs. */
+                snprintf(line, len, "auth required %s conf=%s/%lu/ehr2fa.conf daemon_socket=none\n", arg.path[m],
+                         arg.dir, size);
+                break;
+        case MOD_EHR2FAD:
+                /* run.sh copies each store to SIZE/store-d and starts an ehr2fad on the
+                 * copy at SIZE/ehr2fad.sock: the in-process row never shares its store
+                 * with a daemon. */
+                snprintf(line, len, "auth required %s conf=%s/%lu/ehr2fad.conf daemon_socket=%s/%lu/ehr2fad.sock\n",
+                         arg.path[m], arg.dir, size, arg.dir, size);
+                break;
+        case MOD_OATH:
+                /* window=1: the step before and after now, as ehr2fa's window = 1. */
+                snprintf(line, len, "auth required %s usersfile=%s/%lu/users.oath window=1 digits=6\n", arg.path[m],
+                         arg.dir, size);
+                break;
+        case MOD_GA:
+                /* user=: no getpwnam() of userN (not in /etc/passwd); the files are ours, 0600. */
+                snprintf(line, len, "auth required %s secret=%s/%lu/ga/${USER} user=%s\n", arg.path[m], arg.dir, size,
+                         arg.runas);
+                break;
+        case MOD_FLOOR:
+                /* What libpam itself costs per check: a module that ends the check at once,
+                 * as a check of this kind ends. Here arg.path[m] is a directory of modules. */
+                snprintf(line, len, "auth required %s/%s\n", arg.path[m],
+                         check == CHECK_OK ? "pam_permit.so" : "pam_deny.so");
+                break;
+        default:
+                abort();
+        }
+}
+
 static int write_services(void) {
         char path[8192], line[8192];
         snprintf(arg.confdir, sizeof arg.confdir, "%s/pam.d", arg.dir);
         if (mkdir(arg.confdir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        for (unsigned s = 0; s < arg.nsizes; s++) {
-                unsigned long size = arg.sizes[s];
-                for (int m = 0; m < _MOD_MAX; m++) {
-                        char svc[64];
-                        if (!arg.path[m])
-                                continue;
-                        service_name(m, size, svc, sizeof svc);
-                        switch (m) {
-                        case MOD_EHR2FA:
-                                /* In-process: never ask a daemon, even one that runs. */
-                                snprintf(line, sizeof line, "auth required %s conf=%s/%lu/ehr2fa.conf daemon_socket=none\n",
-                                         arg.path[m], arg.dir, size);
-                                break;
-                        case MOD_EHR2FAD:
-                                /* run.sh copies each store to SIZE/store-d and starts an ehr2fad on the
-                                 * copy at SIZE/ehr2fad.sock: the in-process row never shares its store
-                                 * with a daemon. */
-                                snprintf(line, sizeof line,
-                                         "auth required %s conf=%s/%lu/ehr2fad.conf daemon_socket=%s/%lu/ehr2fad.sock\n",
-                                         arg.path[m], arg.dir, size, arg.dir, size);
-                                break;
-                        case MOD_OATH:
-                                /* window=1: the step before and after now, as ehr2fa's window = 1. */
-                                snprintf(line, sizeof line, "auth required %s usersfile=%s/%lu/users.oath window=1 digits=6\n",
-                                         arg.path[m], arg.dir, size);
-                                break;
-                        case MOD_GA:
-                                /* user=: no getpwnam() of userN (not in /etc/passwd); the files are ours, 0600. */
-                                snprintf(line, sizeof line, "auth required %s secret=%s/%lu/ga/${USER} user=%s\n",
-                                         arg.path[m], arg.dir, size, arg.runas);
-                                break;
+        for (unsigned s = 0; s < arg.nsizes; s++)
+                for (int m = 0; m < _MOD_MAX; m++)
+                        for (int ck = 0; ck < _CHECK_MAX; ck++) {
+                                char svc[64];
+                                /* One service per module, but the floor's ends as the check does. */
+                                if (!arg.path[m] || (m != MOD_FLOOR && ck != CHECK_OK))
+                                        continue;
+                                service_name(m, arg.sizes[s], ck, svc, sizeof svc);
+                                service_line(m, arg.sizes[s], ck, line, sizeof line);
+                                snprintf(path, sizeof path, "%s/%s", arg.confdir, svc);
+                                if (write_file(path, line, 0644) < 0)
+                                        return -EIO;
                         }
-                        snprintf(path, sizeof path, "%s/%s", arg.confdir, svc);
-                        if (write_file(path, line, 0644) < 0)
-                                return -EIO;
-                }
-        }
         return 0;
 }
 
@@ -363,9 +385,9 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
         const struct pam_conv pc = { conv, &st };
         pam_handle_t *pamh = NULL;
 
-        service_name(m, size, svc, sizeof svc);
+        service_name(m, size, check, svc, sizeof svc);
         snprintf(user, sizeof user, BENCH_LOGIN_PREFIX "%lu", user_idx);
-        if (size == 1 && reset_user0(m, size) < 0)
+        if (size == 1 && m != MOD_FLOOR && reset_user0(m, size) < 0)
                 return -1;
         if (arg.console_fallback) {
                 /* Undo another module's openlog(LOG_CONS) so its console writes are not charged to this one. */
@@ -388,7 +410,7 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
         if (r >= 0 && r <= _PAM_RETURN_VALUES)
                 run->status[r]++;
         if ((check == CHECK_OK) != (r == PAM_SUCCESS) || (check == CHECK_WRONG && r != PAM_AUTH_ERR) ||
-            st.prompts != 1 || st.locked_messages != 0)
+            st.prompts != (m == MOD_FLOOR ? 0U : 1U) || st.locked_messages != 0)
                 run->bad++;
         return r;
 }
@@ -492,7 +514,8 @@ static int parse_sizes(const char *s) {
 
 static void usage(void) {
         fprintf(stderr, "usage: bench-pam --dir DIR --sizes 1,100000 --ehr2fa SO [--oath SO] [--ga SO]\n"
-                        "                 [--iters N] [--budget SEC] [--no-pin] [--ehr2fad]\n");
+                        "                 [--iters N] [--budget SEC] [--no-pin] [--ehr2fad] [--floor DIR]\n"
+                        "--floor DIR: also time libpam alone, with DIR/pam_permit.so and DIR/pam_deny.so\n");
 }
 
 int main(int argc, char **argv) {
@@ -501,7 +524,7 @@ int main(int argc, char **argv) {
                 { "ehr2fa", required_argument, NULL, 'e' }, { "oath", required_argument, NULL, 'o' },
                 { "ga", required_argument, NULL, 'g' },     { "iters", required_argument, NULL, 'n' },
                 { "budget", required_argument, NULL, 'b' }, { "no-pin", no_argument, NULL, 'P' },
-                { "ehr2fad", no_argument, NULL, 'D' },
+                { "ehr2fad", no_argument, NULL, 'D' },     { "floor", required_argument, NULL, 'F' },
                 {},
         };
         bool daemon = false;
@@ -538,6 +561,9 @@ int main(int argc, char **argv) {
                 case 'D':
                         daemon = true;
                         break;
+                case 'F':
+                        arg.path[MOD_FLOOR] = optarg;
+                        break;
                 default:
                         usage();
                         return 2;
@@ -565,9 +591,19 @@ int main(int argc, char **argv) {
         if (syslog_setup() < 0)
                 return 1;
         for (int m = 0; m < _MOD_MAX; m++)
-                if (arg.path[m] && arg.pin && !dlopen(arg.path[m], RTLD_NOW | RTLD_LOCAL)) {
-                        fprintf(stderr, "bench-pam: %s\n", dlerror());
-                        return 1;
+                for (int ck = 0; ck < _CHECK_MAX; ck++) {
+                        char so[8192];
+                        if (!arg.path[m] || !arg.pin || (m != MOD_FLOOR && ck != CHECK_OK))
+                                continue;
+                        if (m == MOD_FLOOR)
+                                snprintf(so, sizeof so, "%s/%s", arg.path[m],
+                                         ck == CHECK_OK ? "pam_permit.so" : "pam_deny.so");
+                        else
+                                snprintf(so, sizeof so, "%s", arg.path[m]);
+                        if (!dlopen(so, RTLD_NOW | RTLD_LOCAL)) {
+                                fprintf(stderr, "bench-pam: %s\n", dlerror());
+                                return 1;
+                        }
                 }
         if (write_services() < 0)
                 return 1;
@@ -586,6 +622,7 @@ int main(int argc, char **argv) {
 
         bool all_ok = true;
         double ratio[_MOD_MAX][SIZES_MAX][_CHECK_MAX] = {}; /* median / pam_oath median */
+        double median[_MOD_MAX][SIZES_MAX][_CHECK_MAX] = {};
         for (unsigned s = 0; s < arg.nsizes; s++)
                 for (int ck = 0; ck < _CHECK_MAX; ck++) {
                         struct run runs[_MOD_MAX] = {};
@@ -603,6 +640,7 @@ int main(int argc, char **argv) {
                         for (int m = 0; m < _MOD_MAX; m++) {
                                 if (!arg.path[m])
                                         continue;
+                                median[m][s][ck] = res[m].median;
                                 char x[16] = "-", inv[16] = "-", verified[128];
                                 if (arg.path[MOD_OATH] && res[MOD_OATH].median > 0) {
                                         snprintf(x, sizeof x, "%.3f", res[m].median / res[MOD_OATH].median);
@@ -649,6 +687,24 @@ int main(int argc, char **argv) {
                                                met ? "met" : "NOT met");
                                 }
                 }
+        }
+        if (arg.path[MOD_FLOOR]) {
+                /* Each module's own cost: what a check costs beyond libpam's share of it. */
+                printf("\nown work = median - libpam alone's median (us), and / pam_oath's own work:\n");
+                printf("%-24s %6s %-5s %9s %8s\n", "module", "users", "check", "own_us", "x_oath");
+                for (unsigned s = 0; s < arg.nsizes; s++)
+                        for (int ck = 0; ck < _CHECK_MAX; ck++)
+                                for (int m = 0; m < MOD_FLOOR; m++) {
+                                        if (!arg.path[m])
+                                                continue;
+                                        double own = median[m][s][ck] - median[MOD_FLOOR][s][ck];
+                                        double oath = median[MOD_OATH][s][ck] - median[MOD_FLOOR][s][ck];
+                                        char x[16] = "-";
+                                        if (arg.path[MOD_OATH] && oath > 0)
+                                                snprintf(x, sizeof x, "%.2f", own / oath);
+                                        printf("%-24s %6lu %-5s %9.0f %8s\n", module_name[m], arg.sizes[s],
+                                               check_name[ck], own, x);
+                                }
         }
         return all_ok ? 0 : 1;
 }

@@ -90,7 +90,13 @@ if [ -x "$daemon" ]; then
         trap 'kill $pids 2>/dev/null; wait; rm -rf "$tmp"' EXIT
 fi
 
-"$bench" $daemon_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
+# libpam's own share of a check: pam_permit/pam_deny (libpam-modules, always there).
+floor_opt=
+if [ -e "$secdir/pam_permit.so" ] && [ -e "$secdir/pam_deny.so" ]; then
+        floor_opt="--floor $secdir"
+fi
+
+"$bench" $daemon_opt $floor_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
 
 # Many logins at once: the store's write lock (in-process) against the daemon's
