@@ -247,6 +247,29 @@ class Env:
                 p.wait()
         return subprocess.CompletedProcess(args, p.returncode, output, "")
 
+    def race(self, user, code, n):
+        """n logins of user at once, each a process of its own through real libpam,
+        all answering code together once all are at the prompt (tests/pam-race.c).
+        The second factor alone: no password module in this service. Returns the
+        counts: prompted, success, failed (PAM_AUTH_ERR) and other."""
+        race = os.environ.get("EHR2FA_PAM_RACE")
+        if not race:
+            raise unittest.SkipTest("EHR2FA_PAM_RACE not set")
+        self._daemon_for_login()
+        confdir = os.path.join(self.dir, "race.d")
+        os.makedirs(confdir, exist_ok=True)
+        with open(os.path.join(confdir, "race"), "w") as f:
+            f.write(f"auth required {MODULE} conf={self.conf}\n")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        r = subprocess.run([race, confdir, "race", user, code, str(n)], capture_output=True, text=True,
+                           timeout=120, env=env)
+        m = re.search(r"prompted=(\d+) success=(\d+) failed=(\d+) other=(\d+)", r.stdout)
+        if r.returncode != 0 or not m:
+            raise AssertionError(f"pam-race failed ({r.returncode}): {r.stdout}{r.stderr}")
+        counts = dict(zip(("prompted", "success", "failed", "other"), map(int, m.groups())))
+        counts["stderr"] = r.stderr
+        return counts
+
     def audit(self, user=None):
         args = ["--json", "audit", "show"] + (["--user", user] if user else [])
         return json.loads(self.admin(*args).stdout)

@@ -51,6 +51,21 @@ class TotpLogin(EnvTestCase):
         self.assertLoginFails(r)
         self.assertIn("replayed", self.env.audit("alice")[-1]["details"])
 
+    def test_same_code_in_many_logins_at_once_works_once(self):
+        """Someone who saw a code typed races its owner with it: of 8 logins that
+        answer the same code at the same moment, each in its own process, exactly
+        one gets in; the others are refused as replays and counted."""
+        self.env.write_conf("deny = 20")  # 7 failures must not lock: each is to be seen as a replay
+        self.env.add_user("alice")
+        r = self.env.race("alice", oath(), 8)
+        self.assertEqual((r["prompted"], r["success"], r["failed"], r["other"]), (8, 1, 7, 0), r["stderr"])
+        rows = self.env.audit("alice")
+        self.assertEqual([x["action"] for x in rows].count("second factor accepted"), 1)
+        failed = [x for x in rows if x["action"] == "second factor failed"]
+        self.assertEqual(len(failed), 7)
+        self.assertTrue(all("replayed" in x["details"] for x in failed), failed)
+        self.assertIn("intact", self.env.admin("audit", "verify").stdout)
+
     def test_older_code_after_newer_is_refused(self):
         self.env.add_user("alice")
         self.assertLoginOK(self.env.login("alice", oath()))
@@ -105,6 +120,17 @@ class RecoveryCodes(EnvTestCase):
         self.assertIn("9 left", out(r))
         self.assertLoginFails(self.env.login("alice", codes[0]))
         self.assertLoginOK(self.env.login("alice", codes[1].upper().replace("-", "")))
+
+    def test_recovery_code_in_many_logins_at_once_works_once(self):
+        self.env.write_conf("deny = 20")
+        self.env.add_user("alice")
+        codes = self.codes("alice")
+        r = self.env.race("alice", codes[0], 8)
+        self.assertEqual((r["prompted"], r["success"], r["failed"], r["other"]), (8, 1, 7, 0), r["stderr"])
+        accepted = [x for x in self.env.audit("alice") if x["action"] == "second factor accepted"]
+        self.assertEqual(len(accepted), 1)
+        self.assertIn("recovery", accepted[0]["details"])
+        self.assertLoginOK(self.env.login("alice", codes[1]))
 
     def test_new_codes_void_old_ones(self):
         self.env.add_user("alice")
