@@ -179,6 +179,21 @@ class Lockout(EnvTestCase):
         actions = [row["action"] for row in self.env.audit("alice")]
         self.assertIn("account locked", actions)
 
+    def test_wrong_codes_at_once_are_all_counted(self):
+        """Eight wrong codes at the same moment, each login a process of its own: no
+        failure is lost to another login's count. The third locks the account, and
+        the five after it are refused as locked, their codes not checked."""
+        self.env.add_user("alice")
+        wrong = "%06d" % ((int(oath()) + 500000) % 1000000)
+        r = self.env.race("alice", wrong, 8)
+        self.assertEqual((r["prompted"], r["success"], r["failed"], r["other"]), (8, 0, 8, 0), r["stderr"])
+        actions = [x["action"] for x in self.env.audit("alice")]
+        self.assertEqual(actions.count("second factor failed"), 3)
+        self.assertEqual(actions.count("account locked"), 1)
+        self.assertEqual(actions.count("second factor refused"), 5)
+        self.assertIn('"failures":3,', self.env.admin("--json", "lockout", "show", "alice").stdout)
+        self.assertIn('"locked":true', self.env.admin("--json", "lockout", "show", "alice").stdout)
+
     def test_admin_clears_lock(self):
         self.env.add_user("alice")
         t = int(time.time())
