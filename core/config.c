@@ -233,19 +233,49 @@ int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, cha
                 snprintf(err, errlen, "%s: %s", path, ehr_strerror(r));
                 return r;
         }
+        int r = ehr_config_parse(c, f, path, err, errlen);
+        fclose(f);
+        return r;
+}
 
+/* One line of f into buf, without its newline. Returns false at the end of the file.
+ * fgets() cannot say how much it read when the line holds a NUL: a NUL would then
+ * cut the line short and hide its length, and the rest of a long line would be read
+ * as a line of its own. So byte by byte: a line too long for buf is cut there, the
+ * rest of it read and dropped, and *too_long set. */
+static bool read_line(FILE *f, char *buf, size_t size, bool *too_long, bool *nul) {
+        size_t n = 0;
+        bool any = false;
+        int ch;
+        *too_long = *nul = false;
+        while ((ch = getc_unlocked(f)) != EOF) {
+                any = true;
+                if (ch == '\n')
+                        break;
+                if (ch == 0)
+                        *nul = true;
+                if (n + 1 < size)
+                        buf[n++] = (char) ch;
+                else
+                        *too_long = true;
+        }
+        buf[n] = 0;
+        return any;
+}
+
+int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err, size_t errlen) {
         char line[CONFIG_LINE_MAX];
         unsigned lineno = 0;
+        bool too_long, nul;
         int r = 0;
-        while (fgets(line, sizeof line, f)) {
+        while (read_line(f, line, sizeof line, &too_long, &nul)) {
                 lineno++;
-                size_t n = strlen(line);
-                if (n == sizeof line - 1 && line[n - 1] != '\n' && !feof(f)) {
+                if (too_long) {
                         snprintf(err, errlen, "%s:%u: line too long", path, lineno);
                         r = -EINVAL;
                         break;
                 }
-                if (memchr(line, 0, n) != NULL && strlen(line) != n) {
+                if (nul) {
                         snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
                         r = -EINVAL;
                         break;
@@ -282,6 +312,5 @@ int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, cha
                 r = -EIO;
                 snprintf(err, errlen, "%s: read error", path);
         }
-        fclose(f);
         return r;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define EHR_CONFIG_DEFAULT_PATH EHR2FA_SYSCONFDIR "/ehr2fa/ehr2fa.conf"
 #define EHR_STORE_DEFAULT_DIR "/var/lib/ehr2fa"
@@ -91,6 +92,9 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value);
  * file that does not exist is not an error. On failure writes "FILE:LINE: what"
  * (or "FILE: what") into err. Returns 0 or a negative errno. */
 int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, char *err, size_t errlen);
+/* The parser behind it: the lines of f, read until EOF, the first error stopping it. path
+ * only names the file in err. */
+int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err, size_t errlen);
 
 /* Call cb with every key that has a value, formatted as the config file would
  * spell it, so that another process can rebuild the same config with

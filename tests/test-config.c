@@ -67,6 +67,44 @@ int main(void) {
         CHECK(load("totp_digits = 9\n", err, sizeof err, &c) == -EINVAL);
         ehr_config_done(&c);
 
+        /* A NUL byte ends no line: the line is refused, not cut short at it. */
+        {
+                static const char nul[] = "store_dir = /srv/x\0/../../tmp/evil\nwindow = 2\n";
+                FILE *f = fmemopen((void *) nul, sizeof nul - 1, "r");
+                CHECK(f != NULL);
+                ehr_config_init(&c);
+                CHECK(f && ehr_config_parse(&c, f, "n.conf", err, sizeof err) == -EINVAL);
+                CHECK(strstr(err, "n.conf:1: NUL byte in line") != NULL);
+                if (f)
+                        fclose(f);
+                ehr_config_done(&c);
+        }
+        /* An over-long line is refused whole: the rest of it is not read as a line of its
+         * own, even when a NUL early in it hides its length. */
+        {
+                char big[5000];
+                size_t n = (size_t) snprintf(big, sizeof big, "debug = no");
+                big[n++] = 0;
+                memset(big + n, ' ', 4200 - n);
+                n = 4200;
+                n += (size_t) snprintf(big + n, sizeof big - n, "nullok = yes\n");
+                FILE *f = fmemopen(big, n, "r");
+                CHECK(f != NULL);
+                ehr_config_init(&c);
+                CHECK(f && ehr_config_parse(&c, f, "l.conf", err, sizeof err) == -EINVAL);
+                CHECK(strstr(err, "l.conf:1:") != NULL);
+                CHECK(!c.nullok);
+                if (f)
+                        fclose(f);
+                ehr_config_done(&c);
+                memset(big, 'x', 4200);
+                memcpy(big, "issuer = ", 9);
+                snprintf(big + 4200, sizeof big - 4200, "\nwindow = 2\n");
+                CHECK(load(big, err, sizeof err, &c) == -EINVAL);
+                CHECK(strstr(err, "t.conf:1: line too long") != NULL);
+                ehr_config_done(&c);
+        }
+
         /* A config others may write is refused, naming the fix. */
         ehr_config_init(&c);
         CHECK(ehr_config_load(&c, write_conf("w.conf", "window = 1\n", 0666), false, err, sizeof err) == -EACCES);
