@@ -147,7 +147,9 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                                      "account locked; no code checked", source);
                 if (r >= 0)
                         r = ehr_store_commit(s);
-                return r < 0 ? r : -EAGAIN;
+                if (r < 0)
+                        goto fail;
+                return -EAGAIN;
         }
 
         int check = check_answer(s, c, u, answer, now_sec, v);
