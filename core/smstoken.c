@@ -40,7 +40,9 @@ static int reserve(struct ehr_store *s, const struct ehr_config *c, const struct
                                      source);
                 if (r >= 0)
                         r = ehr_store_commit(s);
-                return r < 0 ? r : -EAGAIN;
+                if (r < 0)
+                        goto fail;
+                return -EAGAIN;
         }
 
         struct ehr_sms_token t = { .created_sec = now_sec, .expires_sec = now_sec + c->sms_token_ttl };

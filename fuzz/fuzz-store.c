@@ -22,8 +22,9 @@
  * (a telling one, or any 8 bytes), a real, a text or a blob (a length byte first).
  * Then the store is opened as the module opens it, and everything a login, the
  * help desk and `audit verify` do runs on it for each user: the lock check,
- * trusted-device check, the right TOTP code, a wrong one, a recovery code, the
- * Support PIN, the Unlock PIN, the user list, the audit chain.
+ * trusted-device check, the right TOTP code, a wrong one, a recovery code, a
+ * text-message request (to a loopback port where nothing listens), the Support
+ * PIN, the Unlock PIN, the user list, the audit chain.
  *
  * FUZZ_DEBUG=1 in the environment prints each edit and each verdict (to see what
  * a crashing input does).
@@ -48,6 +49,7 @@
 #include "helpdesk.h"
 #include "policy.h"
 #include "recovery.h"
+#include "smstoken.h"
 #include "store.h"
 #include "totp.h"
 #include "trust.h"
@@ -63,7 +65,7 @@ static const uint8_t seed[20] = "12345678901234567890"; /* RFC 4226's test key *
 static const struct ehr_otp_params params = { .algorithm = EHR_OTP_SHA1, .digits = 6, .period = 30 };
 
 static struct {
-        char dir[64], tmpl[96], work[96];
+        char dir[64], tmpl[96], work[96], token[96];
         struct {
                 char name[64];
                 unsigned ncol;
@@ -102,7 +104,11 @@ static void copy_file(const char *from, const char *to) {
 
 static void config(struct ehr_config *c) {
         ehr_config_init(c);
-        if (ehr_config_set(c, "trust_days", "30") < 0 || ehr_config_set(c, "deny", "5") < 0)
+        /* Text messages to a loopback port where nothing listens: the request is made,
+         * recorded and rate limited as for real, and the send fails at once. */
+        if (ehr_config_set(c, "trust_days", "30") < 0 || ehr_config_set(c, "deny", "5") < 0 ||
+            ehr_config_set(c, "sms_mode", "generic") < 0 || ehr_config_set(c, "sms_url", "http://127.0.0.1:9/") < 0 ||
+            ehr_config_set(c, "sms_connect_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_token_file", g.token) < 0)
                 die("config", NULL);
 }
 
@@ -125,6 +131,7 @@ static void remove_dir(const char *dir) {
 static void cleanup(void) {
         remove_dir(g.work);
         remove_dir(g.tmpl);
+        (void) unlink(g.token);
         (void) rmdir(g.dir);
 }
 
@@ -133,11 +140,15 @@ static void setup(void) {
         char err[512];
         struct ehr_store *s = NULL;
         struct ehr_config c;
-        config(&c);
         snprintf(g.dir, sizeof g.dir, "/tmp/ehr2fa-fuzz-store-XXXXXX");
         if (!mkdtemp(g.dir))
                 die("mkdtemp", strerror(errno));
         atexit(cleanup);
+        snprintf(g.token, sizeof g.token, "%s/sms-token", g.dir);
+        int fd = open(g.token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, "fuzz-token\n", 11) != 11 || close(fd) < 0)
+                die("token file", strerror(errno));
+        config(&c);
         snprintf(g.tmpl, sizeof g.tmpl, "%s/t", g.dir);
         snprintf(g.work, sizeof g.work, "%s/w", g.dir);
         if (ehr_store_open(g.tmpl, EHR_STORE_CREATE | EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) < 0)
@@ -353,6 +364,11 @@ static void login(struct ehr_store *s, const struct ehr_config *c, const char *n
                 if (known && r != expect[i])
                         die("pristine store: unexpected verdict for answer", answers[i]);
         }
+        struct ehr_sms_request req;
+        r = ehr_sms_token_request(s, c, u, NOW, "fuzz", &req);
+        check(r, s, "sms request");
+        if (known && r != -ECOMM)
+                die("pristine store: a text to a closed port did not fail as such", strerror(-r));
         check(ehr_support_pin_validate(s, u, "1234", NOW, "helpdesk", "fuzz"), s, "support pin");
         r = ehr_unlock_pin_verify(s, c, u, "2468", NOW, "fuzz", &until);
         check(r, s, "unlock pin");
