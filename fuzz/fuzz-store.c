@@ -24,7 +24,9 @@
  * help desk and `audit verify` do runs on it for each user: the lock check,
  * trusted-device check, the right TOTP code, a wrong one, a recovery code, a
  * text-message request (to a loopback port where nothing listens), the Support
- * PIN, the Unlock PIN, the user list, the audit chain.
+ * PIN, the Unlock PIN, the user list, the audit chain. Then the same store goes
+ * through ehr2fad's request handler (begin, verify, trust, audit for each user),
+ * whose every reply must carry a valid r.
  *
  * FUZZ_DEBUG=1 in the environment prints each edit and each verdict (to see what
  * a crashing input does).
@@ -45,6 +47,7 @@
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "authd.h"
 #include "config.h"
 #include "helpdesk.h"
 #include "policy.h"
@@ -53,6 +56,7 @@
 #include "store.h"
 #include "totp.h"
 #include "trust.h"
+#include "wire.h"
 
 #define NOW 1800000000ULL
 #define TABLES_MAX 32
@@ -65,7 +69,7 @@ static const uint8_t seed[20] = "12345678901234567890"; /* RFC 4226's test key *
 static const struct ehr_otp_params params = { .algorithm = EHR_OTP_SHA1, .digits = 6, .period = 30 };
 
 static struct {
-        char dir[64], tmpl[96], work[96], token[96];
+        char dir[64], tmpl[96], work[96], token[96]; /* dir: under /dev/shm or /tmp */
         struct {
                 char name[64];
                 unsigned ncol;
@@ -140,7 +144,12 @@ static void setup(void) {
         char err[512];
         struct ehr_store *s = NULL;
         struct ehr_config c;
-        snprintf(g.dir, sizeof g.dir, "/tmp/ehr2fa-fuzz-store-XXXXXX");
+        /* ehr2fad sizes its WAL (4.5 MB of zeros) at every open: in memory when we can. */
+        struct stat shm;
+        const char *base = stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) && access("/dev/shm", W_OK) == 0
+                                   ? "/dev/shm"
+                                   : "/tmp";
+        snprintf(g.dir, sizeof g.dir, "%s/ehr2fa-fuzz-store-XXXXXX", base);
         if (!mkdtemp(g.dir))
                 die("mkdtemp", strerror(errno));
         atexit(cleanup);
@@ -377,6 +386,44 @@ static void login(struct ehr_store *s, const struct ehr_config *c, const char *n
         ehr_user_free(u);
 }
 
+static int add_cfg(const char *key, const char *value, void *userdata) {
+        char k[EHR_WIRE_KEY_MAX + 1];
+        if (snprintf(k, sizeof k, "cfg.%s", key) >= (int) sizeof k)
+                return -EINVAL;
+        return ehr_wire_add(userdata, k, value);
+}
+
+/* One request to the daemon's handler, as the module would send it. Its reply
+ * must always say r, and r must be 0 or a negative errno. */
+static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, const char *op, const char *name,
+                           const char *key, const char *value, bool pristine) {
+        struct ehr_wire *req = ehr_wire_new(), *reply = ehr_wire_new(), *back = ehr_wire_new();
+        char summary[160];
+        int64_t r;
+        if (!req || !reply || !back || ehr_wire_addu(req, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(req, "op", op) < 0 ||
+            ehr_wire_add(req, "user", name) < 0 || ehr_wire_addu(req, "now", NOW) < 0 ||
+            ehr_wire_add(req, "source", "service=fuzz") < 0 || ehr_config_foreach(c, add_cfg, req) < 0 ||
+            ehr_wire_add(req, "cfg.store_dir", g.work) < 0 || ehr_wire_add(req, "trust", "1") < 0 ||
+            ehr_wire_add(req, "dev.rhost", "192.0.2.7") < 0 || ehr_wire_add(req, "dev.host", "fuzzhost") < 0 ||
+            ehr_wire_add(req, "details", "fuzz") < 0 ||
+            (key && ehr_wire_add(req, key, value) < 0))
+                die("daemon request", op);
+        if (ehr_wire_parse(req) < 0) /* as ehr2fad reads a datagram */
+                die("daemon request does not parse", op);
+        (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
+        memcpy(back->data, reply->data, reply->len);
+        back->len = reply->len;
+        if (ehr_wire_parse(back) < 0 || ehr_wire_geti(back, "r", &r) < 0 || r > 0)
+                die("daemon reply without a valid r", summary);
+        if (pristine && strcmp(name, "alice") == 0 && strcmp(op, "begin") == 0 && r != 0)
+                die("pristine store: ehr2fad does not find alice", summary);
+        if (getenv("FUZZ_DEBUG"))
+                fprintf(stderr, "ehr2fad: %s\n", summary);
+        ehr_wire_free(req);
+        ehr_wire_free(reply);
+        ehr_wire_free(back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char from[160], to[160], err[512] = "";
         if (g.ntables == 0)
@@ -418,6 +465,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 check(ehr_audit_verify(s, &rows, &bad), s, "audit verify");
                 ehr_store_free(s);
         }
+
+        /* The same store through ehr2fad's handler, which keeps it open between
+         * requests and must end each one with nothing held. */
+        struct ehr_authd *d = NULL;
+        if (ehr_authd_new(g.work, 1000, &d) < 0)
+                die("authd", NULL);
+        static const char *const names[] = { "alice", "bob", "carol", "nobody" };
+        for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+                daemon_request(d, &c, "begin", names[i], NULL, NULL, size == 0);
+                daemon_request(d, &c, "verify", names[i], "answer", "000000", size == 0);
+                daemon_request(d, &c, "verify", names[i], "answer", g.code, size == 0);
+                daemon_request(d, &c, "verify", names[i], "answer", g.recovery, size == 0);
+                daemon_request(d, &c, "trust", names[i], NULL, NULL, size == 0);
+                daemon_request(d, &c, "audit", names[i], "action", "second factor skipped", size == 0);
+        }
+        ehr_authd_free(d);
         ehr_config_done(&c);
         return 0;
 }
