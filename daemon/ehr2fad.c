@@ -223,12 +223,13 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
         } else
                 (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
         uint64_t t1 = ehr_monotonic_usec();
-        bool ok = send(c->fd, reply->data, reply->len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
-        if (!ok)
-                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, ehr_strerror(negative_errno()));
+        /* The line before the answer: whoever reads the log once answered finds it there. */
         if (debug)
                 fprintf(stderr, "ehr2fad: pid %d %s (%llu us)\n", (int) c->pid, summary,
                         (unsigned long long) (t1 - t0));
+        bool ok = send(c->fd, reply->data, reply->len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
+        if (!ok)
+                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, ehr_strerror(negative_errno()));
         return ok;
 }
 
