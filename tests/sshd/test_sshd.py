@@ -45,7 +45,15 @@ ASKPASS = r"""#!/bin/sh
 d=$EHR2FA_ASKPASS_DIR
 printf '%s\n' "$1" >> "$d/prompts"
 case "$1" in
-  *"Verification code"*) cat "$d/code" ;;
+  *"Verification code"*)
+    # A race: say we are at the prompt, then wait for the word to answer.
+    if [ -f "$d/barrier" ]; then
+      b=$(cat "$d/barrier")
+      : > "$b/ready.$(basename "$d")"
+      n=0
+      while [ ! -e "$b/go" ] && [ $n -lt 1500 ]; do sleep 0.02; n=$((n + 1)); done
+    fi
+    cat "$d/code" ;;
   *"Trust this device"*) cat "$d/trust" ;;
   *[Pp]assword*) cat "$d/password" ;;
   *) printf 'unexpected prompt: %s\n' "$1" >&2; exit 1 ;;
@@ -257,8 +265,8 @@ LogLevel VERBOSE
 class Client:
     """ssh(1) answering prompts through SSH_ASKPASS; keeps every prompt it saw."""
 
-    def __init__(self, dir, port):
-        self.dir = os.path.join(dir, "client")
+    def __init__(self, dir, port, name="client"):
+        self.dir = os.path.join(dir, name)
         os.mkdir(self.dir, 0o700)
         self.port = port
         self.askpass = os.path.join(self.dir, "askpass")
@@ -274,6 +282,37 @@ class Client:
             return []
 
     def login(self, code, password=PASSWORD, trust="n", key=None, command="echo LOGGED-IN-$USER", timeout=45):
+        args, env = self.prepare(code, password, trust, key, command)
+        # Each connection is a re-executed sshd that makes its own pam_wrapper directory.
+        with pam_wrapper_lock():
+            start = time.monotonic()
+            r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                               timeout=timeout, start_new_session=True)
+            r.elapsed = time.monotonic() - start
+        r.prompts = self.prompts()
+        return r
+
+    def start(self, code, barrier, password=PASSWORD, command="echo LOGGED-IN-$USER"):
+        """Connect and stop at the code prompt: the answer goes once barrier/go exists.
+        Returns the running ssh; finish() collects it."""
+        with open(os.path.join(self.dir, "barrier"), "w") as f:
+            f.write(barrier + "\n")
+        args, env = self.prepare(code, password, "n", None, command)
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, start_new_session=True)
+
+    def finish(self, p, timeout=45):
+        try:
+            out, err = p.communicate(timeout=timeout)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        r.prompts = self.prompts()
+        return r
+
+    def prepare(self, code, password, trust, key, command):
         for name, value in (("code", code), ("password", password), ("trust", trust)):
             with open(os.path.join(self.dir, name), "w") as f:
                 f.write(value + "\n")
@@ -294,14 +333,7 @@ class Client:
         else:
             args += ["-o", "PreferredAuthentications=keyboard-interactive", "-o", "PubkeyAuthentication=no"]
         args += [f"{USER}@127.0.0.1", command]
-        # Each connection is a re-executed sshd that makes its own pam_wrapper directory.
-        with pam_wrapper_lock():
-            start = time.monotonic()
-            r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                               timeout=timeout, start_new_session=True)
-            r.elapsed = time.monotonic() - start
-        r.prompts = self.prompts()
-        return r
+        return args, env
 
 
 class SshdTestCase(unittest.TestCase):
@@ -409,6 +441,40 @@ class KeyboardInteractive(SshdTestCase):
         row = self.last_audit()
         self.assertEqual(row["action"], "second factor failed", row)
         self.assertIn("replayed", row["details"])
+
+
+class Race(SshdTestCase):
+    def test_same_code_in_four_connections_at_once_logs_in_once(self):
+        """Four ssh connections of one user reach the code prompt, then answer the
+        same code at the same moment: one logs in, three are refused as replays.
+        The connections start one after another (pam_wrapper's directory is made
+        at each sshd's start and must not race); only their answers are together."""
+        barrier = os.path.join(self.env.dir, "barrier")
+        os.mkdir(barrier)
+        code = oath()
+        clients = [Client(self.env.dir, self.sshd.port, f"race{i}") for i in range(4)]
+        running = []
+        try:
+            for c in clients:
+                with pam_wrapper_lock():
+                    running.append(c.start(code, barrier))
+                    ready = os.path.join(barrier, "ready." + os.path.basename(c.dir))
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists(ready) and running[-1].poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    self.assertTrue(os.path.exists(ready), f"{c.dir} never reached the code prompt:\n"
+                                    f"{self.sshd.text()}")
+            open(os.path.join(barrier, "go"), "w").close()
+        finally:
+            results = [c.finish(p) for c, p in zip(clients, running)]
+        ok = [r for r in results if r.returncode == 0 and r.stdout.strip() == f"LOGGED-IN-{USER}"]
+        refused = [r for r in results if r.returncode == 255 and "LOGGED-IN" not in r.stdout]
+        self.assertEqual((len(ok), len(refused)), (1, 3), "\n".join(self.explain(r) for r in results))
+        rows = self.env.audit(USER)
+        self.assertEqual([x["action"] for x in rows].count("second factor accepted"), 1)
+        failed = [x for x in rows if x["action"] == "second factor failed"]
+        self.assertEqual(len(failed), 3, failed)
+        self.assertTrue(all("replayed" in x["details"] for x in failed), failed)
 
 
 class PublickeyThenKeyboardInteractive(SshdTestCase):
