@@ -14,8 +14,8 @@
  *   0 T C V     UPDATE table T SET column C = value V (every row)
  *   1 T R       DELETE row R of table T
  *   2 T V...    INSERT a row into table T, one value per column
- *   3 K         one of a few schema edits (drop a table, a trigger, an index; change
- *               user_version ...)
+ *   3 T K       one of a few schema edits, K (drop a table, a trigger, an index;
+ *               change user_version ...); T is read and not used
  *
  * T and C pick from the template's own tables and columns, so new ones are covered
  * without a change here. A value V is a type byte and its bytes: NULL, an integer
@@ -314,8 +314,9 @@ static void edit(sqlite3 *db, struct input *in) {
                         snprintf(sql + len, sizeof sql - len, ")");
                 break;
         }
-        default:
-                snprintf(sql, sizeof sql, "%s", schema_edits[t % (sizeof schema_edits / sizeof schema_edits[0])]);
+        default: /* T is not used: the next byte picks the edit */
+                snprintf(sql, sizeof sql, "%s",
+                         schema_edits[byte(in) % (sizeof schema_edits / sizeof schema_edits[0])]);
                 break;
         }
         /* The triggers that guard the audit log refuse some edits: that is their job, not a finding. */
