@@ -23,7 +23,7 @@
  * Then the store is opened as the module opens it, and everything a login, the
  * help desk and `audit verify` do runs on it for each user: the lock check,
  * trusted-device check, the right TOTP code, a wrong one, a recovery code, a
- * text-message request (to a loopback port where nothing listens), the Support
+ * text-message request (to a loopback port that refuses it), the Support
  * PIN, the Unlock PIN, the user list, the audit chain. Then the same store goes
  * through ehr2fad's request handler (begin, verify, trust, audit for each user),
  * whose every reply must carry a valid r.
@@ -42,6 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sqlite3.h>
@@ -70,6 +73,7 @@ static const struct ehr_otp_params params = { .algorithm = EHR_OTP_SHA1, .digits
 
 static struct {
         char dir[64], tmpl[96], work[96], token[96]; /* dir: under /dev/shm or /tmp */
+        char url[64];
         struct {
                 char name[64];
                 unsigned ncol;
@@ -108,10 +112,11 @@ static void copy_file(const char *from, const char *to) {
 
 static void config(struct ehr_config *c) {
         ehr_config_init(c);
-        /* Text messages to a loopback port where nothing listens: the request is made,
-         * recorded and rate limited as for real, and the send fails at once. */
+        /* Text messages to a loopback port where nothing listens (see closed_port()):
+         * the request is made, recorded and rate limited as for real, and the send
+         * fails at once. */
         if (ehr_config_set(c, "trust_days", "30") < 0 || ehr_config_set(c, "deny", "5") < 0 ||
-            ehr_config_set(c, "sms_mode", "generic") < 0 || ehr_config_set(c, "sms_url", "http://127.0.0.1:9/") < 0 ||
+            ehr_config_set(c, "sms_mode", "generic") < 0 || ehr_config_set(c, "sms_url", g.url) < 0 ||
             ehr_config_set(c, "sms_connect_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_token_file", g.token) < 0)
                 die("config", NULL);
 }
@@ -139,6 +144,18 @@ static void cleanup(void) {
         (void) rmdir(g.dir);
 }
 
+/* A loopback port that refuses connections for as long as we run: bound, never
+ * listened on, so no other process can listen there either. */
+static void closed_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof a) < 0 || getsockname(fd, (struct sockaddr *) &a, &len) < 0)
+                die("closed port", strerror(errno));
+        snprintf(g.url, sizeof g.url, "http://127.0.0.1:%u/", (unsigned) ntohs(a.sin_port));
+        /* fd stays open until exit */
+}
+
 /* The template store, made with the real code, and its tables and columns. */
 static void setup(void) {
         char err[512];
@@ -153,6 +170,7 @@ static void setup(void) {
         if (!mkdtemp(g.dir))
                 die("mkdtemp", strerror(errno));
         atexit(cleanup);
+        closed_port();
         snprintf(g.token, sizeof g.token, "%s/sms-token", g.dir);
         int fd = open(g.token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0 || write(fd, "fuzz-token\n", 11) != 11 || close(fd) < 0)
