@@ -99,6 +99,16 @@ fi
 "$bench" $daemon_opt $floor_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
 
+# The store's own share of a wrong code (what ehr2fad does for it), on a copy of
+# the smallest store: compare with pam_oath's own work in the table above.
+verify=$(dirname "$bench")/bench-verify
+smallest=$(echo "$sizes" | tr , '\n' | sort -n | head -1)
+if [ -x "$verify" ]; then
+        echo
+        cp -a "$tmp/$smallest/store" "$tmp/verify-store"
+        "$verify" --store "$tmp/verify-store" --user user0 --calls 800
+fi
+
 # Many logins at once: the store's write lock (in-process) against the daemon's
 # queue (ehr2fad), on the largest store; every login a user of its own.
 concurrent=$(dirname "$bench")/bench-concurrent
