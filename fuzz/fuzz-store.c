@@ -117,7 +117,8 @@ static void config(struct ehr_config *c) {
          * fails at once. */
         if (ehr_config_set(c, "trust_days", "30") < 0 || ehr_config_set(c, "deny", "5") < 0 ||
             ehr_config_set(c, "sms_mode", "generic") < 0 || ehr_config_set(c, "sms_url", g.url) < 0 ||
-            ehr_config_set(c, "sms_connect_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_token_file", g.token) < 0)
+            ehr_config_set(c, "sms_connect_timeout_ms", "1000") < 0 ||
+            ehr_config_set(c, "sms_timeout_ms", "1000") < 0 || ehr_config_set(c, "sms_token_file", g.token) < 0)
                 die("config", NULL);
 }
 
