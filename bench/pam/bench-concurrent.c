@@ -31,16 +31,11 @@
 #include <security/pam_appl.h>
 
 #include "bench-pam.h"
+#include "bench-util.h"
 #include "totp.h"
 #include "util.h"
 
 #define PROCS_MAX 64U
-
-static double now_us(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (double) t.tv_sec * 1e6 + (double) t.tv_nsec / 1e3;
-}
 
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data) {
         struct pam_response *r = calloc((size_t) n, sizeof *r);
@@ -96,7 +91,7 @@ static double run(const char *confdir, const char *svc, unsigned procs, unsigned
                 }
         }
         close(gate[0]);
-        double t0 = now_us();
+        double t0 = bench_now_us();
         close(gate[1]);
         unsigned failed = 0;
         for (unsigned p = 0; p < procs; p++) {
@@ -107,7 +102,7 @@ static double run(const char *confdir, const char *svc, unsigned procs, unsigned
                         failed += (unsigned) WEXITSTATUS(st);
         }
         *ret_failed = failed;
-        return now_us() - t0;
+        return bench_now_us() - t0;
 }
 
 int main(int argc, char **argv) {

@@ -24,18 +24,9 @@
 #include <time.h>
 #include <security/pam_appl.h>
 
+#include "bench-util.h"
+
 #define MODULES_MAX 8U
-
-static double now_us(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (double) t.tv_sec * 1e6 + (double) t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
         unsigned rounds = 200, n = 0;
@@ -72,7 +63,7 @@ int main(int argc, char **argv) {
                         void *h[MODULES_MAX];
                         unsigned nh = 0;
                         snprintf(buf, sizeof buf, "%s", path[m]);
-                        double t0 = now_us();
+                        double t0 = bench_now_us();
                         for (char *save = NULL, *p = strtok_r(buf, ":", &save); p && nh < MODULES_MAX;
                              p = strtok_r(NULL, ":", &save)) {
                                 h[nh] = dlopen(p, RTLD_NOW | RTLD_LOCAL);
@@ -84,14 +75,14 @@ int main(int argc, char **argv) {
                         }
                         while (nh > 0)
                                 dlclose(h[--nh]);
-                        us[m * rounds + r] = now_us() - t0;
+                        us[m * rounds + r] = bench_now_us() - t0;
                 }
         printf("module load per login process (dlopen RTLD_NOW + dlclose, as libpam does; libpam already loaded as in any PAM application), %u rounds:\n",
                rounds);
         printf("%-26s %10s %8s\n", "module", "median_us", "x_first");
         double first = 0;
         for (unsigned m = 0; m < n; m++) {
-                qsort(us + m * rounds, rounds, sizeof *us, cmp);
+                qsort(us + m * rounds, rounds, sizeof *us, bench_cmp_double);
                 double med = us[m * rounds + rounds / 2];
                 if (m == 0)
                         first = med;

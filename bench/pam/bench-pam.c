@@ -55,6 +55,7 @@
 #include <security/pam_appl.h>
 
 #include "bench-pam.h"
+#include "bench-util.h"
 #include "store.h"
 #include "totp.h"
 #include "util.h"
@@ -104,12 +105,6 @@ static struct {
         char confdir[4096];
         char runas[256];
 } arg = { .iters = 200, .budget_sec = 10, .pin = true };
-
-static double now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
 
 /* See the top of the file. Returns 0 with arg.syslog_mode set; fails only if the mounts half-happened. */
 static int syslog_setup(void) {
@@ -395,14 +390,14 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
                 closelog();
         }
 
-        double t0 = now_us(), c0 = cpu_us();
+        double t0 = bench_now_us(), c0 = cpu_us();
         int r = pam_start_confdir(svc, user, &pc, arg.confdir, &pamh);
         if (r == PAM_SUCCESS) {
                 (void) pam_set_item(pamh, PAM_FAIL_DELAY, (const void *) no_delay);
                 r = pam_authenticate(pamh, 0);
                 (void) pam_end(pamh, r);
         }
-        *ret_us = now_us() - t0;
+        *ret_us = bench_now_us() - t0;
         *ret_cpu_us = cpu_us() - c0;
 
         run->prompts += st.prompts;
@@ -413,11 +408,6 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
             st.prompts != (m == MOD_FLOOR ? 0U : 1U) || st.locked_messages != 0)
                 run->bad++;
         return r;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
 }
 
 static double quantile(const double *sorted, unsigned n, double q) {
@@ -481,8 +471,8 @@ static int measure(unsigned long size, enum check_kind check, struct run runs[_M
                 double sum = 0;
                 for (unsigned i = 0; i < runs[m].n; i++)
                         sum += runs[m].us[i];
-                qsort(runs[m].us, runs[m].n, sizeof(double), cmp_double);
-                qsort(runs[m].cpu_us, runs[m].n, sizeof(double), cmp_double);
+                qsort(runs[m].us, runs[m].n, sizeof(double), bench_cmp_double);
+                qsort(runs[m].cpu_us, runs[m].n, sizeof(double), bench_cmp_double);
                 res[m] = (struct result) {
                         .mean = runs[m].n ? sum / runs[m].n : 0,
                         .cpu_median = quantile(runs[m].cpu_us, runs[m].n, 0.5),

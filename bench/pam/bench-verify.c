@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bench-pam.h"
+#include "bench-util.h"
 #include "config.h"
 #include "errors.h"
 #include "policy.h"
@@ -27,17 +28,6 @@
 #include "util.h"
 
 #define CALLS_MAX 100000U
-
-static double now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
@@ -111,21 +101,21 @@ int main(int argc, char **argv) {
                 /* ehr2fad's begin: the user and its lock state, before the prompt. */
                 struct ehr_user *b = NULL;
                 uint64_t until;
-                double t0 = now_us();
+                double t0 = bench_now_us();
                 r = ehr_store_user_get(s, login, &b);
                 if (r >= 0)
                         r = ehr_policy_check_lock(s, b, (uint64_t) time(NULL), &until);
                 (void) ehr_store_release(s);
-                begin_us[i] = now_us() - t0;
+                begin_us[i] = bench_now_us() - t0;
                 ehr_user_free(b);
                 if (r != 0)
                         failures++;
                 /* Its verify. */
                 struct ehr_verdict v;
-                t0 = now_us();
+                t0 = bench_now_us();
                 r = ehr_policy_verify(s, &cfg, u, wrong, (uint64_t) time(NULL), "bench-verify", &v);
                 (void) ehr_store_release(s);
-                us[i] = now_us() - t0;
+                us[i] = bench_now_us() - t0;
                 sum += us[i];
                 if (r != -EACCES)
                         failures++;
@@ -136,8 +126,8 @@ int main(int argc, char **argv) {
                 free(us);
                 return 1;
         }
-        qsort(us, calls, sizeof *us, cmp_double);
-        qsort(begin_us, calls, sizeof *begin_us, cmp_double);
+        qsort(us, calls, sizeof *us, bench_cmp_double);
+        qsort(begin_us, calls, sizeof *begin_us, bench_cmp_double);
         printf("the store's own cost of a wrong code, on a store kept open (ehr2fad's work, no PAM, no socket), "
                "%lu logins:\n"
                "  begin  (user + lock state)                      median %4.0f us, p10 %4.0f, p90 %4.0f\n"
