@@ -44,6 +44,16 @@ def pam_wrapper_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def communicate(p, timeout):
+    """p.communicate(), and p never left running: killed if it outlasts timeout."""
+    try:
+        return p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def need(tool):
     if not shutil.which(tool):
         raise unittest.SkipTest(f"{tool} not installed")
@@ -239,12 +249,7 @@ class Env:
         except BrokenPipeError:
             pass
         p.stdin = None
-        try:
-            output, _ = p.communicate(timeout=timeout)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        output, _ = communicate(p, timeout)
         return subprocess.CompletedProcess(args, p.returncode, output, "")
 
     def race(self, user, code, n):

@@ -33,7 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ehrtest import Env, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN, DAEMON_MODE  # noqa: E402
+from ehrtest import Env, communicate, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN, DAEMON_MODE  # noqa: E402
 
 # sshd re-executes itself and so must be started by absolute path.
 SSHD = os.path.abspath(os.environ.get("EHR2FA_SSHD", "/usr/sbin/sshd"))
@@ -302,12 +302,7 @@ class Client:
                                 text=True, env=env, start_new_session=True)
 
     def finish(self, p, timeout=45):
-        try:
-            out, err = p.communicate(timeout=timeout)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        out, err = communicate(p, timeout)
         r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         r.prompts = self.prompts()
         return r
