@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "errors.h"
 #include "util.h"
 #include "wire.h"
@@ -59,6 +60,17 @@ int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value) {
         *p++ = '\n';
         w->len = (size_t) (p - w->data);
         return 0;
+}
+
+static int add_config_key(const char *key, const char *value, void *userdata) {
+        char k[EHR_WIRE_KEY_MAX + 1];
+        if (snprintf(k, sizeof k, "cfg.%s", key) >= (int) sizeof k)
+                return -EINVAL;
+        return ehr_wire_add(userdata, k, value);
+}
+
+int ehr_wire_add_config(struct ehr_wire *w, const struct ehr_config *c) {
+        return ehr_config_foreach(c, add_config_key, w);
 }
 
 int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value) {

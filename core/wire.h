@@ -37,6 +37,10 @@ static inline void ehr_wire_freep(struct ehr_wire **w) {
 int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value);
 int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value);
 int ehr_wire_addi(struct ehr_wire *w, const char *key, int64_t value);
+struct ehr_config;
+/* Add every key of c that has a value as a field "cfg.KEY": how a request carries
+ * the module's whole effective config (core/authd.c reads it back). */
+int ehr_wire_add_config(struct ehr_wire *w, const struct ehr_config *c);
 
 /* Split data[0..len) into fields. -EBADMSG for anything malformed: a bad key,
  * odd or non-hex digits, a NUL in a value, a duplicate key, too many fields. */

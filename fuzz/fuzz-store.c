@@ -406,13 +406,6 @@ static void login(struct ehr_store *s, const struct ehr_config *c, const char *n
         ehr_user_free(u);
 }
 
-static int add_cfg(const char *key, const char *value, void *userdata) {
-        char k[EHR_WIRE_KEY_MAX + 1];
-        if (snprintf(k, sizeof k, "cfg.%s", key) >= (int) sizeof k)
-                return -EINVAL;
-        return ehr_wire_add(userdata, k, value);
-}
-
 /* One request to the daemon's handler, as the module would send it. Its reply
  * must always say r, and r must be 0 or a negative errno. */
 static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, const char *op, const char *name,
@@ -422,7 +415,7 @@ static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, cons
         int64_t r;
         if (!req || !reply || !back || ehr_wire_addu(req, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(req, "op", op) < 0 ||
             ehr_wire_add(req, "user", name) < 0 || ehr_wire_addu(req, "now", NOW) < 0 ||
-            ehr_wire_add(req, "source", "service=fuzz") < 0 || ehr_config_foreach(c, add_cfg, req) < 0 ||
+            ehr_wire_add(req, "source", "service=fuzz") < 0 || ehr_wire_add_config(req, c) < 0 ||
             ehr_wire_add(req, "cfg.store_dir", g.work) < 0 || ehr_wire_add(req, "trust", "1") < 0 ||
             ehr_wire_add(req, "dev.rhost", "192.0.2.7") < 0 || ehr_wire_add(req, "dev.host", "fuzzhost") < 0 ||
             ehr_wire_add(req, "details", "fuzz") < 0 ||

@@ -198,20 +198,13 @@ static int open_store(struct pam_ctx *ctx) {
 /* ehr2fad: when it runs, the store operations of a login go to it, one request per
  * operation, with this module's whole effective config; else they run here. */
 
-static int add_cfg(const char *key, const char *value, void *userdata) {
-        char k[EHR_WIRE_KEY_MAX + 1];
-        if (snprintf(k, sizeof k, "cfg.%s", key) >= (int) sizeof k)
-                return -EINVAL;
-        return ehr_wire_add(userdata, k, value);
-}
-
 static struct ehr_wire *remote_request(struct pam_ctx *ctx, const char *op, const char *user) {
         struct ehr_wire *w = ehr_wire_new();
         if (!w)
                 return NULL;
         if (ehr_wire_addu(w, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(w, "op", op) < 0 ||
             ehr_wire_add(w, "user", user) < 0 || ehr_wire_addu(w, "now", ctx->now_sec) < 0 ||
-            ehr_wire_add(w, "source", ctx->source) < 0 || ehr_config_foreach(&ctx->cfg, add_cfg, w) < 0) {
+            ehr_wire_add(w, "source", ctx->source) < 0 || ehr_wire_add_config(w, &ctx->cfg) < 0) {
                 ehr_wire_free(w);
                 return NULL;
         }
