@@ -266,8 +266,8 @@ class Env:
         with open(os.path.join(confdir, "race"), "w") as f:
             f.write(f"auth required {MODULE} conf={self.conf}\n")
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-        r = subprocess.run([race, confdir, "race", user, code, str(n)], capture_output=True, text=True,
-                           timeout=120, env=env)
+        r = subprocess.run([race, confdir, "race", user, str(n)], input=code + "\n", capture_output=True,
+                           text=True, timeout=120, env=env)
         m = re.search(r"prompted=(\d+) success=(\d+) failed=(\d+) other=(\d+)", r.stdout)
         if r.returncode != 0 or not m:
             raise AssertionError(f"pam-race failed ({r.returncode}): {r.stdout}{r.stderr}")

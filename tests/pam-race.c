@@ -5,7 +5,10 @@
  * code prompt until every one of them has got there, then answer together, so
  * their checks overlap in the store.
  *
- *   pam-race CONFDIR SERVICE USER CODE N
+ *   pam-race CONFDIR SERVICE USER N < CODE
+ *
+ * The code comes on standard input, one line, as a user would type it: never in
+ * argv, where any process on the host could read it.
  *
  * Prints "prompted=P success=S failed=F other=O" (failed: PAM_AUTH_ERR; other:
  * any other result, each said on stderr) and exits 0 when it could run them;
@@ -69,11 +72,17 @@ static int child(const char *confdir, const char *service, const char *user, str
 }
 
 int main(int argc, char **argv) {
-        if (argc != 6) {
-                fprintf(stderr, "usage: pam-race CONFDIR SERVICE USER CODE N\n");
+        char code[128];
+        if (argc != 5) {
+                fprintf(stderr, "usage: pam-race CONFDIR SERVICE USER N < CODE\n");
                 return 2;
         }
-        int n = atoi(argv[5]);
+        if (!fgets(code, sizeof code, stdin)) {
+                fprintf(stderr, "pam-race: no code on standard input\n");
+                return 2;
+        }
+        code[strcspn(code, "\r\n")] = 0;
+        int n = atoi(argv[4]);
         if (n < 1 || n > N_MAX) {
                 fprintf(stderr, "pam-race: N must be 1-%d\n", N_MAX);
                 return 2;
@@ -95,7 +104,7 @@ int main(int argc, char **argv) {
                 if (pids[i] == 0) {
                         close(ready[0]);
                         close(go[1]);
-                        struct race race = { .code = argv[4], .ready_fd = ready[1], .go_fd = go[0] };
+                        struct race race = { .code = code, .ready_fd = ready[1], .go_fd = go[0] };
                         _exit(child(argv[1], argv[2], argv[3], &race));
                 }
         }
