@@ -66,6 +66,17 @@ def need_strace():
         raise unittest.SkipTest("strace cannot trace here (ptrace not permitted)")
 
 
+def copy_for_others(dirpath, *paths):
+    """Copies of build outputs in dirpath (made 0755), for a test that runs them as
+    another user: the build directory may be out of that user's reach (a clone root
+    made in /root, 0700). Returns the copies' paths, in order."""
+    os.chmod(dirpath, 0o755)
+    copies = [shutil.copy(p, os.path.join(dirpath, os.path.basename(p))) for p in paths]
+    for c in copies:
+        os.chmod(c, 0o755)
+    return copies
+
+
 def sanitizer_preload():
     """Under -Db_sanitize=address the module needs the ASan runtime first in the
     host process (pamtester is not instrumented)."""

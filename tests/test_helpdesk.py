@@ -15,8 +15,8 @@ import subprocess
 import tempfile
 import unittest
 
-from ehrtest import (EnvTestCase, Env, oath, pam_wrapper_lock, sanitizer_preload, PAM_MATRIX, MODULE, ADMIN,
-                     PASSWORD, SECRET)
+from ehrtest import (EnvTestCase, Env, copy_for_others, oath, pam_wrapper_lock, sanitizer_preload, PAM_MATRIX,
+                     MODULE, ADMIN, PASSWORD, SECRET)
 
 HELPER_TEST = os.path.abspath(os.environ.get("EHR2FA_HELPER_TEST",
                                              os.path.join(os.path.dirname(ADMIN), "ehr2fa-helper-test")))
@@ -215,12 +215,13 @@ class PrivilegedPath(Base):
         self.env.admin("user", "add", "nobody", "--role", "staff")
         self.env.admin("unlock-pin", "set", input="8642\n", as_user="nobody")
         self.env.admin("unlock-pin", "set", input="1357\n", as_user="nurse1")
-        # The test build of the helper, made setuid root in a directory others can enter.
+        # The test build of the helper, made setuid root, the module and the admin tool, all
+        # in a directory nobody can enter (the build directory may not be: a clone in /root).
         self.bindir = tempfile.mkdtemp(prefix="ehr2fa-helper-")
-        os.chmod(self.bindir, 0o755)
         os.chmod(self.env.dir, 0o755)
+        self.module, self.admin, test_helper = copy_for_others(self.bindir, MODULE, ADMIN, HELPER_TEST)
         self.helper = os.path.join(self.bindir, "ehr2fa-helper")
-        shutil.copy(HELPER_TEST, self.helper)
+        os.rename(test_helper, self.helper)
         os.chown(self.helper, 0, 0)
         os.chmod(self.helper, 0o4755)
         os.chmod(self.env.svcdir, 0o755)
@@ -253,7 +254,7 @@ class PrivilegedPath(Base):
 
     def pam_unlock(self, pin, helper=None, user="nobody"):
         with open(os.path.join(self.env.svcdir, "screensaver"), "w") as f:
-            f.write(f"auth required {MODULE} conf={self.env.conf} unlock helper={helper or self.helper}\n")
+            f.write(f"auth required {self.module} conf={self.env.conf} unlock helper={helper or self.helper}\n")
         env = {"LD_PRELOAD": ":".join(sanitizer_preload() + ["libpam_wrapper.so"]), "PAM_WRAPPER": "1",
                "PAM_WRAPPER_SERVICE_DIR": self.env.svcdir, "ASAN_OPTIONS": "detect_leaks=0"}
         with pam_wrapper_lock():
@@ -284,18 +285,18 @@ class PrivilegedPath(Base):
         self.assertNotIn("8642", text.split("stdin:")[0])
 
     def test_self_service_through_ehr2fa_admin(self):
-        r = self.as_nobody([ADMIN, "support-pin", "view"])
+        r = self.as_nobody([self.admin, "support-pin", "view"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"Support PIN of nobody: \d{4}")
-        r = self.as_nobody([ADMIN, "device", "list", "nobody"])
+        r = self.as_nobody([self.admin, "device", "list", "nobody"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = self.as_nobody([ADMIN, "device", "list", "nurse1"])
+        r = self.as_nobody([self.admin, "device", "list", "nurse1"])
         self.assertEqual(r.returncode, 6)
-        r = self.as_nobody([ADMIN, "user", "list"])  # not self-service: the store stays closed
+        r = self.as_nobody([self.admin, "user", "list"])  # not self-service: the store stays closed
         self.assertNotEqual(r.returncode, 0)
         r = self.as_nobody([self.helper, "self", "user", "list"])
         self.assertEqual(r.returncode, 6)
-        r = self.as_nobody([ADMIN, "unlock-pin", "set"], "2468\n")
+        r = self.as_nobody([self.admin, "unlock-pin", "set"], "2468\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.as_nobody([self.helper, "unlock"], "2468\n").returncode, 0)
 
