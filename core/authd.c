@@ -5,13 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
 #include "authd.h"
 #include "config.h"
 #include "errors.h"
-#include "policy.h"
+#include "login-remote.h"
+#include "login.h"
 #include "store.h"
-#include "trust.h"
 #include "util.h"
 
 #define EHR_AUTHD_WAL_RESERVE (1100U * (4096U + 24U) + 32U)
@@ -75,9 +74,11 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
         d->ino = st.st_ino;
         /* SQLite checkpoints at 1000 pages: room for that many frames and some. */
         r = ehr_store_wal_reserve(d->store, EHR_AUTHD_WAL_RESERVE);
-        if (r < 0)
-                fprintf(stderr, "ehr2fad: cannot size the WAL of %s (%s); going on\n", ehr_store_path(d->store),
-                        ehr_strerror(r));
+        if (r < 0) {
+                snprintf(err, errlen, "cannot size the WAL of %s (%s); going on", ehr_store_path(d->store),
+                         ehr_strerror(r));
+                return 1;
+        }
         return 0;
 }
 
@@ -91,142 +92,136 @@ static int config_from(const struct ehr_wire *req, struct ehr_config *c) {
         return 0;
 }
 
-static void device_from(const struct ehr_wire *req, struct ehr_device_id *dev) {
-        *dev = (struct ehr_device_id) {
-                .rhost = ehr_wire_get(req, "dev.rhost"),
-                .pubkey = ehr_wire_get(req, "dev.pubkey"),
-                .host_id = ehr_wire_get(req, "dev.host"),
-                .tty = ehr_wire_get(req, "dev.tty"),
-        };
-}
-
 /* Errors after which the connection may be unusable: start again with a fresh one. */
 static bool store_broken(int r) {
         return r == -EIO || r == -EUCLEAN || r == -ENOMEM || r == -EPROTO || r == -ENOSPC;
 }
 
-static int op_begin(struct ehr_authd *d, const struct ehr_config *c, const struct ehr_wire *req, const char *user,
-                    uint64_t now, const char *source, struct ehr_wire *reply) {
-        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = ehr_store_user_get(d->store, user, &u);
-        int q = ehr_wire_addi(reply, "r", r);
-        if (r < 0 || q < 0)
-                return r < 0 ? r : q;
-        bool enrolled = ehr_user_enrolled(u);
-        uint64_t until = 0;
-        int trust_r = -ENOENT;
-        int lock_r = ehr_policy_check_lock(d->store, u, now, &until);
-        if (enrolled && lock_r == 0) {
-                const char *want = ehr_wire_get(req, "trust");
-                if (want && streq(want, "1")) {
-                        struct ehr_device_id dev;
-                        device_from(req, &dev);
-                        trust_r = ehr_trust_check(d->store, c, u, &dev, now, source);
-                }
-        }
-        if ((q = ehr_wire_add(reply, "login", u->login)) < 0 || (q = ehr_wire_addu(reply, "enrolled", enrolled)) < 0 ||
-            (q = ehr_wire_addi(reply, "lock_r", lock_r)) < 0 || (q = ehr_wire_addu(reply, "until", until)) < 0 ||
-            (q = ehr_wire_addi(reply, "trust_r", trust_r)) < 0)
-                return q;
-        return lock_r != -EAGAIN && lock_r < 0 ? lock_r : trust_r != -ENOENT && trust_r != -EPERM && trust_r < 0 ? trust_r : 0;
+/* Each op runs one step of core/login.c and puts its reply; returns how the step went. */
+static int op_begin(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                    struct ehr_wire *reply) {
+        struct ehr_login_state st;
+        struct ehr_device_id dev;
+        const char *want = ehr_wire_get(req, "trust");
+        bool trust = want && streq(want, "1");
+        if (trust)
+                ehr_remote_get_device(req, &dev);
+        int r = ehr_login_store_begin(d->store, q, trust ? &dev : NULL, &st, NULL);
+        int w = ehr_remote_put_state(reply, &st);
+        return w < 0 ? w : st.user_r < 0 ? st.user_r : r;
 }
 
-static int op_verify(struct ehr_authd *d, const struct ehr_config *c, const struct ehr_wire *req, const char *user,
-                     uint64_t now, const char *source, struct ehr_wire *reply) {
+static int op_verify(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                     struct ehr_wire *reply) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
         const char *answer = ehr_wire_get(req, "answer");
         struct ehr_verdict v = {};
-        int r = answer ? ehr_store_user_get(d->store, user, &u) : -EINVAL;
+        int r = answer ? ehr_store_user_get(d->store, q->user, &u) : -EINVAL;
         if (r >= 0)
-                r = ehr_policy_verify(d->store, c, u, answer, now, source, &v);
-        int q;
-        if ((q = ehr_wire_addi(reply, "r", r)) < 0 || (q = ehr_wire_addu(reply, "factor", v.factor)) < 0 ||
-            (q = ehr_wire_addu(reply, "locked_until", v.locked_until_sec)) < 0 ||
-            (q = ehr_wire_addu(reply, "failures", v.failures)) < 0 ||
-            (q = ehr_wire_addu(reply, "recovery_left", v.recovery_left)) < 0)
-                return q;
+                r = ehr_login_store_verify(d->store, q, u, answer, &v);
+        int w = ehr_remote_put_verdict(reply, r, &v);
+        return w < 0 ? w : r;
+}
+
+static int op_trust(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                    struct ehr_wire *reply) {
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        struct ehr_device_id dev;
+        ehr_remote_get_device(req, &dev);
+        int r = ehr_store_user_get(d->store, q->user, &u);
+        if (r >= 0)
+                r = ehr_login_store_trust(d->store, q, u, &dev);
+        int w = ehr_wire_addi(reply, "r", r);
+        return w < 0 ? w : r;
+}
+
+static int op_audit(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                    struct ehr_wire *reply) {
+        const char *action = ehr_wire_get(req, "action"), *details = ehr_wire_get(req, "details");
+        int r = action && details ? ehr_login_store_audit(d->store, q, action, details) : -EINVAL;
+        int w = ehr_wire_addi(reply, "r", r);
+        return w < 0 ? w : r;
+}
+
+static const struct {
+        const char *name;
+        int (*run)(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                   struct ehr_wire *reply);
+} ops[] = {
+        { "begin", op_begin },
+        { "verify", op_verify },
+        { "trust", op_trust },
+        { "audit", op_audit },
+};
+
+/* The request's who, when and policy. Returns 0 or a negative errno (a bad request). */
+static int request_from(const struct ehr_wire *req, struct ehr_config *c, struct ehr_login_req *q) {
+        uint64_t version = 0;
+        *q = (struct ehr_login_req) { .cfg = c, .user = ehr_wire_get(req, "user"),
+                                      .source = ehr_wire_get(req, "source") };
+        if (ehr_wire_getu(req, "v", &version) < 0 || version != EHR_WIRE_VERSION)
+                return -EPROTONOSUPPORT;
+        if (!ehr_wire_get(req, "op") || !q->user || !q->source || ehr_wire_getu(req, "now", &q->now_sec) < 0)
+                return -EBADMSG;
+        return config_from(req, c);
+}
+
+/* Our store, open. Why it cannot be opened goes to notice once per reason, not per request. */
+static int use_store(struct ehr_authd *d, const struct ehr_config *c, char *notice, size_t notice_len) {
+        char err[EHR_CONFIG_ERR_MAX];
+        if (!streq(c->store_dir ?: EHR_STORE_DEFAULT_DIR, d->store_dir))
+                return -EXDEV;
+        int r = ehr_authd_open(d, err, sizeof err);
+        if (r > 0)
+                snprintf(notice, notice_len, "%s", err);
+        if (r < 0 && !streq(err, d->last_err)) {
+                snprintf(notice, notice_len, "%s; logins are checked in-process until it is fixed", err);
+                snprintf(d->last_err, sizeof d->last_err, "%s", err);
+        } else if (r >= 0)
+                d->last_err[0] = 0;
+        return r < 0 ? r : 0;
+}
+
+static int run_op(struct ehr_authd *d, const struct ehr_login_req *q, const struct ehr_wire *req,
+                  struct ehr_wire *reply, char *notice, size_t notice_len) {
+        const char *op = ehr_wire_get(req, "op");
+        int r = -EOPNOTSUPP;
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                if (streq(op, ops[i].name))
+                        r = ops[i].run(d, q, req, reply);
+        /* A snapshot left open would hide every later change from this connection. */
+        int left = ehr_store_release(d->store);
+        if (left > 0)
+                snprintf(notice, notice_len, "op %s left %d statement(s) or a transaction open", op, left);
+        if (store_broken(r))
+                close_store(d);
         return r;
 }
 
-static int op_trust(struct ehr_authd *d, const struct ehr_config *c, const struct ehr_wire *req, const char *user,
-                    uint64_t now, const char *source, struct ehr_wire *reply) {
-        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        struct ehr_device_id dev;
-        device_from(req, &dev);
-        int r = ehr_store_user_get(d->store, user, &u);
-        if (r >= 0)
-                r = ehr_trust_add(d->store, c, u, &dev, now, source);
-        int q = ehr_wire_addi(reply, "r", r);
-        return q < 0 ? q : r;
-}
-
-static int op_audit(struct ehr_authd *d, const struct ehr_wire *req, const char *user, uint64_t now,
-                    const char *source, struct ehr_wire *reply) {
-        const char *action = ehr_wire_get(req, "action"), *details = ehr_wire_get(req, "details");
-        int r = action && details ? ehr_audit_append(d->store, now, user, user, EHR_AUDIT_AUTH, action, details, source)
-                                  : -EINVAL;
-        int q = ehr_wire_addi(reply, "r", r);
-        return q < 0 ? q : r;
-}
-
 int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr_wire *reply, char *summary,
-                     size_t summary_len) {
+                     size_t summary_len, char *notice, size_t notice_len) {
         struct ehr_config c;
-        char err[EHR_CONFIG_ERR_MAX];
-        uint64_t version = 0, now = 0;
-        const char *op = ehr_wire_get(req, "op"), *user = ehr_wire_get(req, "user"),
-                   *source = ehr_wire_get(req, "source");
-        int r;
+        struct ehr_login_req q;
+        const char *op = ehr_wire_get(req, "op");
 
         reply->len = 0;
+        notice[0] = 0;
         ehr_config_init(&c);
         snprintf(summary, summary_len, "op=%s", op && strlen(op) < 16 ? op : "?");
-        if (ehr_wire_getu(req, "v", &version) < 0 || version != EHR_WIRE_VERSION)
-                r = -EPROTONOSUPPORT;
-        else if (!op || !user || !source || ehr_wire_getu(req, "now", &now) < 0)
-                r = -EBADMSG;
-        else
-                r = config_from(req, &c);
+        int r = request_from(req, &c, &q);
         if (r < 0) {
                 (void) ehr_wire_addi(reply, "r", r);
                 snprintf(summary + strlen(summary), summary_len - strlen(summary), " r=%d (bad request)", r);
                 ehr_config_done(&c);
                 return r;
         }
-
-        if (!streq(c.store_dir ?: EHR_STORE_DEFAULT_DIR, d->store_dir))
-                r = -EXDEV;
-        else {
-                r = ehr_authd_open(d, err, sizeof err);
-                /* Why logins now fall back to the module's own check: once, not per request. */
-                if (r < 0 && !streq(err, d->last_err)) {
-                        fprintf(stderr, "ehr2fad: %s; logins are checked in-process until it is fixed\n", err);
-                        snprintf(d->last_err, sizeof d->last_err, "%s", err);
-                } else if (r >= 0)
-                        d->last_err[0] = 0;
-        }
-        if (r >= 0) {
-                if (streq(op, "begin"))
-                        r = op_begin(d, &c, req, user, now, source, reply);
-                else if (streq(op, "verify"))
-                        r = op_verify(d, &c, req, user, now, source, reply);
-                else if (streq(op, "trust"))
-                        r = op_trust(d, &c, req, user, now, source, reply);
-                else if (streq(op, "audit"))
-                        r = op_audit(d, req, user, now, source, reply);
-                else
-                        r = -EOPNOTSUPP;
-                /* A snapshot left open would hide every later change from this connection. */
-                int left = ehr_store_release(d->store);
-                if (left > 0)
-                        fprintf(stderr, "ehr2fad: op %s left %d statement(s) or a transaction open\n", op, left);
-                if (store_broken(r))
-                        close_store(d);
-        }
+        r = use_store(d, &c, notice, notice_len);
+        if (r >= 0)
+                r = run_op(d, &q, req, reply, notice, notice_len);
         if (reply->len == 0)
                 (void) ehr_wire_addi(reply, "r", r);
         snprintf(summary + strlen(summary), summary_len - strlen(summary), " user=%s r=%d",
-                 ehr_login_valid(user) ? user : "(invalid name)", r);
+                 ehr_login_valid(q.user) ? q.user : "(invalid name)", r);
         ehr_config_done(&c);
         return 0;
 }

@@ -1,23 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* What ehr2fad answers: the store operations of one login, done on a store the
- * daemon keeps open, so that a login costs no SQLite open, schema parse, WAL
- * setup or checkpoint. The policy is the caller's: the module sends its whole
- * effective config (cfg.KEY fields) with each request and the daemon applies
- * exactly that, with the same core functions the module runs in-process.
- *
- * Requests ("v" = 1, "op", "user", "now", "source", "cfg.*"):
- *   begin   user lookup, enrollment, lock state and, with trust=1 and dev.*,
- *           the trusted-device check. Reply: r (user lookup), login, enrolled,
- *           lock_r, until, trust_r.
- *   verify  answer: ehr_policy_verify(). Reply: r, factor, locked_until,
- *           failures, recovery_left.
- *   trust   dev.*: ehr_trust_add(). Reply: r.
- *   audit   action, details: one audit row (type auth). Reply: r.
- * r is 0 or a negative errno as in errors.h; -EXDEV means "not my store"
- * (cfg.store_dir differs from the daemon's), after which the caller works
- * in-process. */
+/* What ehr2fad answers: the steps of a login (core/login.c) on a store the daemon
+ * keeps open, so that a login costs no SQLite open, schema parse, WAL setup or
+ * checkpoint. The policy is the caller's: each request carries its effective
+ * config, applied with the same core functions the module runs in-process. The
+ * requests and replies are in core/login-remote.h, the client's side. Nothing
+ * here logs: what the daemon should say is handed back to it. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,9 +25,13 @@ static inline void ehr_authd_freep(struct ehr_authd **d) {
 /* Answer one request into reply (a fresh message). Returns 0 when a reply was
  * built (its r says how the operation went), or a negative errno when the
  * request itself was unusable (the reply then holds just r). summary gets one
- * line for the daemon's log: op, user (when a valid login) and r, never a secret. */
+ * line for the daemon's debug log: op, user (when a valid login) and r, never a
+ * secret. notice gets a line to log now, or "": why the store cannot be opened
+ * (once per reason), a WAL that could not be sized, a statement left open. */
 int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr_wire *reply, char *summary,
-                     size_t summary_len);
+                     size_t summary_len, char *notice, size_t notice_len);
 
-/* Open the store now (at startup: to fail early with a message). */
+/* Open the store now (at startup: to fail early with a message), or check that
+ * the open one is still the store at store_dir. Returns 0, 1 when open but with
+ * a warning in err, or a negative errno with the reason in err. */
 int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen);

@@ -215,14 +215,16 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
                 return false; /* gone: a login ends by closing its connection */
         c->last_ms = ehr_monotonic_msec();
         uint64_t t0 = ehr_monotonic_usec();
-        char summary[160];
+        char summary[160], notice[EHR_CONFIG_ERR_MAX + 64] = "";
         req->len = (size_t) n;
         if ((size_t) n > sizeof req->data || ehr_wire_parse(req) < 0) {
                 snprintf(summary, sizeof summary, "malformed request (%zd bytes)", n);
                 (void) ehr_wire_addi(reply, "r", -EBADMSG);
         } else
-                (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
+                (void) ehr_authd_handle(d, req, reply, summary, sizeof summary, notice, sizeof notice);
         uint64_t t1 = ehr_monotonic_usec();
+        if (notice[0])
+                fprintf(stderr, "ehr2fad: %s\n", notice);
         /* The line before the answer: whoever reads the log once answered finds it there. */
         if (debug)
                 fprintf(stderr, "ehr2fad: pid %d %s (%llu us)\n", (int) c->pid, summary,
@@ -313,10 +315,11 @@ int main(int argc, char **argv) {
         if (ehr_authd_new(cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, cfg.store_timeout_ms, &d) < 0)
                 return 1;
         /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
-        if (ehr_authd_open(d, err, sizeof err) < 0) {
+        int r = ehr_authd_open(d, err, sizeof err);
+        if (r != 0)
                 fprintf(stderr, "ehr2fad: %s\n", err);
+        if (r < 0)
                 return 1;
-        }
 
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);

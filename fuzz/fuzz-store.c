@@ -411,7 +411,7 @@ static void login(struct ehr_store *s, const struct ehr_config *c, const char *n
 static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, const char *op, const char *name,
                            const char *key, const char *value, bool pristine) {
         struct ehr_wire *req = ehr_wire_new(), *reply = ehr_wire_new(), *back = ehr_wire_new();
-        char summary[160];
+        char summary[160], notice[1024];
         int64_t r;
         if (!req || !reply || !back || ehr_wire_addu(req, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(req, "op", op) < 0 ||
             ehr_wire_add(req, "user", name) < 0 || ehr_wire_addu(req, "now", NOW) < 0 ||
@@ -423,7 +423,7 @@ static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, cons
                 die("daemon request", op);
         if (ehr_wire_parse(req) < 0) /* as ehr2fad reads a datagram */
                 die("daemon request does not parse", op);
-        (void) ehr_authd_handle(d, req, reply, summary, sizeof summary);
+        (void) ehr_authd_handle(d, req, reply, summary, sizeof summary, notice, sizeof notice);
         memcpy(back->data, reply->data, reply->len);
         back->len = reply->len;
         if (ehr_wire_parse(back) < 0 || ehr_wire_geti(back, "r", &r) < 0 || r > 0)

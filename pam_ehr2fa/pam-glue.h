@@ -4,12 +4,19 @@
 #include <security/pam_modules.h>
 
 #include "config.h"
-#include "store.h"
+#include "login.h"
+
+/* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
+#define PAM_R_IGNORE 1
+/* The conversation failed or was cancelled: a failure, never a skip. */
+#define PAM_R_CONV (-ECONNABORTED)
+
+#define MSG_UNAVAILABLE "Two-factor authentication is unavailable; contact the help desk."
 
 struct pam_ctx {
         pam_handle_t *pamh;
         struct ehr_config cfg;
-        struct ehr_store *store;
+        struct ehr_login *login; /* this login's steps (core/login.c), made when first needed */
         const char *user;
         char source[256]; /* service, rhost, tty: for audit rows and syslog */
         const char *service, *rhost;
@@ -17,9 +24,6 @@ struct pam_ctx {
         bool unlock;        /* "unlock": check the Unlock PIN (screen lockers) */
         const char *helper; /* "helper=": the privileged path for unprivileged callers */
         const char *conf;   /* "conf=", if given */
-        const char *remote; /* the ehr2fad socket that answered this login, or NULL: in-process */
-        bool connected;     /* remote_fd is this login's connection to ehr2fad */
-        int remote_fd;
 };
 
 /* Read conf= first, then the file, then let the other arguments override it
@@ -37,3 +41,13 @@ int pam_do_chauthtok(struct pam_ctx *ctx);
 
 /* The one place where a negative errno becomes a PAM code. */
 int pam_status_from_errno(int r);
+
+/* For pam-unlock.c. */
+int pam_need_login(struct pam_ctx *ctx);
+/* Open the store in this process: 0, PAM_R_IGNORE (fail_mode = safe) or a negative
+ * errno, said to the log and the user. */
+int pam_open_store(struct pam_ctx *ctx);
+/* Ask with this prompt. Returns 0 with a malloc'd answer (spaces removed), or PAM_R_CONV. */
+int pam_ask(struct pam_ctx *ctx, int style, const char *prompt, char **ret);
+/* Wipe and free an answer; NULL is fine. */
+void pam_free_answer(char *a);
