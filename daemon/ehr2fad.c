@@ -235,32 +235,37 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
         return ok;
 }
 
-int main(int argc, char **argv) {
+struct options {
+        const char *conf, *sock;
+        bool debug;
+        uint64_t max_clients;
+};
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct options *o) {
         static const struct option opts[] = {
                 { "conf", required_argument, NULL, 'c' },        { "socket", required_argument, NULL, 's' },
                 { "max-clients", required_argument, NULL, 'm' }, { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },              {},
         };
-        const char *conf = NULL, *sock = NULL;
-        bool debug = false;
-        uint64_t max_clients = CLIENTS_DEFAULT;
         int c;
+        *o = (struct options) { .max_clients = CLIENTS_DEFAULT };
         while ((c = getopt_long(argc, argv, "c:s:m:dh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c':
-                        conf = optarg;
+                        o->conf = optarg;
                         break;
                 case 's':
-                        sock = optarg;
+                        o->sock = optarg;
                         break;
                 case 'm':
-                        if (ehr_parse_uint(optarg, 1, CLIENTS_LIMIT, &max_clients) < 0) {
+                        if (ehr_parse_uint(optarg, 1, CLIENTS_LIMIT, &o->max_clients) < 0) {
                                 fprintf(stderr, "ehr2fad: --max-clients: a number from 1 to %u\n", CLIENTS_LIMIT);
                                 return 2;
                         }
                         break;
                 case 'd':
-                        debug = true;
+                        o->debug = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -273,93 +278,39 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
+        return -1;
+}
 
-        /* The master key lives in this process for its whole life: no core dumps, no ptrace by others. */
-        struct rlimit rl = { 0, 0 };
-        (void) setrlimit(RLIMIT_CORE, &rl);
-        (void) prctl(PR_SET_DUMPABLE, 0);
-        umask(0077);
-        setvbuf(stderr, NULL, _IOLBF, 0);
-        if (sodium_init() < 0) {
-                fputs("ehr2fad: libsodium failed to initialise\n", stderr);
-                return 1;
-        }
-
-        ehr_secret_cache(true);
-
-        /* Taken first: nothing else may be given descriptor 3 before we know what it is. */
-        char activated[sizeof ((struct sockaddr_un *) NULL)->sun_path + 1] = "";
-        int lfd = activated_socket(activated, sizeof activated);
-        if (lfd < 0 && lfd != -ENOENT)
-                return 1;
-
-        _cleanup_(ehr_config_done) struct ehr_config cfg;
-        char err[EHR_CONFIG_ERR_MAX];
-        ehr_config_init(&cfg);
-        if (ehr_config_load(&cfg, conf ?: EHR_CONFIG_DEFAULT_PATH, !conf, err, sizeof err) < 0) {
-                fprintf(stderr, "ehr2fad: %s\n", err);
-                return 1;
-        }
-        if (!sock)
-                sock = ehr_daemon_socket(&cfg);
-        if (lfd >= 0 && (!sock || !streq(sock, activated)))
-                fprintf(stderr, "ehr2fad: systemd passed the socket %s, but the module asks %s (daemon_socket): "
-                        "logins will not reach this daemon\n",
-                        activated, sock ?: "none");
-        if (lfd < 0 && !sock) {
-                fputs("ehr2fad: daemon_socket = none in the config: nothing to serve\n", stderr);
-                return 1;
-        }
-
-        _cleanup_(ehr_authd_freep) struct ehr_authd *d = NULL;
-        if (ehr_authd_new(cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, cfg.store_timeout_ms, &d) < 0)
-                return 1;
-        /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
-        int r = ehr_authd_open(d, err, sizeof err);
-        if (r != 0)
-                fprintf(stderr, "ehr2fad: %s\n", err);
-        if (r < 0)
-                return 1;
-
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        (void) sigaction(SIGTERM, &sa, NULL);
-        (void) sigaction(SIGINT, &sa, NULL);
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        /* Every connection is a descriptor: raise the soft limit as far as allowed,
-         * and keep some for the store, the log and the listening socket. */
+/* Every connection is a descriptor: raise the soft limit as far as allowed, and
+ * keep some for the store, the log and the listening socket. Returns how many
+ * connections fit. */
+static uint64_t fit_clients(uint64_t max_clients) {
         struct rlimit nofile;
-        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-                if (nofile.rlim_cur < nofile.rlim_max) {
-                        nofile.rlim_cur = nofile.rlim_max;
-                        (void) setrlimit(RLIMIT_NOFILE, &nofile);
-                        (void) getrlimit(RLIMIT_NOFILE, &nofile);
-                }
-                if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < max_clients + 64) {
-                        uint64_t fit = nofile.rlim_cur > 64 + 1 ? nofile.rlim_cur - 64 : 1;
-                        fprintf(stderr, "ehr2fad: %llu open files allowed: keeping at most %llu connections\n",
-                                (unsigned long long) nofile.rlim_cur, (unsigned long long) fit);
-                        max_clients = fit;
-                }
+        if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+                return max_clients;
+        if (nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+                (void) getrlimit(RLIMIT_NOFILE, &nofile);
         }
-        bool own_socket = lfd < 0;
-        if (own_socket) {
-                lfd = listen_on(sock);
-                if (lfd < 0)
-                        return 1;
+        if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < max_clients + 64) {
+                uint64_t fit = nofile.rlim_cur > 64 + 1 ? nofile.rlim_cur - 64 : 1;
+                fprintf(stderr, "ehr2fad: %llu open files allowed: keeping at most %llu connections\n",
+                        (unsigned long long) nofile.rlim_cur, (unsigned long long) fit);
+                return fit;
         }
-        fprintf(stderr, "ehr2fad: serving %s on %s%s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR,
-                own_socket ? sock : activated, own_socket ? "" : " (from systemd)");
+        return max_clients;
+}
 
-        struct client *clients = calloc(max_clients, sizeof *clients);
-        struct pollfd *pfd = calloc(max_clients + 1, sizeof *pfd);
+/* Serve until a signal. Returns false when it had to stop on an error. */
+static bool serve_all(struct ehr_authd *d, int lfd, size_t max_clients, bool debug) {
+        _cleanup_free_ struct client *clients = calloc(max_clients, sizeof *clients);
+        _cleanup_free_ struct pollfd *pfd = calloc(max_clients + 1, sizeof *pfd);
         size_t n = 0;
-        if (!clients || !pfd) {
+        bool ok = clients && pfd;
+        if (!ok)
                 fputs("ehr2fad: out of memory\n", stderr);
-                stop = -1;
-        }
-        while (!stop) {
+        while (ok && !stop) {
                 /* Idle connections go; the next wake-up is when the oldest would. */
                 uint64_t now = ehr_monotonic_msec(), next = UINT64_MAX;
                 for (size_t i = 0; i < n;)
@@ -376,7 +327,7 @@ int main(int argc, char **argv) {
                 int pr = poll(pfd, n + 1, next == UINT64_MAX ? -1 : (int) (next - now));
                 if (pr < 0 && errno != EINTR) {
                         fprintf(stderr, "ehr2fad: poll: %s\n", ehr_strerror(negative_errno()));
-                        break;
+                        ok = false;
                 }
                 if (pr <= 0)
                         continue;
@@ -388,12 +339,86 @@ int main(int argc, char **argv) {
                         if (pfd[i + 1].revents && !serve(d, &clients[i], debug))
                                 client_close(clients, &n, i);
                 if (pfd[0].revents & POLLIN)
-                        accept_all(lfd, clients, &n, (size_t) max_clients);
+                        accept_all(lfd, clients, &n, max_clients);
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; clients && i < n; i++)
                 close(clients[i].fd);
-        free(clients);
-        free(pfd);
+        return ok;
+}
+
+/* The master key lives in this process for its whole life: no core dumps, no ptrace by others. */
+static int harden(void) {
+        struct rlimit rl = { 0, 0 };
+        (void) setrlimit(RLIMIT_CORE, &rl);
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        umask(0077);
+        setvbuf(stderr, NULL, _IOLBF, 0);
+        if (sodium_init() < 0) {
+                fputs("ehr2fad: libsodium failed to initialise\n", stderr);
+                return -EIO;
+        }
+        ehr_secret_cache(true);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        struct options o;
+        int r = parse_args(argc, argv, &o);
+        if (r >= 0)
+                return r;
+        if (harden() < 0)
+                return 1;
+
+        /* Taken first: nothing else may be given descriptor 3 before we know what it is. */
+        char activated[sizeof ((struct sockaddr_un *) NULL)->sun_path + 1] = "";
+        int lfd = activated_socket(activated, sizeof activated);
+        if (lfd < 0 && lfd != -ENOENT)
+                return 1;
+
+        _cleanup_(ehr_config_done) struct ehr_config cfg;
+        char err[EHR_CONFIG_ERR_MAX];
+        ehr_config_init(&cfg);
+        if (ehr_config_load(&cfg, o.conf ?: EHR_CONFIG_DEFAULT_PATH, !o.conf, err, sizeof err) < 0) {
+                fprintf(stderr, "ehr2fad: %s\n", err);
+                return 1;
+        }
+        const char *sock = o.sock ?: ehr_daemon_socket(&cfg);
+        if (lfd >= 0 && (!sock || !streq(sock, activated)))
+                fprintf(stderr, "ehr2fad: systemd passed the socket %s, but the module asks %s (daemon_socket): "
+                        "logins will not reach this daemon\n",
+                        activated, sock ?: "none");
+        if (lfd < 0 && !sock) {
+                fputs("ehr2fad: daemon_socket = none in the config: nothing to serve\n", stderr);
+                return 1;
+        }
+
+        _cleanup_(ehr_authd_freep) struct ehr_authd *d = NULL;
+        if (ehr_authd_new(cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, cfg.store_timeout_ms, &d) < 0)
+                return 1;
+        /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
+        r = ehr_authd_open(d, err, sizeof err);
+        if (r != 0)
+                fprintf(stderr, "ehr2fad: %s\n", err);
+        if (r < 0)
+                return 1;
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        size_t max_clients = (size_t) fit_clients(o.max_clients);
+        bool own_socket = lfd < 0;
+        if (own_socket) {
+                lfd = listen_on(sock);
+                if (lfd < 0)
+                        return 1;
+        }
+        fprintf(stderr, "ehr2fad: serving %s on %s%s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR,
+                own_socket ? sock : activated, own_socket ? "" : " (from systemd)");
+        if (!serve_all(d, lfd, max_clients, o.debug))
+                stop = -1;
         if (own_socket)
                 (void) unlink(sock); /* systemd's socket stays, for the next login to start us again */
         close(lfd);
