@@ -65,7 +65,7 @@
 #define MIN_CHECKS 20U
 #define USER_STRIDE 48271UL /* prime: k -> k * stride mod N visits every user once */
 
-enum module_kind { MOD_EHR2FA, MOD_EHR2FAD, MOD_OATH, MOD_GA, MOD_FLOOR, _MOD_MAX };
+enum module_kind { MOD_EHR2FA, MOD_EHR2FAD, MOD_OATH, MOD_GA, MOD_FAILLOCK, MOD_FLOOR, _MOD_MAX };
 enum check_kind { CHECK_OK, CHECK_WRONG, _CHECK_MAX };
 
 static const char *const module_name[_MOD_MAX] = {
@@ -73,6 +73,7 @@ static const char *const module_name[_MOD_MAX] = {
         [MOD_EHR2FAD] = "pam_ehr2fa+ehr2fad",
         [MOD_OATH] = "pam_oath",
         [MOD_GA] = "pam_google_authenticator",
+        [MOD_FAILLOCK] = "pam_faillock+pam_oath",
         [MOD_FLOOR] = "libpam alone",
 };
 static const char *const check_name[_CHECK_MAX] = { [CHECK_OK] = "ok", [CHECK_WRONG] = "wrong" };
@@ -287,6 +288,18 @@ static void service_line(enum module_kind m, unsigned long size, enum check_kind
                 snprintf(line, len, "auth required %s secret=%s/%lu/ga/${USER} user=%s\n", arg.path[m], arg.dir, size,
                          arg.runas);
                 break;
+        case MOD_FAILLOCK:
+                /* pam_faillock(8)'s own stack around pam_oath: a wrong code is counted in a
+                 * tally file and checked before the next, as ehr2fa counts it in its store.
+                 * Its own usersfile (users-fl.oath), so its replay state is not pam_oath's row's. */
+                snprintf(line, len,
+                         "auth requisite %s preauth dir=%s/%lu/faillock deny=1000\n"
+                         "auth [success=1 default=bad] %s usersfile=%s/%lu/users-fl.oath window=1 digits=6\n"
+                         "auth [default=die] %s authfail dir=%s/%lu/faillock deny=1000\n"
+                         "auth sufficient %s authsucc dir=%s/%lu/faillock deny=1000\n",
+                         arg.path[m], arg.dir, size, arg.path[MOD_OATH], arg.dir, size, arg.path[m], arg.dir, size,
+                         arg.path[m], arg.dir, size);
+                break;
         case MOD_FLOOR:
                 /* What libpam itself costs per check: a module that ends the check at once,
                  * as a check of this kind ends. Here arg.path[m] is a directory of modules. */
@@ -351,8 +364,13 @@ static int reset_user0(enum module_kind m, unsigned long size) {
                 }
                 return r;
         }
+        case MOD_FAILLOCK:
+                snprintf(path, sizeof path, "%s/%lu/faillock/" BENCH_LOGIN_PREFIX "0", arg.dir, size);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return -errno;
+                __attribute__((fallthrough));
         case MOD_OATH: {
-                snprintf(path, sizeof path, "%s/%lu/users.oath", arg.dir, size);
+                snprintf(path, sizeof path, "%s/%lu/%s", arg.dir, size, m == MOD_OATH ? "users.oath" : "users-fl.oath");
                 FILE *f = fopen(path, "we");
                 if (!f || bench_oath_line(f, 0) < 0 || fclose(f) != 0) {
                         fprintf(stderr, "bench-pam: cannot reset %s\n", path);
@@ -486,6 +504,67 @@ static int measure(unsigned long size, enum check_kind check, struct run runs[_M
         return 0;
 }
 
+/* pam_faillock counts only users that getpwnam() knows (others it ignores), and
+ * the bench's users are in no passwd file. So with --faillock the bench runs
+ * under nss_wrapper, with a passwd file of the users it checks (and the one it
+ * runs as): written here, then the bench starts itself again with it. Each
+ * lookup is then a scan of a few hundred entries held in memory, as a cached
+ * directory (sssd, nscd) answers; nss_files would read the file each time. Also
+ * the tally directory of each size. Returns 0 to go on, or a negative errno. */
+static int faillock_setup(const char *nss_wrapper, char **argv) {
+        char path[8192], group[8192];
+        for (unsigned s = 0; s < arg.nsizes; s++) {
+                snprintf(path, sizeof path, "%s/%lu/faillock", arg.dir, arg.sizes[s]);
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+        }
+        if (getenv("NSS_WRAPPER_PASSWD"))
+                return 0; /* started again: the users are there */
+        snprintf(path, sizeof path, "%s/passwd", arg.dir);
+        snprintf(group, sizeof group, "%s/group", arg.dir);
+        FILE *f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "%s:x:%u:%u::/:/bin/sh\n", arg.runas, (unsigned) geteuid(), (unsigned) getegid());
+        for (unsigned s = 0; s < arg.nsizes; s++)
+                for (unsigned long seq = 0; seq < (arg.sizes[s] == 1 ? 1 : 4UL * arg.iters); seq++)
+                        fprintf(f, BENCH_LOGIN_PREFIX "%lu:x:%lu:100::/:/bin/false\n", user_of(arg.sizes[s], seq),
+                                100000 + user_of(arg.sizes[s], seq));
+        if (fclose(f) != 0)
+                return -EIO;
+        f = fopen(group, "we");
+        if (!f || fprintf(f, "root:x:0:\nusers:x:100:\n") < 0 || fclose(f) != 0)
+                return -EIO;
+        if (setenv("LD_PRELOAD", nss_wrapper, 1) < 0 || setenv("NSS_WRAPPER_PASSWD", path, 1) < 0 ||
+            setenv("NSS_WRAPPER_GROUP", group, 1) < 0)
+                return -errno;
+        execv("/proc/self/exe", argv);
+        return -errno;
+}
+
+/* Issue 14's targets, medians of this run: a good code through ehr2fad at most 1.0x
+ * the faster of pam_oath and google-authenticator; a wrong code (counted and
+ * audited) at most 1.0x the stack that does the same, pam_faillock + pam_oath.
+ * In-process is the fallback: reported against the same anchors. */
+static void print_targets(double median[_MOD_MAX][SIZES_MAX][_CHECK_MAX]) {
+        printf("\ntargets (median / the anchor's median, same size and check):\n");
+        for (int m = MOD_EHR2FA; m <= MOD_EHR2FAD; m++)
+                for (unsigned s = 0; arg.path[m] && s < arg.nsizes; s++)
+                        for (int ck = 0; ck < _CHECK_MAX; ck++) {
+                                double oath = median[MOD_OATH][s][ck], ga = median[MOD_GA][s][ck];
+                                double fl = median[MOD_FAILLOCK][s][ck];
+                                double anchor = ck == CHECK_WRONG && arg.path[MOD_FAILLOCK] ? fl
+                                                : arg.path[MOD_GA] && ga < oath ? ga : oath;
+                                const char *name = ck == CHECK_WRONG && arg.path[MOD_FAILLOCK] ? "pam_faillock+pam_oath"
+                                                   : arg.path[MOD_GA] ? "faster of pam_oath, google-auth"
+                                                                      : "pam_oath";
+                                double x = anchor > 0 ? median[m][s][ck] / anchor : 0;
+                                printf("  %-18s %7lu users %-5s  %6.3fx %-31s -> %s\n", module_name[m], arg.sizes[s],
+                                       check_name[ck], x, name,
+                                       m == MOD_EHR2FA ? "reported (fallback)" : x <= 1.0 ? "met" : "NOT met");
+                        }
+}
+
 static int parse_sizes(const char *s) {
         _cleanup_free_ char *copy = strdup(s);
         char *save = NULL;
@@ -505,7 +584,10 @@ static int parse_sizes(const char *s) {
 static void usage(void) {
         fprintf(stderr, "usage: bench-pam --dir DIR --sizes 1,100000 --ehr2fa SO [--oath SO] [--ga SO]\n"
                         "                 [--iters N] [--budget SEC] [--no-pin] [--ehr2fad] [--floor DIR]\n"
-                        "--floor DIR: also time libpam alone, with DIR/pam_permit.so and DIR/pam_deny.so\n");
+                        "                 [--faillock SO --nss-wrapper SO]\n"
+                        "--floor DIR: also time libpam alone, with DIR/pam_permit.so and DIR/pam_deny.so\n"
+                        "--faillock SO: also time pam_faillock preauth + pam_oath + pam_faillock authfail/authsucc\n"
+                        "  (needs --oath, and nss_wrapper's library: the users must be known to getpwnam())\n");
 }
 
 int main(int argc, char **argv) {
@@ -515,9 +597,11 @@ int main(int argc, char **argv) {
                 { "ga", required_argument, NULL, 'g' },     { "iters", required_argument, NULL, 'n' },
                 { "budget", required_argument, NULL, 'b' }, { "no-pin", no_argument, NULL, 'P' },
                 { "ehr2fad", no_argument, NULL, 'D' },     { "floor", required_argument, NULL, 'F' },
+                { "faillock", required_argument, NULL, 'L' }, { "nss-wrapper", required_argument, NULL, 'W' },
                 {},
         };
         bool daemon = false;
+        const char *nss_wrapper = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -554,13 +638,20 @@ int main(int argc, char **argv) {
                 case 'F':
                         arg.path[MOD_FLOOR] = optarg;
                         break;
+                case 'L':
+                        arg.path[MOD_FAILLOCK] = optarg;
+                        break;
+                case 'W':
+                        nss_wrapper = optarg;
+                        break;
                 default:
                         usage();
                         return 2;
                 }
         if (daemon)
                 arg.path[MOD_EHR2FAD] = arg.path[MOD_EHR2FA];
-        if (!arg.dir || arg.nsizes == 0 || !arg.path[MOD_EHR2FA] || arg.iters < MIN_CHECKS || optind != argc) {
+        if (!arg.dir || arg.nsizes == 0 || !arg.path[MOD_EHR2FA] || arg.iters < MIN_CHECKS || optind != argc ||
+            (arg.path[MOD_FAILLOCK] && (!arg.path[MOD_OATH] || !nss_wrapper))) {
                 usage();
                 return 2;
         }
@@ -578,6 +669,10 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "bench-pam: size must not be a multiple of %lu\n", USER_STRIDE);
                         return 2;
                 }
+        if (arg.path[MOD_FAILLOCK] && faillock_setup(nss_wrapper, argv) < 0) {
+                fprintf(stderr, "bench-pam: cannot set up the users for pam_faillock: %m\n");
+                return 1;
+        }
         if (syslog_setup() < 0)
                 return 1;
         for (int m = 0; m < _MOD_MAX; m++)
@@ -611,7 +706,6 @@ int main(int argc, char **argv) {
                "p10_us", "p90_us", "mean_us", "cpu_us", "x_oath", "oath/x", "verified");
 
         bool all_ok = true;
-        double ratio[_MOD_MAX][SIZES_MAX][_CHECK_MAX] = {}; /* median / pam_oath median */
         double median[_MOD_MAX][SIZES_MAX][_CHECK_MAX] = {};
         for (unsigned s = 0; s < arg.nsizes; s++)
                 for (int ck = 0; ck < _CHECK_MAX; ck++) {
@@ -624,9 +718,6 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "bench-pam: measuring failed\n");
                                 return 1;
                         }
-                        if (arg.path[MOD_OATH] && res[MOD_OATH].median > 0)
-                                for (int m = 0; m < _MOD_MAX; m++)
-                                        ratio[m][s][ck] = res[m].median / res[MOD_OATH].median;
                         for (int m = 0; m < _MOD_MAX; m++) {
                                 if (!arg.path[m])
                                         continue;
@@ -660,24 +751,8 @@ int main(int argc, char **argv) {
                         }
                         fflush(stdout);
                 }
-        if (arg.path[MOD_OATH]) {
-                /* Targets: no slower than pam_oath with one user; 10x faster with the big store. */
-                printf("\ntargets (median vs pam_oath median, per check kind):\n");
-                for (int m = MOD_EHR2FA; m <= MOD_EHR2FAD; m++) {
-                        if (!arg.path[m])
-                                continue;
-                        for (unsigned s = 0; s < arg.nsizes; s++)
-                                for (int ck = 0; ck < _CHECK_MAX; ck++) {
-                                        double x = ratio[m][s][ck];
-                                        bool small = arg.sizes[s] == 1;
-                                        bool met = small ? x <= 1.0 : x > 0 && 1 / x >= 10;
-                                        printf("  %-18s %7lu users %-5s  %s %8.3fx pam_oath (%.2fx faster)  -> %s\n",
-                                               module_name[m], arg.sizes[s], check_name[ck],
-                                               small ? "want <= 1.0x      " : "want >= 10x faster", x, x > 0 ? 1 / x : 0,
-                                               met ? "met" : "NOT met");
-                                }
-                }
-        }
+        if (arg.path[MOD_OATH])
+                print_targets(median);
         if (arg.path[MOD_FLOOR]) {
                 /* Each module's own cost: what a check costs beyond libpam's share of it. */
                 printf("\nown work = median - libpam alone's median (us), and / pam_oath's own work:\n");

@@ -15,7 +15,9 @@
 #   BENCH_ITERS    timed checks per module, size and kind (default 200)
 #   BENCH_BUDGET   seconds of timed checks per module, size and kind before it
 #                  stops early (default 10; at least 20 checks are always taken)
-#   PAM_OATH_SO, PAM_GA_SO   the modules (default: Debian's multiarch security dir)
+#   PAM_OATH_SO, PAM_GA_SO, PAM_FAILLOCK_SO   the modules (default: Debian's multiarch security dir)
+#   NSS_WRAPPER_SO  nss_wrapper's library (libnss-wrapper): pam_faillock counts only users that
+#                  getpwnam() knows, so its row runs with the bench's users in nss_wrapper
 # Exit 77 (skipped) when a comparison module is not installed.
 set -eu
 
@@ -61,6 +63,7 @@ EOF
         chmod 0600 "$d/ehr2fa.conf"
         t0=$(now)
         "$mkstore" --users "$n" --store "$d/store" --oath "$d/users.oath" --ga "$d/ga"
+        cp "$d/users.oath" "$d/users-fl.oath" # pam_faillock+pam_oath's own, for its own replay state
         t1=$(now)
         echo "# stores of $n users made in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
              "(ehr2fa db $(du -sh "$d/store" | cut -f1), users.oath $(du -sh "$d/users.oath" | cut -f1))"
@@ -96,7 +99,19 @@ if [ -e "$secdir/pam_permit.so" ] && [ -e "$secdir/pam_deny.so" ]; then
         floor_opt="--floor $secdir"
 fi
 
-"$bench" $daemon_opt $floor_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
+# The fair anchor of a wrong code, which ehr2fa counts and audits: pam_faillock's
+# stack around pam_oath (preauth, pam_oath, authfail; authsucc after a good code).
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+faillock=${PAM_FAILLOCK_SO:-$secdir/pam_faillock.so}
+nsswrap=${NSS_WRAPPER_SO:-/usr/lib/$multiarch/libnss_wrapper.so}
+faillock_opt=
+if [ -e "$faillock" ] && [ -e "$nsswrap" ]; then
+        faillock_opt="--faillock $faillock --nss-wrapper $nsswrap"
+else
+        echo "# no pam_faillock+pam_oath row: $faillock or $nsswrap is missing (libpam-modules, libnss-wrapper)"
+fi
+
+"$bench" $daemon_opt $floor_opt $faillock_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
         --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
 
 # The store's own share of a wrong code (what ehr2fad does for it), on a copy of
