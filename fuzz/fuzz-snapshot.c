@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* libFuzzer target: the NSS snapshot reader (core/snapshot.c) on hostile
+/* libFuzzer target: the NSS snapshot reader (core/snapshot-read.c) on hostile
  * files. Each input is read twice: as is, and with its header checksum
  * recomputed, so that mutations reach the sections and indexes behind the
  * header instead of dying at the checksum. Whatever the input, the reader
@@ -16,7 +16,7 @@
 #include "util.h"
 
 /* Where the header checksum sits and what it covers: the layout of
- * struct snap_header in core/snapshot.c (version 1). */
+ * struct snap_header in core/snapshot-format.h (version 1). */
 #define FUZZ_HEADER_BYTES 144U
 #define FUZZ_HEADER_CHECKSUM_OFF 140U
 /* Bound the work per input so the fuzzer stays fast on big counts. */

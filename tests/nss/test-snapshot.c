@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* core/snapshot.c: writer validation, round trip, atomic replacement, and a
+/* core/snapshot-write.c and snapshot-read.c: writer validation, round trip, atomic replacement, and a
  * reader that survives every truncation and every single-byte corruption of
  * a real file (run under ASan this proves no out-of-bounds read). */
 
@@ -360,7 +360,7 @@ static void test_big(void) {
         free(members);
 }
 
-/* The hash of core/snapshot.c, to make names that pile up in one bucket. */
+/* The hash of core/snapshot-format.h, to make names that pile up in one bucket. */
 static uint32_t name_hash(const char *p) {
         uint32_t h = 0x811c9dc5U;
         for (; *p; p++) {
