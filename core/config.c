@@ -95,15 +95,19 @@ const char *ehr_fail_mode_to_string(enum ehr_fail_mode m) {
         return m == EHR_FAIL_SAFE ? "safe" : "secure";
 }
 
-int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
-        const struct key *k = NULL;
+/* The index of key in keys[], or -ENOENT. */
+static int key_index(const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (streq(keys[i].name, key)) {
-                        k = &keys[i];
-                        break;
-                }
-        if (!k)
-                return -ENOENT;
+                if (streq(keys[i].name, key))
+                        return (int) i;
+        return -ENOENT;
+}
+
+int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
+        int i = key_index(key);
+        if (i < 0)
+                return i;
+        const struct key *k = &keys[i];
 
         void *field = (char *) c + k->offset;
         switch (k->type) {
@@ -196,24 +200,24 @@ const char *ehr_daemon_socket(const struct ehr_config *c) {
 }
 
 static const char *value_hint(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (streq(keys[i].name, key))
-                        switch (keys[i].type) {
-                        case KEY_BOOL:
-                                return "expected yes or no";
-                        case KEY_FAIL_MODE:
-                                return "expected secure or safe";
-                        case KEY_ALGORITHM:
-                                return "expected SHA1, SHA256 or SHA512";
-                        case KEY_UINT:
-                                return "expected a whole number in range";
-                        case KEY_STRING:
-                                return "expected a non-empty value";
-                        case KEY_OPT_STRING:
-                                return "expected a value";
-                        case KEY_SMS_MODE:
-                                return "expected none, generic or twilio";
-                        }
+        int i = key_index(key);
+        if (i >= 0)
+                switch (keys[i].type) {
+                case KEY_BOOL:
+                        return "expected yes or no";
+                case KEY_FAIL_MODE:
+                        return "expected secure or safe";
+                case KEY_ALGORITHM:
+                        return "expected SHA1, SHA256 or SHA512";
+                case KEY_UINT:
+                        return "expected a whole number in range";
+                case KEY_STRING:
+                        return "expected a non-empty value";
+                case KEY_OPT_STRING:
+                        return "expected a value";
+                case KEY_SMS_MODE:
+                        return "expected none, generic or twilio";
+                }
         return "";
 }
 
@@ -265,7 +269,7 @@ static bool read_line(FILE *f, char *buf, size_t size, bool *too_long, bool *nul
 
 int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err, size_t errlen) {
         char line[CONFIG_LINE_MAX];
-        unsigned lineno = 0;
+        unsigned lineno = 0, seen[ELEMENTSOF(keys)] = {}; /* the line that set each key */
         bool too_long, nul;
         int r = 0;
         while (read_line(f, line, sizeof line, &too_long, &nul)) {
@@ -294,6 +298,17 @@ int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err,
                 }
                 *eq = 0;
                 char *key = ehr_strstrip(s), *value = ehr_strstrip(eq + 1);
+                /* Last-wins would let a line added at the end silently undo one the admin reads
+                 * at the top: a key set twice is an error, as an unknown one is. */
+                int i = key_index(key);
+                if (i >= 0 && seen[i]) {
+                        snprintf(err, errlen, "%s:%u: duplicate key '%s' (already set on line %u)", path, lineno, key,
+                                 seen[i]);
+                        r = -EINVAL;
+                        break;
+                }
+                if (i >= 0)
+                        seen[i] = lineno;
                 r = ehr_config_set(c, key, value);
                 if (r == -ENOENT) {
                         snprintf(err, errlen, "%s:%u: unknown key '%.64s'", path, lineno, key);
@@ -313,4 +328,68 @@ int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err,
                 snprintf(err, errlen, "%s: read error", path);
         }
         return r;
+}
+
+/* The name part of a module argument: up to its '=', or all of it. */
+static size_t arg_key_len(const char *a) {
+        const char *eq = strchr(a, '=');
+        return eq ? (size_t) (eq - a) : strlen(a);
+}
+
+static bool arg_is_front_end(const char *a, const char *const *front_end) {
+        for (const char *const *f = front_end; f && *f; f++) {
+                size_t n = strlen(*f);
+                if (n > 0 && (*f)[n - 1] == '=' ? strncmp(a, *f, n) == 0 : streq(a, *f))
+                        return true;
+        }
+        return false;
+}
+
+/* One argument over c. Returns 0 or -EINVAL/-ENOMEM with err set. */
+static int apply_arg(struct ehr_config *c, const char *a, char *err, size_t errlen) {
+        char key[64]; /* longer than any key */
+        size_t n = arg_key_len(a);
+        if (n == 0 || n >= sizeof key) {
+                snprintf(err, errlen, "unknown module argument '%.64s'", a);
+                return -EINVAL;
+        }
+        memcpy(key, a, n);
+        key[n] = 0;
+        int i = key_index(key);
+        if (i < 0) {
+                snprintf(err, errlen, "unknown module argument '%.64s'", a);
+                return -EINVAL;
+        }
+        /* A bare name is "yes", for the yes/no settings only (nullok, debug, public_host). */
+        if (!a[n] && keys[i].type != KEY_BOOL) {
+                snprintf(err, errlen, "module argument '%s' needs a value (%s=...)", key, key);
+                return -EINVAL;
+        }
+        const char *value = a[n] ? a + n + 1 : "yes";
+        int r = ehr_config_set(c, key, value);
+        if (r < 0) {
+                snprintf(err, errlen, "bad value in module argument '%.64s' (%s)", a, value_hint(key));
+                return r == -ENOMEM ? r : -EINVAL;
+        }
+        return 0;
+}
+
+int ehr_config_apply_args(struct ehr_config *c, int argc, const char *const *argv, const char *const *front_end,
+                          char *err, size_t errlen) {
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                size_t n = arg_key_len(a);
+                for (int j = 0; j < i; j++)
+                        if (arg_key_len(argv[j]) == n && strncmp(argv[j], a, n) == 0) {
+                                snprintf(err, errlen, "module argument '%.*s' given twice (arguments %d and %d)",
+                                         (int) (n < 64 ? n : 64), a, j + 1, i + 1);
+                                return -EINVAL;
+                        }
+                if (arg_is_front_end(a, front_end))
+                        continue;
+                int r = apply_arg(c, a, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

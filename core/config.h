@@ -89,12 +89,25 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value);
 
 /* Read a config file over the current values. The file must be a regular file
  * owned by root or the caller and not writable by others. With missing_ok a
- * file that does not exist is not an error. On failure writes "FILE:LINE: what"
- * (or "FILE: what") into err. Returns 0 or a negative errno. */
+ * file that does not exist is not an error. An unknown key, a bad value, or a key
+ * set twice in the file is an error. On failure writes "FILE:LINE: what" (or
+ * "FILE: what") into err. Returns 0 or a negative errno. */
 int ehr_config_load(struct ehr_config *c, const char *path, bool missing_ok, char *err, size_t errlen);
 /* The parser behind it: the lines of f, read until EOF, the first error stopping it. path
  * only names the file in err. */
 int ehr_config_parse(struct ehr_config *c, FILE *f, const char *path, char *err, size_t errlen);
+
+/* Module arguments over the file (`pam_ehr2fa.so window=3 nullok`): each is `key=value`
+ * for any key of the file, or the bare name of a yes/no key for "yes". An argument
+ * overrides the file's value of the same key, for that PAM line only: that is the
+ * documented rule (pam_ehr2fa(8)), so the file and the arguments never conflict in an
+ * undefined way. Arguments matching front_end (a NULL-terminated list of the caller's
+ * own: "conf=" matches any argument starting with it, "unlock" only itself) are left
+ * to the caller. Refused, with -EINVAL and err naming the argument, and nothing
+ * ignored: an unknown name, a bad value, a name given twice (front end's included).
+ * Returns 0, -EINVAL or -ENOMEM; c may be partly changed on failure. */
+int ehr_config_apply_args(struct ehr_config *c, int argc, const char *const *argv, const char *const *front_end,
+                          char *err, size_t errlen);
 
 /* Call cb with every key that has a value, formatted as the config file would
  * spell it, so that another process can rebuild the same config with

@@ -74,6 +74,9 @@ static void clean(char *s) {
                         *s = '?';
 }
 
+/* The module's own arguments; every other one is a key of ehr2fa.conf. */
+static const char *const front_end_args[] = { "conf=", "helper=", "unlock", NULL };
+
 int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char **argv) {
         char err[EHR_CONFIG_ERR_MAX];
         const char *conf = NULL;
@@ -90,42 +93,23 @@ int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char *
                         conf = argv[i] + 5;
         ctx->conf = conf;
         r = ehr_config_load(&ctx->cfg, conf ?: EHR_CONFIG_DEFAULT_PATH, !conf, err, sizeof err);
+        if (r >= 0)
+                r = ehr_config_apply_args(&ctx->cfg, argc, argv, front_end_args, err, sizeof err);
+        for (int i = 0; r >= 0 && i < argc; i++)
+                if (streq(argv[i], "unlock"))
+                        ctx->unlock = true;
+                else if (strncmp(argv[i], "helper=", 7) == 0 && argv[i][7] == '/')
+                        ctx->helper = argv[i] + 7;
+                else if (strncmp(argv[i], "helper=", 7) == 0) {
+                        snprintf(err, sizeof err, "module argument '%.64s' is not an absolute path", argv[i]);
+                        r = -EINVAL;
+                }
         if (r < 0) {
-                /* A broken config never lets a login through, whatever fail_mode it meant to set. */
+                /* A broken config, in the file or in the arguments, never lets a login through,
+                 * whatever fail_mode it meant to set. */
                 pam_syslog(pamh, LOG_ERR, "configuration error: %s", err);
                 pam_error(pamh, "%s", MSG_UNAVAILABLE);
                 return r;
-        }
-        for (int i = 0; i < argc; i++) {
-                const char *a = argv[i];
-                if (strncmp(a, "conf=", 5) == 0)
-                        continue;
-                if (streq(a, "nullok") || streq(a, "debug")) {
-                        r = ehr_config_set(&ctx->cfg, a, "yes");
-                } else if (streq(a, "unlock")) {
-                        ctx->unlock = true;
-                        continue;
-                } else if (strncmp(a, "helper=", 7) == 0 && a[7] == '/') {
-                        ctx->helper = a + 7;
-                        continue;
-                } else {
-                        const char *eq = strchr(a, '=');
-                        char key[64];
-                        if (!eq || (size_t) (eq - a) >= sizeof key) {
-                                pam_syslog(pamh, LOG_ERR, "unknown option '%s', ignoring", a);
-                                continue;
-                        }
-                        memcpy(key, a, (size_t) (eq - a));
-                        key[eq - a] = 0;
-                        r = ehr_config_set(&ctx->cfg, key, eq + 1);
-                }
-                if (r == -ENOENT)
-                        pam_syslog(pamh, LOG_ERR, "unknown option '%s', ignoring", a);
-                else if (r < 0) {
-                        pam_syslog(pamh, LOG_ERR, "bad value in option '%s'", a);
-                        pam_error(pamh, "%s", MSG_UNAVAILABLE);
-                        return -EINVAL;
-                }
         }
 
         r = pam_get_user(pamh, &ctx->user, NULL);

@@ -28,6 +28,54 @@ static int load(const char *text, char *err, size_t errlen, struct ehr_config *c
         return ehr_config_load(c, write_conf("t.conf", text, 0644), false, err, errlen);
 }
 
+/* A key set twice in the file is refused with both lines; module arguments override
+ * the file by rule, and a bad, unknown or repeated argument is refused, never skipped. */
+static void test_duplicates_and_args(void) {
+        static const char *const own[] = { "conf=", "unlock", NULL };
+        char err[EHR_CONFIG_ERR_MAX];
+        struct ehr_config c;
+
+        CHECK(load("window = 1\n# a comment\ndeny = 3\n  window=3\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "t.conf:4: duplicate key 'window' (already set on line 1)") != NULL);
+        CHECK(c.window == 1); /* the second line never took effect */
+        ehr_config_done(&c);
+        CHECK(load("nullok = no\nnullok = no\n", err, sizeof err, &c) == -EINVAL); /* even the same value */
+        CHECK(strstr(err, "t.conf:2: duplicate key 'nullok' (already set on line 1)") != NULL);
+        ehr_config_done(&c);
+
+        /* The file, then the arguments over it. */
+        CHECK(load("window = 1\nnullok = no\n", err, sizeof err, &c) == 0);
+        const char *over[] = { "conf=/x", "window=3", "nullok", "unlock" };
+        CHECK(ehr_config_apply_args(&c, 4, over, own, err, sizeof err) == 0);
+        CHECK(c.window == 3 && c.nullok);
+        ehr_config_done(&c);
+
+        static const struct {
+                int argc;
+                const char *argv[3];
+                const char *err;
+        } bad[] = {
+                { 1, { "windw=3" }, "unknown module argument 'windw=3'" },
+                { 1, { "nulok" }, "unknown module argument 'nulok'" },
+                { 1, { "=3" }, "unknown module argument '=3'" },
+                { 1, { "window=11" }, "bad value in module argument 'window=11' (expected a whole number in range)" },
+                { 1, { "window" }, "module argument 'window' needs a value (window=...)" },
+                { 2, { "window=2", "window=3" }, "module argument 'window' given twice (arguments 1 and 2)" },
+                { 2, { "nullok", "nullok=no" }, "module argument 'nullok' given twice (arguments 1 and 2)" },
+                { 3, { "conf=/a", "debug", "conf=/b" }, "module argument 'conf' given twice (arguments 1 and 3)" },
+                { 1, { "unlock=yes" }, "unknown module argument 'unlock=yes'" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ehr_config_init(&c);
+                err[0] = 0;
+                CHECK(ehr_config_apply_args(&c, bad[i].argc, bad[i].argv, own, err, sizeof err) == -EINVAL);
+                if (!strstr(err, bad[i].err))
+                        fprintf(stderr, "argument case %zu: got '%s'\n", i, err);
+                CHECK(strstr(err, bad[i].err) != NULL);
+                ehr_config_done(&c);
+        }
+}
+
 int main(void) {
         char err[EHR_CONFIG_ERR_MAX];
         struct ehr_config c;
@@ -120,6 +168,8 @@ int main(void) {
         CHECK(mkfifo(fifo, 0644) == 0);
         CHECK(ehr_config_load(&c, fifo, false, err, sizeof err) == -EBADFD);
         ehr_config_done(&c);
+
+        test_duplicates_and_args();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

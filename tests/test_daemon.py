@@ -4,6 +4,7 @@
 when it runs, work in-process when it does not (or stops answering), and
 nothing a client sends can crash it or make it serve another store."""
 
+import errno
 import os
 import signal
 import socket
@@ -302,8 +303,8 @@ class Daemon(EnvTestCase):
         other.admin("init")
         other.add_user("alice", secret="GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
         # Our daemon, other's socket path: it serves our store, not other's.
-        with open(self.env.conf, "a") as f:
-            f.write(f"daemon_socket = {other.daemon_sock}\n")
+        self.env.use_daemon = False  # the conf names other's socket instead of ours
+        self.env.write_conf(f"daemon_socket = {other.daemon_sock}\n")
         self.env.start_daemon("--socket", other.daemon_sock, wait=False)
         deadline = time.monotonic() + 10
         while not os.path.exists(other.daemon_sock) and time.monotonic() < deadline:
@@ -312,6 +313,20 @@ class Daemon(EnvTestCase):
         self.assertLoginOK(r)
         self.assertTrue([l for l in self.env.daemon_lines() if "r=-18" in l], self.env.daemon_lines())
         self.assertEqual(other.audit("alice")[-1]["action"], "second factor accepted")
+
+    def test_request_config_is_checked_like_the_file(self):
+        """ehr2fad rebuilds the module's config from the request's cfg.* fields, by the
+        rule of the file and of the module arguments: a key given twice is a malformed
+        request, an unknown key or a bad value a bad config, and the code is not checked."""
+        self.env.start_daemon()
+        base = dict(v="1", op="verify", user="alice", now=str(int(time.time())), source="service=test",
+                    answer=oath(), **{"cfg.store_dir": self.env.store, "cfg.window": "1"})
+        for data, want in ((wire(**base) + b"cfg.window=" + b"3".hex().encode() + b"\n", -errno.EBADMSG),
+                           (wire(**base, **{"cfg.windw": "3"}), -errno.EINVAL),
+                           (wire(**dict(base, **{"cfg.window": "11"})), -errno.EINVAL)):
+            self.assertEqual(int(unwire(self.call(data))["r"]), want, data)
+        self.assertEqual([row["action"] for row in self.env.audit("alice") if "second factor" in row["action"]], [])
+        self.assertEqual(int(unwire(self.call(wire(**base)))["r"]), 0)  # the same request, well formed
 
     def test_hostile_requests(self):
         self.env.start_daemon()

@@ -261,6 +261,47 @@ class BadInput(EnvTestCase):
         self.assertEqual(a.returncode, 4)
         self.assertIn("ehr2fa.conf:4: unknown key 'windwo'", a.stderr)
 
+    def test_duplicate_key_in_config_denies_with_both_lines(self):
+        self.env.add_user("alice")
+        self.env.write_conf("window = 1\nwindow = 3\n")
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("unavailable", out(r))
+        self.assertIn("ehr2fa.conf:4: duplicate key 'window' (already set on line 3)", out(r))
+        a = self.env.admin("user", "list", check=False)
+        self.assertEqual(a.returncode, 4)
+        self.assertIn("ehr2fa.conf:4: duplicate key 'window' (already set on line 3)", a.stderr)
+
+    def test_module_argument_typo_denies_like_the_file(self):
+        # The same typo the file refuses (test above) is refused on the PAM line too,
+        # with the argument named: never logged and skipped.
+        self.env.add_user("alice")
+        for args, why in (("windw=3", "unknown module argument 'windw=3'"),
+                          ("window=1 window=3", "module argument 'window' given twice (arguments 2 and 3)"),
+                          ("nullok nullok=no", "module argument 'nullok' given twice"),
+                          ("window", "module argument 'window' needs a value"),
+                          ("helper=ehr2fa-helper", "module argument 'helper=ehr2fa-helper' is not an absolute path")):
+            self.env.set_module_args(args)
+            r = self.env.login("alice", oath(), ops=("authenticate",))
+            self.assertLoginFails(r)
+            self.assertIn("unavailable", out(r), args)
+            self.assertIn(f"configuration error: {why}", out(r), args)
+            self.assertNotIn("Verification code:", out(r), args)  # refused before any prompt
+            r = self.env.login("alice", ops=("acct_mgmt",))
+            self.assertLoginFails(r)
+        # fail_mode = safe does not turn a bad argument into a pass.
+        self.env.write_conf("fail_mode = safe\n")
+        self.env.set_module_args("windw=3")
+        self.assertLoginFails(self.env.login("alice", oath()))
+
+    def test_module_argument_overrides_the_file(self):
+        # The documented rule (pam_ehr2fa(8)): an argument wins over the file's key, on its line.
+        self.env.add_user("alice")
+        self.env.write_conf("window = 0\n")
+        self.assertLoginFails(self.env.login("alice", oath(step=-2)))
+        self.env.set_module_args("window=2")
+        self.assertLoginOK(self.env.login("alice", oath(step=-2)))
+
     def test_store_0644_refused(self):
         self.env.add_user("alice")
         db = os.path.join(self.env.store, "ehr2fa.db")
