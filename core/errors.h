@@ -19,6 +19,19 @@
  *
  * Foreign codes are converted once where they come in (errno_from_sqlite()
  * in store.c), and mapped back once on the way out (pam_status_from_errno()
- * in pam-glue.c, exit codes in admin/). PAM_* never appears in core/. */
+ * in pam-glue.c, exit codes in admin/). PAM_* never appears in core/.
+ *
+ * One errno, one meaning: ehr_strerror() turns a code into words without
+ * knowing where it came from, so a code that two units use for two things
+ * puts one unit's words on the other's failure (an SMS gateway's HTTP 500 was
+ * once logged as "store schema version not supported"). The text gateway
+ * (sms.c) therefore has codes of its own that nothing else in core returns:
+ *
+ *   -EREMOTEIO     the SMS gateway answered, with a status other than 2xx
+ *   -EBADE         the SMS gateway's (or its proxy's) answer is not HTTP
+ *   -EKEYREJECTED  TLS with the SMS gateway failed (handshake or certificate)
+ *
+ * and -EPROTO is the store's schema version only. Before giving an errno a
+ * meaning here, grep the tree for it. */
 
 #include <errno.h>

@@ -602,10 +602,9 @@ static int errno_from_curl(CURLcode c, long os_errno) {
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         case CURLE_SSL_INVALIDCERTSTATUS:
         case CURLE_USE_SSL_FAILED:
-                return -ECONNABORTED;
+                return -EKEYREJECTED;
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_CRL_BADFILE:
-        case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_URL_MALFORMAT:
         case CURLE_BAD_FUNCTION_ARGUMENT:
         case CURLE_NOT_BUILT_IN:
@@ -616,11 +615,14 @@ static int errno_from_curl(CURLcode c, long os_errno) {
                 return -ECONNRESET;
         case CURLE_GOT_NOTHING:
         case CURLE_WEIRD_SERVER_REPLY:
+        /* The scheme was checked before (gateway_check(), CURLOPT_PROTOCOLS_STR): from
+         * easy_perform() this is an answer without an HTTP status line ("HTTP/0.9"). */
+        case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
         case CURLE_PARTIAL_FILE:
         case CURLE_PROXY:
-                return -EPROTO;
+                return -EBADE;
         case CURLE_ABORTED_BY_CALLBACK:
                 return -ECANCELED;
         default:
@@ -769,7 +771,7 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
                 c = CURLE_OK;
         r = errno_from_curl(c, os_errno);
         if (r == 0 && (status < 200 || status > 299))
-                r = -EPROTO;
+                r = -EREMOTEIO;
 finish:
         return r;
 }

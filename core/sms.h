@@ -88,10 +88,13 @@ int ehr_sms_gateway_check(const struct ehr_sms_gateway *g);
  *   -ETIMEDOUT     connect or total timeout
  *   -ECONNREFUSED  nothing listens (gateway or configured proxy down)
  *   -EHOSTUNREACH  name does not resolve, or no route
- *   -ECONNABORTED  TLS handshake failed or the certificate did not verify
+ *   -EKEYREJECTED  TLS handshake failed or the certificate did not verify
  *   -ECONNRESET    connection dropped while sending or receiving
- *   -EPROTO        an answer other than 2xx (3xx, 4xx, 5xx: see *ret_http_status),
- *                  or not HTTP at all
+ *   -EREMOTEIO     the gateway answered, with a status other than 2xx (3xx, 4xx,
+ *                  5xx: see *ret_http_status)
+ *   -EBADE         the gateway's (or the proxy's) answer is not HTTP we understand
+ * (These three are ours alone in core, so ehr_strerror() can say what happened;
+ * -EPROTO is the store's schema version, see errors.h.)
  *   -ENOMEM
  *   -EIO           any other libcurl failure
  *

@@ -78,9 +78,12 @@ int ehr_sms_token_request(struct ehr_store *s, const struct ehr_config *c, const
         }
         ehr_phone_mask(u->phone, ret->masked, sizeof ret->masked);
 
-        r = ehr_sms_read_token_file(c->sms_token_file ?: EHR_SMS_TOKEN_FILE_DEFAULT, &api_token);
+        const char *token_file = c->sms_token_file ?: EHR_SMS_TOKEN_FILE_DEFAULT;
+        r = ehr_sms_read_token_file(token_file, &api_token);
         if (r < 0) {
-                snprintf(details, sizeof details, "gateway credential file unusable: %s", ehr_strerror(r));
+                char why[256];
+                snprintf(details, sizeof details, "gateway credential file unusable: %s",
+                         ehr_open_error(r, token_file, true, why, sizeof why));
                 (void) ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "SMS token not sent", details,
                                         source);
                 ret->send_error = r;

@@ -118,6 +118,12 @@ char *ehr_strstrip(char *s) {
 
 const char *ehr_strerror(int r) {
         switch (r) {
+        case -EREMOTEIO:
+                return "SMS gateway answered with an error status";
+        case -EBADE:
+                return "SMS gateway's answer is not valid HTTP";
+        case -EKEYREJECTED:
+                return "TLS with the SMS gateway failed (handshake, or its certificate did not verify)";
         case -EACCES:
                 return "wrong code";
         case -EALREADY:

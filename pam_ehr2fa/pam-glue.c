@@ -293,7 +293,7 @@ static void device_id(struct pam_ctx *ctx, struct device *d) {
 /* Handle the SMS keyword: send a token, and say in the next prompt what happened
  * (sshd's keyboard-interactive drops info messages, but shows prompts). */
 static void request_sms(struct pam_ctx *ctx, const char *login, char *prompt, size_t len) {
-        struct ehr_sms_request req;
+        struct ehr_sms_request req = {};
         char when[64];
         int r = pam_open_store(ctx);
         if (r == 0)
@@ -319,10 +319,18 @@ static void request_sms(struct pam_ctx *ctx, const char *login, char *prompt, si
                          when, PROMPT);
                 return;
         default:
-                if (r == -ECOMM)
-                        pam_syslog(ctx->pamh, LOG_ERR, "SMS gateway failed (%s, HTTP %ld); user=%s phone=%s",
-                                   ehr_strerror(req.send_error), req.http_status, login, req.masked);
-                else
+                if (r == -ECOMM && req.http_status)
+                        pam_syslog(ctx->pamh, LOG_ERR, "SMS gateway answered HTTP %ld; user=%s phone=%s",
+                                   req.http_status, login, req.masked);
+                else if (r == -ECOMM)
+                        pam_syslog(ctx->pamh, LOG_ERR, "SMS gateway failed: %s; user=%s phone=%s",
+                                   ehr_strerror(req.send_error), login, req.masked);
+                else if (req.send_error) {
+                        char why[256];
+                        const char *f = ctx->cfg.sms_token_file ?: EHR_SMS_TOKEN_FILE_DEFAULT;
+                        pam_syslog(ctx->pamh, LOG_ERR, "SMS gateway credential file unusable: %s; user=%s",
+                                   ehr_open_error(req.send_error, f, true, why, sizeof why), login);
+                } else
                         pam_syslog(ctx->pamh, LOG_ERR, "cannot send SMS token: %s; user=%s",
                                    ehr_strerror(r == PAM_R_IGNORE ? -EBUSY : r), login);
                 snprintf(prompt, len, "The text message could not be sent; use your app or a recovery code. %s", PROMPT);

@@ -203,9 +203,39 @@ class SmsGateway500(SmsBase):
         r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
         self.assertLoginOK(r)
         self.assertIn("could not be sent", out(r))
+        # The syslog line says what happened, not another unit's meaning of the errno
+        # (it was "SMS gateway failed (store schema version not supported by this binary, HTTP 500)").
+        self.assertIn("SMS gateway answered HTTP 500; user=alice phone=***66", out(r))
+        self.assertNotIn("schema", out(r))
         self.assertTrue(any("HTTP 500" in x["details"] for x in self.env.audit("alice")))
         tok = self.gw.wait_token(1)
         self.assertLoginFails(self.env.login("alice", tok, now=self.t + 31))
+
+
+class SmsGateway429(SmsBase):
+    path = "/status/429"
+
+    def test_429_is_reported_as_such(self):
+        r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent", out(r))
+        self.assertIn("SMS gateway answered HTTP 429; user=alice phone=***66", out(r))
+        self.assertNotIn("schema", out(r))
+        self.assertIn("gateway answered HTTP 429; token voided", [x["details"] for x in self.env.audit("alice")])
+
+
+class SmsCredentialFileOpen(SmsBase):
+    def test_token_file_readable_by_others_is_named(self):
+        os.chmod(self.token_file, 0o644)
+        r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent", out(r))
+        why = f"{self.token_file} is accessible by group or others; fix: chmod go-rwx {self.token_file}"
+        self.assertIn(f"SMS gateway credential file unusable: {why}", out(r))
+        self.assertNotIn("wrong code", out(r))  # -EACCES here is the file's mode, not a code
+        self.assertIn(f"gateway credential file unusable: {why}"[:160],
+                      [x["details"] for x in self.env.audit("alice")])
+        self.assertEqual(self.gw.requests(), [])
 
 
 class SmsGatewayDown(SmsBase):
@@ -218,6 +248,7 @@ class SmsGatewayDown(SmsBase):
         r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
         self.assertLoginOK(r)
         self.assertIn("could not be sent", out(r))
+        self.assertIn("SMS gateway failed: Connection refused; user=alice", out(r))
         self.assertLess(r.elapsed, 3.5)
 
 

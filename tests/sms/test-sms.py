@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -179,6 +180,39 @@ def full_backlog():
     finally:
         for c in fillers:
             c.close()
+        ls.close()
+
+
+@contextlib.contextmanager
+def not_http():
+    """A port that answers every connection with a line that is not HTTP, then closes."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    ls.settimeout(0.2)
+    done = threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(2)
+                try:
+                    c.recv(65536)
+                    c.sendall(b"SSH-2.0-OpenSSH_9.2 not a web server\r\n\r\n")
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield ls.getsockname()[1]
+    finally:
+        done.set()
+        t.join()
         ls.close()
 
 
@@ -401,7 +435,7 @@ def group_twilio():
             "alphanumeric sender ID", res)
         res = drive(["send", "--mode", "twilio", "--url", gw.url("/status/400"), "--token", "AC1:t",
                      "--from", "EHR2FA", TO, "x"])
-        tap(res.r == "EPROTO" and res.status == 400, "twilio 400 -> -EPROTO, status 400", res)
+        tap(res.r == "EREMOTEIO" and res.status == 400, "twilio 400 -> -EREMOTEIO, status 400", res)
         n = len(gw.requests())
         res = drive(["send", "--mode", "twilio", "--url", gw.url("/ok"), "--token", "AC1t", "--from", "EHR2FA",
                      TO, "x"])
@@ -426,16 +460,20 @@ def group_errors():
 
         for code in (500, 503, 404, 401, 429):
             res = send(gw.url("/status/%d" % code))
-            tap(res.r == "EPROTO" and res.status == code and res.rc == 1, "%d -> -EPROTO, status %d" % (code, code),
+            tap(res.r == "EREMOTEIO" and res.status == code and res.rc == 1, "%d -> -EREMOTEIO, status %d" % (code, code),
                 res)
         res = send(gw.url("/big500"))
-        tap(res.r == "EPROTO" and res.status == 500 and "BODY-MARKER" not in res.out + res.err,
-            "500 with a 1 MiB body -> -EPROTO, body not printed", res)
+        tap(res.r == "EREMOTEIO" and res.status == 500 and "BODY-MARKER" not in res.out + res.err,
+            "500 with a 1 MiB body -> -EREMOTEIO, body not printed", res)
 
         n = len(gw.requests())
         res = send(gw.url("/redirect"))
-        tap(res.r == "EPROTO" and res.status == 302, "302 -> -EPROTO, status 302", res)
+        tap(res.r == "EREMOTEIO" and res.status == 302, "302 -> -EREMOTEIO, status 302", res)
         tap(len(gw.requests()) == n + 1, "the redirect is not followed", gw.requests()[n:])
+
+    with not_http() as port:
+        res = send("http://127.0.0.1:%d/ok" % port)
+        tap(res.r == "EBADE" and res.status == 0, "an answer that is not HTTP -> -EBADE, not -EREMOTEIO", res)
 
     with closed_port() as port:
         res = send("http://127.0.0.1:%d/ok" % port)
@@ -510,21 +548,21 @@ def group_tls():
         tap(res.r == "OK", "https://localhost verifies by name", res)
         n = len(gw.requests())
         res = send(gw.url("/ok", "https"))
-        tap(res.r == "ECONNABORTED" and res.rc == 1, "self-signed without ca_file -> -ECONNABORTED", res)
+        tap(res.r == "EKEYREJECTED" and res.rc == 1, "self-signed without ca_file -> -EKEYREJECTED", res)
         res = send(gw.url("/ok", "https"), extra=["--ca-file", other[0]])
-        tap(res.r == "ECONNABORTED", "ca_file of another CA -> -ECONNABORTED", res)
+        tap(res.r == "EKEYREJECTED", "ca_file of another CA -> -EKEYREJECTED", res)
         tap(len(gw.requests()) == n, "nothing reached the gateway without verification", gw.requests()[n:])
         res = send(gw.url("/ok", "https"), extra=["--ca-file", os.path.join(d, "missing.pem")])
         tap(res.r == "EINVAL", "ca_file that does not exist -> -EINVAL", res)
         res = send(gw.url("/status/500", "https"), extra=["--ca-file", good[0]])
-        tap(res.r == "EPROTO" and res.status == 500, "https 500 -> -EPROTO", res)
+        tap(res.r == "EREMOTEIO" and res.status == 500, "https 500 -> -EREMOTEIO", res)
         with closed_port() as dead:
             env = {"https_proxy": "http://127.0.0.1:%d/" % dead, "HTTPS_PROXY": "http://127.0.0.1:%d/" % dead}
             res = send(gw.url("/ok", "https"), extra=["--ca-file", good[0]], env=env)
             tap(res.r == "OK", "https_proxy in the environment is ignored for https too", res)
     with Gateway(tls=wrong_name) as gw:
         res = send(gw.url("/ok", "https"), extra=["--ca-file", wrong_name[0]])
-        tap(res.r == "ECONNABORTED", "trusted cert for another host name -> -ECONNABORTED", res)
+        tap(res.r == "EKEYREJECTED", "trusted cert for another host name -> -EKEYREJECTED", res)
     with Gateway(tls=good) as gw:
         res = drive(["send", "--url", gw.url("/hang", "https"), "--token", "t", "--ca-file", good[0],
                      "--timeout-ms", "1000", TO, "x"])
