@@ -7,7 +7,7 @@
 
 #define CONFIG_LINE_MAX 4096U
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING };
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING, KEY_PATH };
 
 static const struct key {
         const char *name;
@@ -37,6 +37,7 @@ static const struct key {
         K(sms_from, KEY_OPT_STRING, 0, 0),
         K(sms_proxy, KEY_OPT_STRING, 0, 0),
         K(sms_ca_file, KEY_OPT_STRING, 0, 0),
+        K(sms_sender, KEY_PATH, 0, 0),
         K(sms_keyword, KEY_STRING, 0, 0),
         K(sms_connect_timeout_ms, KEY_UINT, 1, 120000),
         K(sms_timeout_ms, KEY_UINT, 1, 120000),
@@ -84,7 +85,8 @@ void ehr_config_init(struct ehr_config *c) {
 
 void ehr_config_done(struct ehr_config *c) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM) {
+                if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM ||
+                    keys[i].type == KEY_PATH) {
                         char **p = (char **) ((char *) c + keys[i].offset);
                         free(*p);
                         *p = NULL;
@@ -113,13 +115,14 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         switch (k->type) {
         case KEY_STRING:
         case KEY_OPT_STRING:
+        case KEY_PATH:
         case KEY_ALGORITHM: {
                 if (k->type == KEY_OPT_STRING && isempty(value)) {
                         free(*(char **) field);
                         *(char **) field = NULL;
                         return 0;
                 }
-                if (isempty(value))
+                if (isempty(value) || (k->type == KEY_PATH && value[0] != '/'))
                         return -EINVAL;
                 if (k->type == KEY_ALGORITHM && strcasecmp(value, "SHA1") != 0 && strcasecmp(value, "SHA256") != 0 &&
                     strcasecmp(value, "SHA512") != 0)
@@ -166,6 +169,7 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
                 switch (keys[i].type) {
                 case KEY_STRING:
                 case KEY_OPT_STRING:
+                case KEY_PATH:
                 case KEY_ALGORITHM:
                         v = *(char *const *) field;
                         break;
@@ -215,6 +219,8 @@ static const char *value_hint(const char *key) {
                         return "expected a non-empty value";
                 case KEY_OPT_STRING:
                         return "expected a value";
+                case KEY_PATH:
+                        return "expected an absolute path";
                 case KEY_SMS_MODE:
                         return "expected none, generic or twilio";
                 }

@@ -52,6 +52,7 @@ struct ehr_config {
         char *sms_from;
         char *sms_proxy;
         char *sms_ca_file;
+        char *sms_sender;           /* the program that sends (ehr2fa-sms-send), an absolute path */
         char *sms_keyword;
         uint64_t sms_connect_timeout_ms;
         uint64_t sms_timeout_ms;

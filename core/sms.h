@@ -105,6 +105,23 @@ int ehr_sms_gateway_check(const struct ehr_sms_gateway *g);
 _warn_unused_result_ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message,
                                       long *ret_http_status);
 
+/* The same send as ehr_sms_send(), from a child process: `sender` (an absolute path,
+ * the installed ehr2fa-sms-send) is started with posix_spawn() and an environment of
+ * our own, so nothing of the caller's environment (OPENSSL_CONF, SSL_CERT_FILE,
+ * SSLKEYLOGFILE, proxies...) reaches libcurl or OpenSSL, which are never loaded into
+ * the calling process. The request (token and code included) goes over a socket,
+ * never argv, and is wiped. Safe in a multi-threaded host: no environment, signal
+ * disposition or descriptor of the host is changed. Blocks at most timeout_ms (or
+ * its default) plus a few seconds for the child to start; then kills it.
+ * Returns what ehr_sms_send() returned in the child, or -ECHILD (the sender could
+ * not be started, or died before answering), -ETIMEDOUT, -EINVAL, -E2BIG, -ENOMEM. */
+_warn_unused_result_ int ehr_sms_send_isolated(const char *sender, const struct ehr_sms_gateway *g,
+                                               const char *to_e164, const char *message, long *ret_http_status);
+
+/* The child's side, for ehr2fa-sms-send: read one request from in_fd, send it with
+ * ehr_sms_send(), write the answer to out_fd. Returns 0 once answered, else -errno. */
+int ehr_sms_child_serve(int in_fd, int out_fd);
+
 /* Read an API token from a file that must be a regular file owned by the effective
  * uid or root, not group/other accessible, and not a symlink (opened with
  * O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK and checked on the descriptor, see

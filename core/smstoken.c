@@ -114,7 +114,7 @@ int ehr_sms_token_request(struct ehr_store *s, const struct ehr_config *c, const
                 .timeout_ms = c->sms_timeout_ms,
         };
         long status = 0;
-        int sent = ehr_sms_send(&g, u->phone, message, &status);
+        int sent = ehr_sms_send_isolated(c->sms_sender ?: EHR2FA_SMS_SENDER_PATH, &g, u->phone, message, &status);
         sodium_memzero(message, sizeof message);
 
         if (sent >= 0) {

@@ -124,6 +124,8 @@ const char *ehr_strerror(int r) {
                 return "SMS gateway's answer is not valid HTTP";
         case -EKEYREJECTED:
                 return "TLS with the SMS gateway failed (handshake, or its certificate did not verify)";
+        case -ECHILD:
+                return "the SMS sender (ehr2fa-sms-send, see sms_sender) could not run or died";
         case -EACCES:
                 return "wrong code";
         case -EALREADY:

@@ -19,6 +19,7 @@ ADMIN = os.path.abspath(os.environ.get("EHR2FA_ADMIN", os.path.join(BUILD, "admi
 MODULE = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE", os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa.so")))
 MODULE_TESTCLOCK = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE_TESTCLOCK",
                                                   os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa_testclock.so")))
+SMS_SENDER = os.path.abspath(os.environ.get("EHR2FA_SMS_SENDER", os.path.join(BUILD, "sms", "ehr2fa-sms-send")))
 EHR2FAD = os.path.abspath(os.environ.get("EHR2FA_DAEMON", os.path.join(BUILD, "daemon", "ehr2fad")))
 # EHR2FA_TEST_DAEMON=1: every Env runs its own ehr2fad and the module asks it (the
 # same behaviour tests, through the daemon path).
@@ -196,8 +197,9 @@ class Env:
             f.write(f"{login}:{password}:{self.service}\n")
 
     def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=(),
-              syscalls=None):
+              syscalls=None, env_extra=None):
         """Run pamtester through pam_wrapper; answers follow the password, one per prompt.
+        env_extra: more environment for pamtester (the caller's, as a hostile user sets it).
         syscalls=(NAMES, FILE): run it under strace, which writes those system calls,
         with the paths of their file descriptors, to FILE."""
         need("pamtester")
@@ -208,6 +210,7 @@ class Env:
                      "ASAN_OPTIONS": "detect_leaks=0"}
         if now is not None:
             login_env["EHR2FA_TEST_NOW"] = str(now)
+        login_env.update(env_extra or {})
         argv = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
         if syscalls:
             # strace itself runs without the preloads; -E gives them to pamtester only.
@@ -224,7 +227,7 @@ class Env:
         return r
 
     def login_interactive(self, user, script, ops=("authenticate",), now=None, password=PASSWORD, timeout=60,
-                          items=()):
+                          items=(), env_extra=None):
         """Like login(), but the answers after the password come from script(write),
         a function that may wait (for a text message, say) before writing each."""
         need("pamtester")
@@ -234,6 +237,7 @@ class Env:
                     "PAM_WRAPPER_SERVICE_DIR": self.svcdir, "ASAN_OPTIONS": "detect_leaks=0"})
         if now is not None:
             env["EHR2FA_TEST_NOW"] = str(now)
+        env.update(env_extra or {})
         args = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
         with pam_wrapper_lock():
             start = time.monotonic()

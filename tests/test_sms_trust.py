@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, PASSWORD
+from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD
 
 GATEWAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sms", "gateway.py")
 PHONE = "+15551234566"
@@ -79,7 +79,7 @@ class SmsBase(EnvTestCase):
             f.write("test-api-token-123\n")
         os.chmod(self.token_file, 0o600)
         self.conf_extra = (f"sms_mode = generic\nsms_url = {self.gw.url(self.path)}\n"
-                           f"sms_token_file = {self.token_file}\nsms_timeout_ms = 2000\n"
+                           f"sms_token_file = {self.token_file}\nsms_timeout_ms = 2000\nsms_sender = {SMS_SENDER}\n"
                            f"sms_connect_timeout_ms = 1000\n{self.extra}")
         super().setUp()
         self.env.add_user("alice", phone=PHONE)
@@ -235,6 +235,62 @@ class SmsCredentialFileOpen(SmsBase):
         self.assertNotIn("wrong code", out(r))  # -EACCES here is the file's mode, not a code
         self.assertIn(f"gateway credential file unusable: {why}"[:160],
                       [x["details"] for x in self.env.audit("alice")])
+        self.assertEqual(self.gw.requests(), [])
+
+
+MARKER_PROVIDER = os.environ.get("EHR2FA_TEST_MARKER_PROVIDER",
+                                 os.path.join(BUILD, "tests", "marker-provider.so"))
+
+
+class SmsCallerEnvironment(SmsBase):
+    """The module takes nothing from the caller's environment: a text is sent with the
+    root-owned config's TLS and proxy settings only, whatever the login's environment
+    says (a host that is not setuid, such as this pamtester, passes it all on)."""
+
+    def hostile_env(self):
+        d = self.env.dir
+        self.marker = os.path.join(d, "provider-loaded")
+        self.keylog = os.path.join(d, "tls-keys")
+        conf = os.path.join(d, "hostile-openssl.cnf")
+        with open(conf, "w") as f:
+            f.write("openssl_conf = init\n[init]\nproviders = provs\n[provs]\nevil = evil_sect\n"
+                    f"[evil_sect]\nmodule = {MARKER_PROVIDER}\nactivate = 1\n")
+        return {"OPENSSL_CONF": conf, "EHR2FA_TEST_MARKER": self.marker, "OPENSSL_MODULES": d,
+                "OPENSSL_ENGINES": d, "SSL_CERT_FILE": conf, "SSL_CERT_DIR": d, "SSLKEYLOGFILE": self.keylog,
+                "CURL_CA_BUNDLE": conf, "CURL_SSL_BACKEND": "none", "http_proxy": "http://127.0.0.1:9",
+                "HTTP_PROXY": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9", "no_proxy": "*"}
+
+    def test_hostile_openssl_conf_has_no_effect(self):
+        self.assertTrue(os.path.exists(MARKER_PROVIDER), MARKER_PROVIDER)
+        env = self.hostile_env()
+        n = len(self.gw.requests()) + 1
+
+        def script(write):
+            write("sms")
+            write(self.gw.wait_token(n))
+            write("n")
+
+        r = self.env.login_interactive("alice", script, now=self.t, env_extra=env)
+        self.assertLoginOK(r)
+        self.assertIn("Code sent to the phone ending in 66", out(r))
+        self.assertFalse(os.path.exists(self.marker), "the caller's OPENSSL_CONF loaded its provider")
+        self.assertFalse(os.path.exists(self.keylog), "the caller's SSLKEYLOGFILE was honoured")
+
+    def test_marker_provider_works(self):
+        # The test above can fail: the same configuration does load the provider into a
+        # process that reads it (openssl(1) here), and writes the marker.
+        env = dict(os.environ, **self.hostile_env())
+        r = subprocess.run(["openssl", "version"], env=env, capture_output=True, text=True)
+        if r.returncode == 127:
+            self.skipTest("openssl(1) not installed")
+        self.assertTrue(os.path.exists(self.marker), r.stderr)
+
+    def test_sender_missing_is_named(self):
+        self.env.write_conf(self.conf_extra.replace(SMS_SENDER, "/nonexistent/ehr2fa-sms-send"))
+        r = self.env.login("alice", "sms", oath(now=self.t), "n", now=self.t)
+        self.assertLoginOK(r)
+        self.assertIn("could not be sent", out(r))
+        self.assertIn("SMS gateway failed: the SMS sender (ehr2fa-sms-send, see sms_sender) could not run", out(r))
         self.assertEqual(self.gw.requests(), [])
 
 

@@ -10,6 +10,7 @@
  * GATEWAY OPTIONS: --mode generic|twilio --url URL --token TOKEN | --token-file FILE
  *   --from FROM --proxy URL --ca-file FILE --connect-timeout-ms N --timeout-ms N
  *   --threads N: send N messages at once from N threads (first failure is reported)
+ *   --sender PATH: send from a child, PATH (ehr2fa-sms-send), as the module does
  * The token may also come from $EHR_SMS_TOKEN. Exit status: 0 when r is OK, 1 when not,
  * 2 on a usage error. */
 
@@ -53,13 +54,15 @@ struct job {
         int r;
 };
 
+static unsigned n_threads = 1;
+static const char *sender; /* --sender: send through ehr_sms_send_isolated() and this program */
+
 static void *job_run(void *p) {
         struct job *j = p;
-        j->r = ehr_sms_send(j->g, j->to, j->message, &j->status);
+        j->r = sender ? ehr_sms_send_isolated(sender, j->g, j->to, j->message, &j->status)
+                      : ehr_sms_send(j->g, j->to, j->message, &j->status);
         return NULL;
 }
-
-static unsigned n_threads = 1;
 
 static int usage(void) {
         fprintf(stderr, "usage: sms-send send|check|normalize|mask|read-token ...\n");
@@ -78,6 +81,7 @@ static int parse_gateway(int argc, char **argv, struct ehr_sms_gateway *g, char 
                 { "connect-timeout-ms", required_argument, NULL, 'C' },
                 { "timeout-ms", required_argument, NULL, 'o' },
                 { "threads", required_argument, NULL, 'n' },
+                { "sender", required_argument, NULL, 's' },
                 {},
         };
         const char *token = getenv("EHR_SMS_TOKEN"), *token_file = NULL;
@@ -114,6 +118,9 @@ static int parse_gateway(int argc, char **argv, struct ehr_sms_gateway *g, char 
                 case 'o':
                         if (ehr_parse_uint(optarg, 0, UINT64_MAX, &g->timeout_ms) < 0)
                                 return -EINVAL;
+                        break;
+                case 's':
+                        sender = optarg;
                         break;
                 case 'n': {
                         uint64_t n;

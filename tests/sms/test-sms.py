@@ -567,6 +567,41 @@ def group_tls():
         res = drive(["send", "--url", gw.url("/hang", "https"), "--token", "t", "--ca-file", good[0],
                      "--timeout-ms", "1000", TO, "x"])
         tap(res.r == "ETIMEDOUT" and res.elapsed_ms < 2000, "https gateway that never answers -> -ETIMEDOUT", res)
+    group_tls_environment(good)
+
+
+def group_tls_environment(good):
+    """The caller's environment reaches libcurl and OpenSSL in-process (they read it when
+    they start); through ehr2fa-sms-send, as the module sends, none of it does, from
+    many threads of one host at once (posix_spawn(), no setenv())."""
+    marker, keylog = os.path.join(tmpdir, "provider-loaded"), os.path.join(tmpdir, "tls-keys")
+    cnf = write_file(os.path.join(tmpdir, "hostile.cnf"),
+                     "openssl_conf = init\n[init]\nproviders = provs\n[provs]\nevil = evil_sect\n"
+                     "[evil_sect]\nmodule = %s\nactivate = 1\n" % args.marker_provider, 0o644)
+    hostile = {"OPENSSL_CONF": cnf, "EHR2FA_TEST_MARKER": marker, "SSLKEYLOGFILE": keylog,
+               "OPENSSL_MODULES": tmpdir, "OPENSSL_ENGINES": tmpdir, "SSL_CERT_DIR": tmpdir,
+               "CURL_CA_BUNDLE": good[0], "CURL_SSL_BACKEND": "none"}
+    with Gateway(tls=good) as gw:
+        res = send(gw.url("/ok", "https"), extra=["--ca-file", good[0]], env=hostile)
+        tap(os.path.exists(marker), "in-process, a caller's OPENSSL_CONF loads its provider (what the child prevents)",
+            res)
+        for f in (marker, keylog):
+            if os.path.exists(f):
+                os.unlink(f)
+        n = len(gw.requests())
+        res = send(gw.url("/ok", "https"), extra=["--ca-file", good[0], "--sender", args.sender, "--threads", "8"],
+                   env=hostile)
+        tap(res.r == "OK" and len(gw.requests()) == n + 8, "8 threads send through ehr2fa-sms-send at once", res)
+        tap(not os.path.exists(marker), "through ehr2fa-sms-send the caller's OPENSSL_CONF has no effect", res)
+        tap(not os.path.exists(keylog), "through ehr2fa-sms-send the caller's SSLKEYLOGFILE has no effect", res)
+        tap(res.fields.get("fds_leaked") == "0", "no descriptor left open by the child's sends", res)
+        # A caller's SSL_CERT_FILE cannot make the child trust the caller's certificate.
+        res = send(gw.url("/ok", "https"), extra=["--sender", args.sender], env=dict(hostile, SSL_CERT_FILE=good[0]))
+        tap(res.r == "EKEYREJECTED", "the caller's SSL_CERT_FILE is not trusted (sms_ca_file is)", res)
+        res = send(gw.url("/status/500", "https"), extra=["--ca-file", good[0], "--sender", args.sender])
+        tap(res.r == "EREMOTEIO" and res.status == 500, "the child's answer carries the status back", res)
+    res = send("http://127.0.0.1:9/ok", extra=["--sender", "/nonexistent/ehr2fa-sms-send"])
+    tap(res.r == "ECHILD", "a sender that cannot run -> -ECHILD", res)
 
 
 GROUPS = {"unit": group_unit, "generic": group_generic, "twilio": group_twilio, "errors": group_errors,
@@ -579,9 +614,13 @@ def main():
     ap.add_argument("--driver", required=True)
     ap.add_argument("--gateway", required=True)
     ap.add_argument("--openssl")
+    ap.add_argument("--sender", required=True)
+    ap.add_argument("--marker-provider", required=True)
     ap.add_argument("group", choices=sorted(GROUPS))
     args = ap.parse_args()
     args.driver = os.path.abspath(args.driver)
+    args.sender = os.path.abspath(args.sender)
+    args.marker_provider = os.path.abspath(args.marker_provider)
 
     # Turn meson's SIGTERM (its timeout) into an exception so the finally blocks stop the gateways.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
