@@ -32,6 +32,12 @@
  *   -EKEYREJECTED  TLS with the SMS gateway failed (handshake or certificate)
  *
  * and -EPROTO is the store's schema version only. Before giving an errno a
- * meaning here, grep the tree for it. */
+ * meaning here, grep the tree for it.
+ *
+ * Some codes above are also what the kernel returns, so ehr_strerror() words
+ * them to be true of both: -EACCES is "permission denied" (a directory this
+ * uid may not create is not a "wrong code"; a wrong code is worded where it
+ * is checked). wire.c returns -EAGAIN for a daemon whose queue is full and
+ * -EBADMSG for a malformed datagram; their callers word those themselves. */
 
 #include <errno.h>

@@ -127,7 +127,9 @@ const char *ehr_strerror(int r) {
         case -ECHILD:
                 return "the SMS sender (ehr2fa-sms-send, see sms_sender) could not run or died";
         case -EACCES:
-                return "wrong code";
+                /* Not "wrong code": the kernel's EACCES (a directory or socket this uid may not
+                 * use) comes through here too. A wrong code is worded where it is checked. */
+                return "permission denied";
         case -EALREADY:
                 return "code already used";
         case -EAGAIN:

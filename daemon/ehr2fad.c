@@ -231,7 +231,8 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
                         (unsigned long long) (t1 - t0));
         bool ok = send(c->fd, reply->data, reply->len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
         if (!ok)
-                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, ehr_strerror(negative_errno()));
+                /* The kernel's errno, in its own words: ehr_strerror(-EAGAIN) is "locked out". */
+                fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, strerror(errno));
         return ok;
 }
 

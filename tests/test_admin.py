@@ -4,11 +4,35 @@
 
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import sqlite3
 import stat
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, SECRET
+from ehrtest import EnvTestCase, Env, oath, SECRET, ADMIN, copy_for_others
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+class ErrnoWords(unittest.TestCase):
+    def test_permission_denied_is_not_a_wrong_code(self):
+        """The kernel's EACCES is "permission denied": ehr_strerror() once said "wrong
+        code", the other meaning core gives EACCES, for a directory nobody may create."""
+        d = tempfile.mkdtemp(prefix="ehr2fa-eacces-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        os.mkdir(os.path.join(d, "parent"), 0o755)
+        conf = os.path.join(d, "ehr2fa.conf")
+        with open(conf, "w") as f:
+            f.write(f"store_dir = {d}/parent/store\n")
+        os.chmod(conf, 0o644)
+        (admin,) = copy_for_others(tempfile.mkdtemp(dir=d), ADMIN)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", admin, "--conf", conf,
+                            "init"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn(f"cannot create store directory {d}/parent/store: permission denied", r.stderr)
+        self.assertNotIn("wrong code", r.stderr)
 
 
 class Admin(EnvTestCase):
