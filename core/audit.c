@@ -63,6 +63,10 @@ int ehr_audit_append(struct ehr_store *s, uint64_t now_sec, const char *user, co
                 ehr_audit_mac(ehr_store_keys(s), prev, &row, row.mac);
                 r = ehr_store_audit_insert(s, &row);
         }
+        /* A head record that does not parse, or a row already where the next one
+         * goes (added by hand): the chain is broken. Nothing more is appended. */
+        if (r == -EBADMSG || r == -EEXIST)
+                r = -EILSEQ;
         if (r >= 0)
                 r = ehr_store_audit_head_put(s, row.seq, row.mac);
         if (own)

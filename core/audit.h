@@ -18,7 +18,9 @@
 #define EHR_AUDIT_LOCKOUT "lockout"
 
 /* Append one row. Joins the caller's transaction if there is one, else runs its
- * own. Returns 0 or a negative errno (-EROFS: cannot be recorded). */
+ * own. Returns 0 or a negative errno (-EROFS: cannot be recorded; -EILSEQ: the
+ * chain is broken, its head record damaged or a row already where the next one
+ * goes, such as a row inserted by hand: ehr_audit_verify() names it). */
 int ehr_audit_append(struct ehr_store *s, uint64_t now_sec, const char *user, const char *actor, const char *type,
                      const char *action, const char *details, const char *source);
 

@@ -16,6 +16,8 @@
  *   -ERANGE     buffer too small
  *   -ETIMEDOUT  SMS gateway timed out
  *   -EROFS      the store cannot record a use (read-only, full disk)
+ *   -EILSEQ     the audit chain is broken: its head and its rows disagree
+ *   -EOVERFLOW  an impossible value in the store (ehr_store_bad_value() names it)
  *
  * Foreign codes are converted once where they come in (errno_from_sqlite()
  * in store.c), and mapped back once on the way out (pam_status_from_errno()

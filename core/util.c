@@ -97,10 +97,21 @@ const char *ehr_open_error(int r, const char *path, bool strict_private, char *b
         case -EPERM:
                 snprintf(buf, len, "%s is owned by another user; fix: chown %u %s", path, (unsigned) geteuid(), path);
                 break;
-        case -EACCES:
-                snprintf(buf, len, "%s is accessible by group or others; fix: chmod %s %s", path,
-                         strict_private ? "go-rwx" : "go-w", path);
+        case -EACCES: {
+                /* Two causes: the mode check above (the file is too open), or open()
+                 * itself (the caller may not enter or read it: not root). */
+                struct stat st;
+                if (lstat(path, &st) == 0 && (st.st_mode & (strict_private ? 0077 : 0022)))
+                        snprintf(buf, len, "%s is accessible by group or others; fix: chmod %s %s", path,
+                                 strict_private ? "go-rwx" : "go-w", path);
+                else if (geteuid() != 0)
+                        snprintf(buf, len, "%s: permission denied; this needs root (run it as root, or with sudo)",
+                                 path);
+                else
+                        snprintf(buf, len, "%s: permission denied even to root (a security module, or a root-squashed "
+                                 "network mount?)", path);
                 break;
+        }
         default:
                 snprintf(buf, len, "%s: %s", path, ehr_strerror(r));
         }
@@ -142,6 +153,12 @@ const char *ehr_strerror(int r) {
                 return "store is locked by another process";
         case -EROFS:
                 return "store cannot be written (read-only or full)";
+        case -EILSEQ:
+                return "the audit chain is broken (a row was added, changed or removed outside ehr2fa; "
+                       "'ehr2fa-admin audit verify' names the row)";
+        case -EOVERFLOW:
+                return "the store holds an impossible value (edited by hand?); the refused login's audit row "
+                       "names it";
         default:
                 return strerror(r < 0 ? -r : r);
         }

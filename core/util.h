@@ -72,7 +72,8 @@ int ehr_parse_bool(const char *s, bool *ret);
  * readable by them. Opened O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK so a FIFO or a link
  * never hangs or redirects us; the checks are made on the descriptor.
  * Returns the fd, or -ENOENT, -ELOOP (symlink), -EBADFD (not a regular file),
- * -EPERM (wrong owner), -EACCES (mode too open), or another -errno. */
+ * -EPERM (wrong owner), -EACCES (mode too open, or open() itself denied: not root;
+ * ehr_open_error() tells which), or another -errno. */
 int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_private);
 
 /* CLOCK_MONOTONIC in microseconds: for timeouts and durations, never for dates. */

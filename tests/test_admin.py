@@ -5,10 +5,10 @@
 import json
 import os
 import shutil
-import subprocess
-import tempfile
 import sqlite3
 import stat
+import subprocess
+import tempfile
 import unittest
 
 from ehrtest import EnvTestCase, Env, oath, SECRET, ADMIN, copy_for_others
@@ -166,6 +166,22 @@ class Admin(EnvTestCase):
             self.assertIn("ehr2fa-admin init", r.stderr)
         finally:
             env.cleanup()
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+    def test_non_root_is_told_it_needs_root(self):
+        """A 0700 root store is not "accessible by group or others" to a user who cannot enter it."""
+        bindir = tempfile.mkdtemp(prefix="ehr2fa-admin-")
+        try:
+            os.chmod(self.env.dir, 0o755)  # the config is readable; the store stays 0700 root
+            admin, = copy_for_others(bindir, ADMIN)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", admin,
+                                "--conf", self.env.conf, "user", "list"], capture_output=True, text=True, timeout=60)
+        finally:
+            shutil.rmtree(bindir, ignore_errors=True)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn(f"{self.env.store}: permission denied; this needs root", r.stderr)
+        self.assertNotIn("accessible by group or others", r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(self.env.store).st_mode), 0o700)
 
 
 if __name__ == "__main__":
