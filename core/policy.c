@@ -11,9 +11,24 @@ uint64_t ehr_policy_locked_until(const struct ehr_failures *f, uint64_t now_sec)
         return f->locked_until_sec > now_sec ? f->locked_until_sec : 0;
 }
 
+/* An impossible value read from the store (a failure count of -100 set by hand,
+ * say) is hostile: nothing is checked or counted, the login is refused, and the
+ * refusal is audited in a transaction of its own (the caller's, which read the
+ * value, is rolled back first). Returns -EOVERFLOW. */
+static int refuse_bad_value(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, const char *source) {
+        char details[EHR_STORE_BAD_VALUE_MAX + 64];
+        ehr_store_rollback(s);
+        snprintf(details, sizeof details, "impossible value in the store: %s; no code checked", ehr_store_bad_value(s));
+        (void) ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor refused", details,
+                                source);
+        return -EOVERFLOW;
+}
+
 int ehr_policy_check_lock(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, uint64_t *ret_until) {
         struct ehr_failures f;
         int r = ehr_store_failures_get(s, u->id, &f);
+        if (r == -EOVERFLOW)
+                return refuse_bad_value(s, u, now_sec, "");
         if (r < 0)
                 return r;
         uint64_t until = ehr_policy_locked_until(&f, now_sec);
@@ -205,6 +220,8 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
         return check;
 
 fail:
+        if (r == -EOVERFLOW)
+                return refuse_bad_value(s, u, now_sec, source);
         ehr_store_rollback(s);
         return r;
 }

@@ -22,7 +22,20 @@
  * old frame behind it. Nothing is synced here, exactly as SQLite does not sync
  * its truncation: the checkpoint that precedes it has already synced the
  * database, so old frames that come back after a crash only hold pages that the
- * database already has. Past EHR_WAL_KEEP_MAX the file is cut down for real. */
+ * database already has. Past EHR_WAL_KEEP_MAX the file is cut down for real.
+ *
+ * And every file SQLite opens next to the database (the -journal, -wal and -shm
+ * files, and the database itself) is checked before the unix VFS opens it: a
+ * regular file, owned by the euid, no group or other bits; anything else is
+ * refused, and the refusal recorded for the caller's message
+ * (ehr_store_vfs_take_refusal()). SQLite would otherwise open a FIFO at
+ * ehr2fa.db-journal for its hot-journal check without O_NONBLOCK, and block a
+ * login before its prompt for ever, or adopt a -wal or -shm that another user
+ * made and still holds open. The -shm is opened by the unix VFS from the
+ * database file's xShmMap, not through xOpen: the database file is wrapped too,
+ * and its first xShmMap checks the -shm. Temporary files (no name) are created
+ * by the unix VFS with O_CREAT|O_EXCL under a random name and unlinked at once,
+ * and the store asks for none (temp_store = MEMORY). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,29 +51,76 @@
 
 #include "sqlite-load.h"
 #include "store-vfs.h"
+#include "util.h"
 
 #define WAL_HEADER_BYTES 32U
 #define EHR_WAL_KEEP_MAX (8U * 1024U * 1024U)
 
-struct wal_file {
-        sqlite3_file base;  /* pMethods: wal_methods */
+/* Every file the store's connections open: the unix VFS's own file, right
+ * behind this struct, with a check of the -shm before the database's first
+ * xShmMap and the kept WAL's truncation. */
+struct ehr_file {
+        sqlite3_file base;  /* pMethods: file_methods */
         sqlite3_file *real; /* the unix VFS's own file, right behind this struct */
+        const char *name;   /* SQLite keeps it valid until xClose */
+        bool wal, main_db, shm_checked;
 };
 
 static pthread_mutex_t vfs_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned vfs_users;
 static sqlite3_vfs vfs;
 static sqlite3_vfs *real_vfs;
-static sqlite3_io_methods wal_methods;
+static sqlite3_io_methods file_methods;
 static char vfs_name[48];
 
+/* The last file refused in this thread (a store handle is used by one thread). */
+static __thread int refused_r;
+static __thread char refused_path[PATH_MAX];
+
 static sqlite3_file *real(sqlite3_file *f) {
-        return ((struct wal_file *) f)->real;
+        return ((struct ehr_file *) f)->real;
 }
 
-static int wal_truncate(sqlite3_file *f, sqlite3_int64 size) {
+int ehr_store_vfs_check_file(const char *path) {
+        /* O_PATH: the file is not opened for I/O at all, so a FIFO or a device can
+         * neither block nor answer, and closing this descriptor drops none of the
+         * POSIX locks that SQLite holds on the same file in this process (a real
+         * descriptor of the -shm would release another connection's locks when
+         * closed). The checks are made on the descriptor. */
+        _cleanup_close_ int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        return ehr_stat_check(&st, geteuid(), false, true);
+}
+
+/* Check path; a refusal is recorded for ehr_store_vfs_take_refusal(). */
+static int check_or_refuse(const char *path) {
+        int r = ehr_store_vfs_check_file(path);
+        if (r < 0) {
+                refused_r = r;
+                snprintf(refused_path, sizeof refused_path, "%s", path);
+        }
+        return r;
+}
+
+int ehr_store_vfs_take_refusal(char *ret_path, size_t len) {
+        int r = refused_r;
+        if (r < 0 && ret_path)
+                snprintf(ret_path, len, "%s", refused_path);
+        refused_r = 0;
+        return r;
+}
+
+static int file_truncate(sqlite3_file *f, sqlite3_int64 size) {
         sqlite3_file *r = real(f);
-        if (size != 0)
+        if (size != 0 || !((struct ehr_file *) f)->wal)
                 return r->pMethods->xTruncate(r, size);
         sqlite3_int64 now = 0;
         int rc = r->pMethods->xFileSize(r, &now);
@@ -77,7 +137,7 @@ static int wal_truncate(sqlite3_file *f, sqlite3_int64 size) {
         return r->pMethods->xWrite(r, zeros, (int) sizeof zeros, 0);
 }
 
-static int wal_close(sqlite3_file *f) {
+static int file_close(sqlite3_file *f) {
         sqlite3_file *r = real(f);
         int rc = r->pMethods ? r->pMethods->xClose(r) : SQLITE_OK;
         f->pMethods = NULL;
@@ -85,52 +145,63 @@ static int wal_close(sqlite3_file *f) {
 }
 
 /* Everything else goes straight to the unix VFS's file. */
-static int wal_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
+static int file_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
         return real(f)->pMethods->xRead(real(f), buf, n, off);
 }
-static int wal_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) {
+static int file_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) {
         return real(f)->pMethods->xWrite(real(f), buf, n, off);
 }
-static int wal_sync(sqlite3_file *f, int flags) {
+static int file_sync(sqlite3_file *f, int flags) {
         return real(f)->pMethods->xSync(real(f), flags);
 }
-static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size) {
+static int file_file_size(sqlite3_file *f, sqlite3_int64 *size) {
         return real(f)->pMethods->xFileSize(real(f), size);
 }
-static int wal_lock(sqlite3_file *f, int level) {
+static int file_lock(sqlite3_file *f, int level) {
         return real(f)->pMethods->xLock(real(f), level);
 }
-static int wal_unlock(sqlite3_file *f, int level) {
+static int file_unlock(sqlite3_file *f, int level) {
         return real(f)->pMethods->xUnlock(real(f), level);
 }
-static int wal_check_reserved(sqlite3_file *f, int *out) {
+static int file_check_reserved(sqlite3_file *f, int *out) {
         return real(f)->pMethods->xCheckReservedLock(real(f), out);
 }
-static int wal_file_control(sqlite3_file *f, int op, void *arg) {
+static int file_file_control(sqlite3_file *f, int op, void *arg) {
         return real(f)->pMethods->xFileControl(real(f), op, arg);
 }
-static int wal_sector_size(sqlite3_file *f) {
+static int file_sector_size(sqlite3_file *f) {
         return real(f)->pMethods->xSectorSize(real(f));
 }
-static int wal_device_characteristics(sqlite3_file *f) {
+static int file_device_characteristics(sqlite3_file *f) {
         return real(f)->pMethods->xDeviceCharacteristics(real(f));
 }
-static int wal_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **p) {
+static int file_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **p) {
+        struct ehr_file *e = (struct ehr_file *) f;
+        if (e->main_db && !e->shm_checked) {
+                /* The unix VFS opens (or creates) "<database>-shm" in its first
+                 * xShmMap, with O_RDWR|O_CREAT and no O_NONBLOCK. */
+                char shm[PATH_MAX];
+                if ((size_t) snprintf(shm, sizeof shm, "%s-shm", e->name) >= sizeof shm)
+                        return SQLITE_CANTOPEN;
+                if (check_or_refuse(shm) < 0)
+                        return SQLITE_IOERR_SHMOPEN;
+                e->shm_checked = true;
+        }
         return real(f)->pMethods->xShmMap(real(f), pg, pgsz, extend, p);
 }
-static int wal_shm_lock(sqlite3_file *f, int offset, int n, int flags) {
+static int file_shm_lock(sqlite3_file *f, int offset, int n, int flags) {
         return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
 }
-static void wal_shm_barrier(sqlite3_file *f) {
+static void file_shm_barrier(sqlite3_file *f) {
         real(f)->pMethods->xShmBarrier(real(f));
 }
-static int wal_shm_unmap(sqlite3_file *f, int delete_flag) {
+static int file_shm_unmap(sqlite3_file *f, int delete_flag) {
         return real(f)->pMethods->xShmUnmap(real(f), delete_flag);
 }
-static int wal_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **p) {
+static int file_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **p) {
         return real(f)->pMethods->xFetch(real(f), off, n, p);
 }
-static int wal_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) {
+static int file_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) {
         return real(f)->pMethods->xUnfetch(real(f), off, p);
 }
 
@@ -161,31 +232,44 @@ static void create_wal(const char *name) {
         }
 }
 
-static int vfs_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags) {
-        if (!(flags & SQLITE_OPEN_WAL))
-                /* Not a WAL: the unix VFS's file itself, in the space SQLite gave us
-                 * (szOsFile is larger than the unix VFS's own). */
-                return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
-        struct wal_file *w = (struct wal_file *) f;
-        w->real = (sqlite3_file *) (w + 1);
-        /* The unix VFS marks a WAL opened with SQLITE_OPEN_CREATE for a sync of its
-         * directory at the connection's first sync: with the WAL kept between
-         * connections, that was an fsync of the store directory in every login that
-         * used a code. So a missing WAL is created (and its directory synced) here,
-         * whoever opens it first, reader or writer, and the unix VFS opens an
-         * existing file without CREATE. */
+/* The unix VFS marks a WAL opened with SQLITE_OPEN_CREATE for a sync of its
+ * directory at the connection's first sync: with the WAL kept between
+ * connections, that was an fsync of the store directory in every login that
+ * used a code. So a missing WAL is created (and its directory synced) here,
+ * whoever opens it first, reader or writer, and the unix VFS opens an existing
+ * file without CREATE. */
+static int open_wal(const char *name, sqlite3_file *real_file, int flags, int *out_flags) {
         int rc = SQLITE_CANTOPEN;
-        if (name && (flags & SQLITE_OPEN_CREATE)) {
+        if (flags & SQLITE_OPEN_CREATE) {
                 struct stat st;
                 if (lstat(name, &st) < 0 && errno == ENOENT)
                         create_wal(name);
-                rc = real_vfs->xOpen(real_vfs, name, w->real, flags & ~SQLITE_OPEN_CREATE, out_flags);
+                rc = real_vfs->xOpen(real_vfs, name, real_file, flags & ~SQLITE_OPEN_CREATE, out_flags);
         }
         if (rc != SQLITE_OK)
                 /* Not created, or gone again: SQLite's own open, and its own error. */
-                rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
+                rc = real_vfs->xOpen(real_vfs, name, real_file, flags, out_flags);
+        return rc;
+}
+
+static int vfs_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags) {
+        struct ehr_file *e = (struct ehr_file *) f;
+        *e = (struct ehr_file) {
+                .real = (sqlite3_file *) (e + 1),
+                .name = name,
+                .wal = flags & SQLITE_OPEN_WAL,
+                .main_db = flags & SQLITE_OPEN_MAIN_DB,
+        };
+        /* A named file may be there already, put there by anyone who could once
+         * write in the directory: checked before the unix VFS opens it by name.
+         * The directory is the euid's alone (ehr_store_open() checked it), so
+         * nobody else can replace the file between the check and the open. */
+        if (name && check_or_refuse(name) < 0)
+                return SQLITE_CANTOPEN;
+        int rc = name && e->wal ? open_wal(name, e->real, flags, out_flags)
+                                : real_vfs->xOpen(real_vfs, name, e->real, flags, out_flags);
         /* SQLite calls xClose only when pMethods is set: so only on success. */
-        w->base.pMethods = rc == SQLITE_OK && w->real->pMethods ? &wal_methods : NULL;
+        e->base.pMethods = rc == SQLITE_OK && e->real->pMethods ? &file_methods : NULL;
         return rc;
 }
 
@@ -199,26 +283,26 @@ int ehr_store_vfs_ref(const char **ret_name) {
                         goto out;
                 }
                 /* Version 3, as the unix VFS's own files (since SQLite 3.7.17). */
-                wal_methods = (sqlite3_io_methods) {
+                file_methods = (sqlite3_io_methods) {
                         .iVersion = 3,
-                        .xClose = wal_close,
-                        .xRead = wal_read,
-                        .xWrite = wal_write,
-                        .xTruncate = wal_truncate,
-                        .xSync = wal_sync,
-                        .xFileSize = wal_file_size,
-                        .xLock = wal_lock,
-                        .xUnlock = wal_unlock,
-                        .xCheckReservedLock = wal_check_reserved,
-                        .xFileControl = wal_file_control,
-                        .xSectorSize = wal_sector_size,
-                        .xDeviceCharacteristics = wal_device_characteristics,
-                        .xShmMap = wal_shm_map,
-                        .xShmLock = wal_shm_lock,
-                        .xShmBarrier = wal_shm_barrier,
-                        .xShmUnmap = wal_shm_unmap,
-                        .xFetch = wal_fetch,
-                        .xUnfetch = wal_unfetch,
+                        .xClose = file_close,
+                        .xRead = file_read,
+                        .xWrite = file_write,
+                        .xTruncate = file_truncate,
+                        .xSync = file_sync,
+                        .xFileSize = file_file_size,
+                        .xLock = file_lock,
+                        .xUnlock = file_unlock,
+                        .xCheckReservedLock = file_check_reserved,
+                        .xFileControl = file_file_control,
+                        .xSectorSize = file_sector_size,
+                        .xDeviceCharacteristics = file_device_characteristics,
+                        .xShmMap = file_shm_map,
+                        .xShmLock = file_shm_lock,
+                        .xShmBarrier = file_shm_barrier,
+                        .xShmUnmap = file_shm_unmap,
+                        .xFetch = file_fetch,
+                        .xUnfetch = file_unfetch,
                 };
                 /* A copy of the unix VFS (its methods read only pAppData and
                  * mxPathname, which stay the same), with our own open. The name
@@ -227,7 +311,7 @@ int ehr_store_vfs_ref(const char **ret_name) {
                 snprintf(vfs_name, sizeof vfs_name, "ehr2fa-%p", (void *) &vfs);
                 vfs.zName = vfs_name;
                 vfs.pNext = NULL;
-                vfs.szOsFile = (int) sizeof(struct wal_file) + real_vfs->szOsFile;
+                vfs.szOsFile = (int) sizeof(struct ehr_file) + real_vfs->szOsFile;
                 vfs.xOpen = vfs_open;
                 if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK) {
                         r = -ENOMEM;

@@ -279,6 +279,7 @@ struct ehr_store {
         char *db_path;
         bool vfs_ref;
         int wal_frames; /* frames in the WAL after this connection's last commit */
+        char bad_value[EHR_STORE_BAD_VALUE_MAX]; /* the last impossible value read */
 };
 
 /* Connections do not checkpoint when they close, and the WAL and -shm files stay
@@ -302,6 +303,12 @@ static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames) {
 }
 
 static int errno_from_sqlite(int rc) {
+        if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                /* A side file the VFS refused: its own reason, not SQLite's CANTOPEN or IOERR. */
+                int r = ehr_store_vfs_take_refusal(NULL, 0);
+                if (r < 0)
+                        return r;
+        }
         switch (rc & 0xff) {
         case SQLITE_OK:
         case SQLITE_ROW:
@@ -371,6 +378,62 @@ static int step_next(sqlite3_stmt *st) {
         return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }
 
+/* Integers come out of the store only through this reader. A row may have been
+ * edited by hand: a value outside what the code writes (a negative count, a
+ * time after 9999, a text where a number belongs) fails the read with
+ * -EOVERFLOW and is named in s->bad_value; it is never wrapped or clamped.
+ * The error is sticky, so a row reads as one expression and is checked once:
+ *         struct reader rd = { s, st };
+ *         f.count = read_uint(&rd, 0, "failures.count", EHR_STORE_COUNT_MAX);
+ *         ...
+ *         if (rd.r < 0) return rd.r; */
+struct reader {
+        struct ehr_store *s;
+        sqlite3_stmt *st;
+        int r;
+};
+
+#define ID_MAX INT64_MAX
+#define UID_MAX ((int64_t) UINT32_MAX - 1) /* (uid_t) -1 is no uid */
+
+static int64_t read_int(struct reader *rd, int col, const char *what, int64_t min, int64_t max) {
+        if (rd->r < 0)
+                return 0;
+        int type = sqlite3_column_type(rd->st, col); /* before any conversion */
+        sqlite3_int64 v = sqlite3_column_int64(rd->st, col);
+        if (type == SQLITE_INTEGER && v >= min && v <= max)
+                return v;
+        if (type == SQLITE_INTEGER)
+                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s = %lld (expected %lld..%lld)", what,
+                         (long long) v, (long long) min, (long long) max);
+        else
+                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s is not an integer", what);
+        rd->r = -EOVERFLOW;
+        return 0;
+}
+
+static uint64_t read_uint(struct reader *rd, int col, const char *what, uint64_t max) {
+        return (uint64_t) read_int(rd, col, what, 0, max > INT64_MAX ? INT64_MAX : (int64_t) max);
+}
+
+static uint64_t read_time(struct reader *rd, int col, const char *what) {
+        return read_uint(rd, col, what, EHR_STORE_TIME_MAX);
+}
+
+/* A lock's end: a time, or -1 for "until cleared" (UINT64_MAX, see to_i64()). */
+static uint64_t read_until(struct reader *rd, int col, const char *what) {
+        int64_t v = read_int(rd, col, what, -1, (int64_t) EHR_STORE_TIME_MAX);
+        return v < 0 ? UINT64_MAX : (uint64_t) v;
+}
+
+static bool read_bool(struct reader *rd, int col, const char *what) {
+        return read_int(rd, col, what, 0, 1) != 0;
+}
+
+const char *ehr_store_bad_value(const struct ehr_store *s) {
+        return s->bad_value;
+}
+
 /* Copy a keyed-hash column; anything but exactly EHR_HASH_BYTES is a damaged row. */
 static int column_hash(sqlite3_stmt *st, int col, uint8_t out[EHR_HASH_BYTES]) {
         const void *h = sqlite3_column_blob(st, col);
@@ -391,15 +454,19 @@ static char *path_join(const char *dir, const char *name) {
         return p;
 }
 
+/* Returns an SQLite result code: the caller's message needs the VFS's refusal, if any. */
 static int get_user_version(struct ehr_store *s, int *ret) {
         sqlite3_stmt *st;
         int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
         if (rc != SQLITE_OK)
-                return errno_from_sqlite(rc);
+                return rc;
         rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? (*ret = sqlite3_column_int(st, 0), 0) : errno_from_sqlite(rc);
+        if (rc == SQLITE_ROW) {
+                *ret = sqlite3_column_int(st, 0); /* 32 bits in the database header */
+                rc = SQLITE_OK;
+        }
         sqlite3_finalize(st);
-        return r;
+        return rc;
 }
 
 static int migrate(struct ehr_store *s, int from, char *err, size_t errlen) {
@@ -425,6 +492,63 @@ static int migrate(struct ehr_store *s, int from, char *err, size_t errlen) {
         return 0;
 }
 
+/* The store directory's parents, as OpenSSH checks a home directory: each one up
+ * to / is owned by root or the euid and not writable by group or others unless
+ * sticky (/tmp). Whoever can write in one of them can rename the store directory
+ * away and put another in its place. Returns 0, -EPERM or -EACCES (err says
+ * which directory and the fix). A directory that cannot be resolved is left to
+ * the open that follows, which says why. */
+static int check_parents(const char *dir, char *err, size_t errlen) {
+        _cleanup_free_ char *path = realpath(dir, NULL);
+        if (!path)
+                return 0;
+        uid_t uid = geteuid();
+        for (char *slash = strrchr(path, '/'); slash; slash = slash == path ? NULL : strrchr(path, '/')) {
+                slash[slash == path] = '\0'; /* "/a/b" -> "/a", "/a" -> "/" */
+                struct stat st;
+                if (lstat(path, &st) < 0)
+                        return 0;
+                if (st.st_uid != 0 && st.st_uid != uid) {
+                        snprintf(err, errlen, "%s (above the store directory %s) is owned by uid %u, who could replace "
+                                 "the store; fix: chown root %s", path, dir, (unsigned) st.st_uid, path);
+                        return -EPERM;
+                }
+                if ((st.st_mode & 0022) && !(st.st_mode & S_ISVTX)) {
+                        snprintf(err, errlen, "%s (above the store directory %s) is writable by group or others, who "
+                                 "could replace the store; fix: chmod go-w %s", path, dir, path);
+                        return -EACCES;
+                }
+        }
+        return 0;
+}
+
+/* A message for a file next to the database that the VFS refused (store-vfs.c). */
+static void side_file_error(int r, const char *path, char *err, size_t errlen) {
+        if (r == -EBADFD) {
+                snprintf(err, errlen, "store file refused: %s is not a regular file (a FIFO or a device?); fix: rm %s",
+                         path, path);
+                return;
+        }
+        char msg[PATH_MAX + 160];
+        snprintf(err, errlen, "store file refused: %s%s", ehr_open_error(r, path, true, msg, sizeof msg),
+                 r == -EPERM || r == -EACCES ? " (then check that no other user's process holds it open: fuser -v)"
+                                             : "");
+}
+
+/* The error of a failed open, named by the file the VFS refused if it did. */
+static int open_failed(struct ehr_store *s, int rc, const char *what, char *err, size_t errlen) {
+        char path[PATH_MAX];
+        int r = ehr_store_vfs_take_refusal(path, sizeof path);
+        if (r < 0) {
+                side_file_error(r, path, err, errlen);
+                return r;
+        }
+        r = errno_from_sqlite(rc ?: SQLITE_ERROR);
+        snprintf(err, errlen, "%s: %s", s->db_path,
+                 r == -EUCLEAN ? "not an ehr2fa store (or corrupt)" : s->db ? sqlite3_errmsg(s->db) : what);
+        return r;
+}
+
 int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
                    size_t errlen) {
         _cleanup_(ehr_store_freep) struct ehr_store *s = NULL;
@@ -440,6 +564,9 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
                         return r;
                 }
         }
+        r = check_parents(dir, err, errlen);
+        if (r < 0)
+                return r;
         _cleanup_close_ int dfd = ehr_open_dir_checked(dir, uid, true);
         if (dfd < 0) {
                 if (dfd == -ENOENT)
@@ -523,12 +650,11 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
                 return r;
         }
         s->vfs_ref = true;
+        (void) ehr_store_vfs_take_refusal(NULL, 0);
         int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                                  vfs);
-        if (rc != SQLITE_OK) {
-                snprintf(err, errlen, "%s: %s", s->db_path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-                return errno_from_sqlite(rc);
-        }
+        if (rc != SQLITE_OK)
+                return open_failed(s, rc, "cannot open", err, errlen);
         sqlite3_extended_result_codes(s->db, 1);
         sqlite3_busy_timeout(s->db, busy_timeout_ms > INT_MAX ? INT_MAX : (int) busy_timeout_ms);
         /* A store is ours alone: no extensions, no triggers or views calling out. */
@@ -542,13 +668,17 @@ int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, st
         /* Commits are not synced by themselves (WAL, synchronous=NORMAL): a failed code
          * need not cost an fsync. What must survive a power cut, the use of a code,
          * is synced explicitly with ehr_store_sync(). */
-        r = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
-        if (r >= 0)
-                r = get_user_version(s, &version);
-        if (r < 0) {
-                snprintf(err, errlen, "%s: %s", s->db_path,
-                         r == -EUCLEAN ? "not an ehr2fa store (or corrupt)" : sqlite3_errmsg(s->db));
-                return r;
+        /* No temporary files: SQLite would make them in $TMPDIR, outside the store. */
+        rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY",
+                          NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = get_user_version(s, &version);
+        if (rc != SQLITE_OK)
+                return open_failed(s, rc, "cannot read", err, errlen);
+        if (version < 0) {
+                /* Never written by SQLite or by us: the header was edited. */
+                snprintf(err, errlen, "%s: not an ehr2fa store (schema version %d)", s->db_path, version);
+                return -EUCLEAN;
         }
         if (version > EHR_STORE_SCHEMA_VERSION) {
                 snprintf(err, errlen, "%s has schema version %d, newer than this ehr2fa (%d); upgrade ehr2fa",
@@ -647,10 +777,15 @@ int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes) {
         }
         /* Opening and closing the WAL ourselves touches no lock: SQLite locks the
          * database and the -shm file, never the WAL. */
-        _cleanup_close_ int fd = open(wal, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd = open(wal, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd < 0 || fstat(fd, &st) < 0)
                 r = negative_errno();
+        else if (!S_ISREG(st.st_mode))
+                r = -EBADFD;
+        else
+                r = ehr_stat_check(&st, geteuid(), false, true);
+        if (r < 0) {
                 ehr_store_rollback(s);
                 return r;
         }
@@ -725,26 +860,29 @@ static char *column_strdup(sqlite3_stmt *st, int col) {
         return strdup(t ? (const char *) t : "");
 }
 
-static int user_from_row(sqlite3_stmt *st, struct ehr_user **ret) {
+static int user_from_row(struct ehr_store *s, sqlite3_stmt *st, struct ehr_user **ret) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = calloc(1, sizeof *u);
         if (!u)
                 return -ENOMEM;
-        u->id = sqlite3_column_int64(st, 0);
+        struct reader rd = { s, st, 0 };
+        u->id = read_int(&rd, 0, "users.id", 1, ID_MAX);
         u->login = column_strdup(st, 1);
         u->name = column_strdup(st, 2);
         u->email = column_strdup(st, 3);
         u->phone = column_strdup(st, 4);
         u->role = column_strdup(st, 5);
-        u->created_sec = (uint64_t) sqlite3_column_int64(st, 6);
-        u->totp_enrolled = sqlite3_column_int(st, 7) != 0;
-        u->recovery_left = (unsigned) sqlite3_column_int(st, 8);
+        u->created_sec = read_time(&rd, 6, "users.created");
+        u->totp_enrolled = read_bool(&rd, 7, "totp enrolled");
+        u->recovery_left = (unsigned) read_uint(&rd, 8, "recovery codes left", EHR_STORE_COUNT_MAX);
         u->provider = column_strdup(st, 9);
         u->sms_2fa_id = column_strdup(st, 10);
-        u->uid = sqlite3_column_int64(st, 11);
-        u->gid = sqlite3_column_int64(st, 12);
+        u->uid = read_int(&rd, 11, "users.uid", -1, UID_MAX);
+        u->gid = read_int(&rd, 12, "users.gid", -1, UID_MAX);
         u->home = column_strdup(st, 13);
         u->shell = column_strdup(st, 14);
-        u->locked = sqlite3_column_int(st, 15) != 0;
+        u->locked = read_bool(&rd, 15, "users.locked");
+        if (rd.r < 0)
+                return rd.r;
         if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id ||
             !u->home || !u->shell)
                 return -ENOMEM;
@@ -784,7 +922,7 @@ int ehr_store_user_get(struct ehr_store *s, const char *login, struct ehr_user *
         int found = step_row(st);
         if (found < 0)
                 return found;
-        return user_from_row(st, ret);
+        return user_from_row(s, st, ret);
 }
 
 int ehr_store_user_del(struct ehr_store *s, const char *login) {
@@ -805,7 +943,7 @@ int ehr_store_user_foreach(struct ehr_store *s, int (*cb)(const struct ehr_user 
                 if (more <= 0)
                         return more;
                 _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-                int r = user_from_row(st, &u);
+                int r = user_from_row(s, st, &u);
                 if (r < 0)
                         return r;
                 r = cb(u, userdata);
@@ -861,10 +999,15 @@ int ehr_store_totp_get(struct ehr_store *s, const struct ehr_user *u, struct ehr
                 return found;
 
         /* Everything read from the store is checked: it may have been edited by hand. */
+        struct reader rd = { s, st, 0 };
         struct ehr_otp_params p = {
-                .digits = (unsigned) sqlite3_column_int(st, 2),
-                .period = (unsigned) sqlite3_column_int(st, 3),
+                .digits = (unsigned) read_uint(&rd, 2, "totp.digits", EHR_OTP_DIGITS_MAX),
+                .period = (unsigned) read_uint(&rd, 3, "totp.period", UINT32_MAX),
         };
+        bool have = sqlite3_column_type(st, 4) != SQLITE_NULL;
+        uint64_t last_step = have ? read_time(&rd, 4, "totp.last_step") : 0;
+        if (rd.r < 0)
+                return rd.r;
         const char *alg = (const char *) sqlite3_column_text(st, 1);
         if (!alg || ehr_otp_algorithm_from_string(alg, &p.algorithm) < 0 || ehr_otp_params_check(&p) < 0)
                 return -EBADMSG;
@@ -880,8 +1023,7 @@ int ehr_store_totp_get(struct ehr_store *s, const struct ehr_user *u, struct ehr
         int r = ehr_unseal(s->keys, ad, adlen, blob, (size_t) blen, secret->data, secret->len);
         if (r < 0)
                 return r;
-        bool have = sqlite3_column_type(st, 4) != SQLITE_NULL;
-        *ret_last_step = have ? (uint64_t) sqlite3_column_int64(st, 4) : 0;
+        *ret_last_step = last_step;
         *ret_have_last_step = have;
         *ret_params = p;
         *ret_secret = TAKE_PTR(secret);
@@ -950,11 +1092,6 @@ int ehr_store_recovery_use(struct ehr_store *s, int64_t user_id, const uint8_t h
 
 /* Failures */
 
-static uint64_t col_u64(sqlite3_stmt *st, int col) {
-        sqlite3_int64 v = sqlite3_column_int64(st, col);
-        return v < 0 ? UINT64_MAX : (uint64_t) v;
-}
-
 int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_failures *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_GET);
         if (!st)
@@ -967,18 +1104,22 @@ int ehr_store_failures_get(struct ehr_store *s, int64_t user_id, struct ehr_fail
         }
         if (found < 0)
                 return found;
-        *ret = (struct ehr_failures) {
-                .count = col_u64(st, 0),
-                .first_sec = col_u64(st, 1),
-                .last_sec = col_u64(st, 2),
-                .consecutive = col_u64(st, 3),
-                .locked_until_sec = col_u64(st, 4),
+        struct reader rd = { s, st, 0 };
+        struct ehr_failures f = {
+                .count = read_uint(&rd, 0, "failures.count", EHR_STORE_COUNT_MAX),
+                .first_sec = read_time(&rd, 1, "failures.first"),
+                .last_sec = read_time(&rd, 2, "failures.last"),
+                .consecutive = read_uint(&rd, 3, "failures.consecutive", EHR_STORE_COUNT_MAX),
+                .locked_until_sec = read_until(&rd, 4, "failures.locked_until"),
         };
+        if (rd.r < 0)
+                return rd.r;
+        *ret = f;
         return 0;
 }
 
 static sqlite3_int64 to_i64(uint64_t v) {
-        /* SQLite integers are signed; "forever" (UINT64_MAX) is stored as -1 and read back by col_u64(). */
+        /* SQLite integers are signed; "forever" (UINT64_MAX) is stored as -1 and read back by read_until(). */
         return v > INT64_MAX ? -1 : (sqlite3_int64) v;
 }
 
@@ -1083,9 +1224,10 @@ int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t un
                 int more = step_next(st);
                 if (more <= 0)
                         return more;
+                struct reader rd = { s, st, 0 };
                 struct ehr_audit_row row = {
-                        .seq = col_u64(st, 0),
-                        .time_sec = col_u64(st, 1),
+                        .seq = read_uint(&rd, 0, "audit.seq", ID_MAX),
+                        .time_sec = read_time(&rd, 1, "audit.time"),
                         .user = col_text(st, 2),
                         .actor = col_text(st, 3),
                         .type = col_text(st, 4),
@@ -1093,6 +1235,8 @@ int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t un
                         .details = col_text(st, 6),
                         .source = col_text(st, 7),
                 };
+                if (rd.r < 0)
+                        return rd.r;
                 const void *mac = sqlite3_column_blob(st, 8);
                 if (mac && sqlite3_column_bytes(st, 8) == (int) EHR_HASH_BYTES)
                         memcpy(row.mac, mac, EHR_HASH_BYTES);
@@ -1127,10 +1271,11 @@ int ehr_store_sms_token_get(struct ehr_store *s, int64_t user_id, struct ehr_sms
                 return found;
         if (column_hash(st, 0, ret->hash) < 0)
                 return -EBADMSG;
-        ret->created_sec = col_u64(st, 1);
-        ret->expires_sec = col_u64(st, 2);
-        ret->tries = col_u64(st, 3);
-        return 0;
+        struct reader rd = { s, st, 0 };
+        ret->created_sec = read_time(&rd, 1, "sms_tokens.created");
+        ret->expires_sec = read_time(&rd, 2, "sms_tokens.expires");
+        ret->tries = read_uint(&rd, 3, "sms_tokens.tries", EHR_STORE_COUNT_MAX);
+        return rd.r;
 }
 
 static int exec_user(struct ehr_store *s, enum stmt id, int64_t user_id) {
@@ -1165,7 +1310,11 @@ int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uin
         int found = step_row(st);
         if (found < 0)
                 return found;
-        *ret_sec = col_u64(st, 0);
+        struct reader rd = { s, st, 0 };
+        uint64_t t = read_time(&rd, 0, "sms_sends.time");
+        if (rd.r < 0)
+                return rd.r;
+        *ret_sec = t;
         return 0;
 }
 
@@ -1218,7 +1367,11 @@ int ehr_store_device_find(struct ehr_store *s, int64_t user_id, const uint8_t ha
         int found = step_row(st);
         if (found < 0)
                 return found;
-        *ret_id = sqlite3_column_int64(st, 0);
+        struct reader rd = { s, st, 0 };
+        int64_t id = read_int(&rd, 0, "trusted_devices.id", 1, ID_MAX);
+        if (rd.r < 0)
+                return rd.r;
+        *ret_id = id;
         return 0;
 }
 
@@ -1242,14 +1395,15 @@ int ehr_store_device_foreach(struct ehr_store *s, int64_t user_id,
                 int more = step_next(st);
                 if (more <= 0)
                         return more;
+                struct reader rd = { s, st, 0 };
                 struct ehr_device d = {
-                        .id = sqlite3_column_int64(st, 0),
+                        .id = read_int(&rd, 0, "trusted_devices.id", 1, ID_MAX),
                         .label = col_text(st, 1),
-                        .created_sec = col_u64(st, 2),
-                        .expires_sec = col_u64(st, 3),
-                        .last_used_sec = col_u64(st, 4),
+                        .created_sec = read_time(&rd, 2, "trusted_devices.created"),
+                        .expires_sec = read_time(&rd, 3, "trusted_devices.expires"),
+                        .last_used_sec = read_time(&rd, 4, "trusted_devices.last_used"),
                 };
-                int r = cb(&d, userdata);
+                int r = rd.r < 0 ? rd.r : cb(&d, userdata);
                 if (r < 0)
                         return r;
         }
@@ -1353,9 +1507,16 @@ int ehr_store_perm_foreach(struct ehr_store *s, int64_t user_id, int (*cb)(const
 
 /* PINs */
 
-static void pin_state_from(sqlite3_stmt *st, int col, struct ehr_pin_state *ret) {
-        ret->failures = col_u64(st, col);
-        ret->locked_until_sec = col_u64(st, col + 1);
+static int pin_state_from(struct ehr_store *s, sqlite3_stmt *st, int col, struct ehr_pin_state *ret) {
+        struct reader rd = { s, st, 0 };
+        struct ehr_pin_state ps = {
+                .failures = read_uint(&rd, col, "PIN failures", EHR_STORE_COUNT_MAX),
+                .locked_until_sec = read_until(&rd, col + 1, "PIN locked_until"),
+        };
+        if (rd.r < 0)
+                return rd.r;
+        *ret = ps;
+        return 0;
 }
 
 static int pin_set_state(struct ehr_store *s, enum stmt id, int64_t user_id, const struct ehr_pin_state *ps) {
@@ -1395,20 +1556,24 @@ int ehr_store_support_pin_get(struct ehr_store *s, const struct ehr_user *u, cha
         int found = step_row(st);
         if (found < 0)
                 return found;
+        struct ehr_pin_state ps;
+        int r = pin_state_from(s, st, 1, &ps);
+        if (r < 0)
+                return r;
         const void *blob = sqlite3_column_blob(st, 0);
         if (!blob || sqlite3_column_bytes(st, 0) != (int) (EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD))
                 return -EBADMSG;
         uint8_t ad[AD_MAX] = {};
         size_t adlen = seal_ad("spin", u, ad);
         char pin[EHR_PIN_DIGITS + 1];
-        int r = ehr_unseal(s->keys, ad, adlen, blob, EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD, (uint8_t *) pin,
+        r = ehr_unseal(s->keys, ad, adlen, blob, EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD, (uint8_t *) pin,
                            EHR_PIN_DIGITS);
         if (r < 0)
                 return r;
         pin[EHR_PIN_DIGITS] = 0;
         memcpy(ret_pin, pin, sizeof pin);
         sodium_memzero(pin, sizeof pin);
-        pin_state_from(st, 1, ret_state);
+        *ret_state = ps;
         return 0;
 }
 
@@ -1437,9 +1602,13 @@ int ehr_store_unlock_pin_get(struct ehr_store *s, int64_t user_id, uint8_t ret_h
         int found = step_row(st);
         if (found < 0)
                 return found;
+        struct ehr_pin_state ps;
+        int r = pin_state_from(s, st, 1, &ps);
+        if (r < 0)
+                return r;
         if (column_hash(st, 0, ret_hash) < 0)
                 return -EBADMSG;
-        pin_state_from(st, 1, ret_state);
+        *ret_state = ps;
         return 0;
 }
 
@@ -1468,25 +1637,26 @@ int ehr_store_request_add(struct ehr_store *s, int64_t for_id, int64_t by_id, in
         return 0;
 }
 
-static int request_rows(sqlite3_stmt *st, int (*cb)(const struct ehr_support_request *r, void *userdata),
+static int request_rows(struct ehr_store *s, sqlite3_stmt *st, int (*cb)(const struct ehr_support_request *r, void *userdata),
                         void *userdata, bool one) {
         for (bool any = false;;) {
                 int more = step_next(st);
                 if (more <= 0)
                         return more == 0 && one && !any ? -ENOENT : more;
                 any = true;
+                struct reader rd = { s, st, 0 };
                 struct ehr_support_request r = {
-                        .id = sqlite3_column_int64(st, 0),
+                        .id = read_int(&rd, 0, "support_requests.id", 1, ID_MAX),
                         .for_login = col_text(st, 1),
                         .by_login = col_text(st, 2),
                         .approver_login = col_text(st, 3),
                         .state = col_text(st, 4),
                         .how = col_text(st, 5),
                         .note = col_text(st, 6),
-                        .created_sec = col_u64(st, 7),
-                        .decided_sec = col_u64(st, 8),
+                        .created_sec = read_time(&rd, 7, "support_requests.created"),
+                        .decided_sec = read_time(&rd, 8, "support_requests.decided"),
                 };
-                int k = cb(&r, userdata);
+                int k = rd.r < 0 ? rd.r : cb(&r, userdata);
                 if (k < 0)
                         return k;
         }
@@ -1498,7 +1668,7 @@ int ehr_store_request_get(struct ehr_store *s, int64_t id, int (*cb)(const struc
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
-        return request_rows(st, cb, userdata, true);
+        return request_rows(s, st, cb, userdata, true);
 }
 
 int ehr_store_request_foreach(struct ehr_store *s, int (*cb)(const struct ehr_support_request *r, void *userdata),
@@ -1506,7 +1676,7 @@ int ehr_store_request_foreach(struct ehr_store *s, int (*cb)(const struct ehr_su
         _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_REQ_LIST);
         if (!st)
                 return -EIO;
-        return request_rows(st, cb, userdata, false);
+        return request_rows(s, st, cb, userdata, false);
 }
 
 int ehr_store_request_decide(struct ehr_store *s, int64_t id, const char *state, const char *how, uint64_t now_sec) {
@@ -1553,7 +1723,11 @@ int ehr_store_id_used(struct ehr_store *s, int64_t id) {
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         int rc = sqlite3_step(st);
-        return rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : errno_from_sqlite(rc);
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        struct reader rd = { s, st, 0 };
+        bool used = read_bool(&rd, 0, "id in use");
+        return rd.r < 0 ? rd.r : used;
 }
 
 int ehr_store_group_add(struct ehr_store *s, const char *name, int64_t gid) {
@@ -1583,8 +1757,12 @@ int ehr_store_group_get(struct ehr_store *s, const char *name, int64_t *ret_id, 
         int found = step_row(st);
         if (found < 0)
                 return found;
-        *ret_id = sqlite3_column_int64(st, 0);
-        *ret_gid = sqlite3_column_int64(st, 1);
+        struct reader rd = { s, st, 0 };
+        int64_t id = read_int(&rd, 0, "groups.id", 1, ID_MAX), gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX);
+        if (rd.r < 0)
+                return rd.r;
+        *ret_id = id;
+        *ret_gid = gid;
         return 0;
 }
 
@@ -1605,8 +1783,13 @@ int ehr_store_group_foreach(struct ehr_store *s, int (*cb)(const struct ehr_grou
                 int more = step_next(st);
                 if (more <= 0)
                         return more;
-                struct ehr_group g = { sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2) };
-                int r = cb(&g, userdata);
+                struct reader rd = { s, st, 0 };
+                struct ehr_group g = {
+                        .id = read_int(&rd, 0, "groups.id", 1, ID_MAX),
+                        .gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX),
+                        .name = col_text(st, 2),
+                };
+                int r = rd.r < 0 ? rd.r : cb(&g, userdata);
                 if (r < 0)
                         return r;
         }

@@ -39,6 +39,16 @@ static inline void ehr_store_freep(struct ehr_store **s) {
         *s = ehr_store_free(*s);
 }
 
+/* Every integer read from the store is range-checked (counts, steps, times,
+ * digits, periods, ids): a value the code never writes, such as a failure count
+ * of -100 set by hand, is hostile. The read then fails with -EOVERFLOW, nothing
+ * is wrapped or clamped, and ehr_store_bad_value() names the value for the
+ * caller's audit row and message ("failures.count = -100 (expected 0..4294967295)"). */
+#define EHR_STORE_BAD_VALUE_MAX 160U
+#define EHR_STORE_TIME_MAX 253402300799ULL /* 9999-12-31 23:59:59 UTC */
+#define EHR_STORE_COUNT_MAX UINT32_MAX     /* more than any lock lets through */
+const char *ehr_store_bad_value(const struct ehr_store *s);
+
 const struct ehr_keys *ehr_store_keys(const struct ehr_store *s);
 const char *ehr_store_path(const struct ehr_store *s);
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, need_strace, SECRET, PASSWORD, MODULE, DAEMON_MODE
+from ehrtest import EnvTestCase, Env, oath, need_strace, SECRET, PASSWORD, MODULE, DAEMON_MODE, ADMIN
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
 
@@ -447,6 +447,131 @@ class StoreSyncs(EnvTestCase):
             self.assertIn(wal, later)
             self.assertNotIn(store, later, f"login {i + 1} synced the store directory: {later}")
         self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor accepted")
+
+
+class HostileStore(EnvTestCase):
+    """Files and values in the store that ehr2fa did not write: refused, named, in bounded time."""
+
+    def db(self):
+        return contextlib.closing(sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db")))
+
+    def admin_bounded(self, *args):
+        # Not env.admin(): a hang must fail the test in seconds, not after a minute.
+        return subprocess.run([ADMIN, "--conf", self.env.conf, *args], capture_output=True, text=True, timeout=20)
+
+    def test_fifo_journal_refused_in_bounded_time(self):
+        self.env.add_user("alice")
+        journal = os.path.join(self.env.store, "ehr2fa.db-journal")
+        os.mkfifo(journal, 0o600)
+        r = self.env.login("alice", oath(), timeout=20)
+        self.assertLoginFails(r)
+        self.assertLess(r.elapsed, 10)
+        a = self.admin_bounded("lockout", "show", "alice")
+        self.assertEqual(a.returncode, 4)
+        self.assertIn(f"{journal} is not a regular file", a.stderr)
+        self.assertIn(f"rm {journal}", a.stderr)
+        if not DAEMON_MODE:
+            self.assertIn(f"{journal} is not a regular file", out(r))  # the module's syslog line
+        os.unlink(journal)
+        self.assertLoginOK(self.env.login("alice", oath()))
+
+    def side_file_refused(self, name, change):
+        self.env.add_user("alice")
+        path = os.path.join(self.env.store, "ehr2fa.db" + name)
+        if not os.path.exists(path):
+            open(path, "wb").close()
+        change(path)
+        before = os.stat(path)
+        r = self.env.login("alice", oath(), timeout=20)
+        self.assertLoginFails(r)
+        a = self.admin_bounded("user", "list")
+        self.assertEqual(a.returncode, 4)
+        self.assertIn(f"store file refused: {path}", a.stderr)
+        # Not adopted: SQLite neither chowned nor chmodded it, so it is the same file as before.
+        after = os.stat(path)
+        self.assertEqual((after.st_uid, after.st_mode, after.st_ino), (before.st_uid, before.st_mode, before.st_ino))
+
+    def test_world_writable_wal_refused(self):
+        self.side_file_refused("-wal", lambda p: os.chmod(p, 0o666))
+
+    def test_world_writable_shm_refused(self):
+        self.side_file_refused("-shm", lambda p: os.chmod(p, 0o666))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give a file away")
+    def test_wal_of_another_user_refused(self):
+        self.side_file_refused("-wal", lambda p: os.chown(p, 65534, 65534))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give a file away")
+    def test_shm_of_another_user_refused(self):
+        self.side_file_refused("-shm", lambda p: os.chown(p, 65534, 65534))
+
+    def test_writable_parent_of_store_refused_unless_sticky(self):
+        self.env.add_user("alice")
+        os.chmod(self.env.dir, 0o777)
+        self.assertLoginFails(self.env.login("alice", oath()))
+        a = self.admin_bounded("user", "list")
+        self.assertEqual(a.returncode, 4)
+        self.assertIn(f"{self.env.dir} (above the store directory", a.stderr)
+        self.assertIn(f"chmod go-w {self.env.dir}", a.stderr)
+        os.chmod(self.env.dir, 0o1777)  # sticky, as /tmp: nobody else can rename the store away
+        self.assertLoginOK(self.env.login("alice", oath()))
+        os.chmod(self.env.dir, 0o700)
+
+    def test_negative_failure_count_fails_closed_and_is_audited(self):
+        self.env.add_user("alice")
+        with self.db() as db:
+            db.execute("INSERT OR REPLACE INTO failures(user_id, count, first, last, consecutive, locked_until) "
+                       "SELECT id, -100, 0, 0, 0, 0 FROM users WHERE login = 'alice'")
+            db.commit()
+        # Read as a huge unsigned count, the next failure used to wrap it to 0: extra guesses.
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertIn("impossible value", out(r) + "\n".join(self.env.daemon_lines()))
+        rows = [a for a in self.env.audit("alice") if a["action"] == "second factor refused"]
+        self.assertTrue(rows, self.env.audit("alice"))
+        self.assertIn("failures.count = -100", rows[-1]["details"])
+        with self.db() as db:
+            self.assertEqual(db.execute("SELECT count FROM failures").fetchall(), [(-100,)])  # nothing counted
+        self.env.admin("lockout", "clear", "alice")  # the way out: the row is dropped
+        self.assertLoginOK(self.env.login("alice", oath()))
+
+    def test_out_of_range_stored_integers_fail_closed(self):
+        cases = [
+            # digits 2^32 + 6 used to be cut to 32 bits: read as 6, and the code accepted.
+            ("UPDATE totp SET digits = 4294967302", "totp.digits = 4294967302"),
+            ("UPDATE totp SET period = -30", "totp.period = -30"),
+            ("UPDATE totp SET last_step = 'soon'", "totp.last_step is not an integer"),
+            ("INSERT OR REPLACE INTO failures SELECT id, 0, 0, 0, -1, 0 FROM users", "failures.consecutive = -1"),
+            ("INSERT OR REPLACE INTO failures SELECT id, 0, 0, 0, 0, -2 FROM users", "failures.locked_until = -2"),
+        ]
+        for sql, named in cases:
+            with self.subTest(sql=sql):
+                self.env.cleanup()
+                self.env = Env()
+                self.env.admin("init")
+                self.env.add_user("alice")
+                with self.db() as db:
+                    db.execute(sql)
+                    db.commit()
+                self.assertLoginFails(self.env.login("alice", oath()))
+                self.assertIn(named, self.env.audit("alice")[-1]["details"])
+
+    def test_hand_inserted_audit_row_says_chain_is_broken(self):
+        self.env.add_user("alice")
+        with self.db() as db:
+            seq = db.execute("SELECT max(seq) FROM audit").fetchone()[0] + 1
+            db.execute("INSERT INTO audit(seq, time, user, actor, type, action, details, source, mac) "
+                       "VALUES (?, 0, 'alice', 'x', 'auth', 'x', 'x', 'x', zeroblob(32))", (seq,))
+            db.commit()
+        r = self.env.login("alice", oath())
+        self.assertLoginFails(r)
+        self.assertNotIn("File exists", out(r))
+        if not DAEMON_MODE:
+            self.assertIn("audit chain is broken", out(r))
+            self.assertIn("audit verify", out(r))
+        a = self.admin_bounded("audit", "verify")
+        self.assertEqual(a.returncode, 5)
+        self.assertIn(f"row {seq}", a.stdout)
 
 
 if __name__ == "__main__":
