@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "snapshot-format.h"
 #include "snapshot.h"
@@ -21,17 +22,14 @@
 struct ehr_snapshot {
         const uint8_t *base;
         size_t size;
-        bool mapped;
+        bool owned; /* base is our anonymous copy, to munmap() */
         struct snap_section sec[_SEC_MAX]; /* host order, validated */
         struct snap_index ix[_IX_MAX];
         const char *strings;
         uint32_t strings_size;
         uint64_t body_checksum;
         bool have_file;
-        dev_t st_dev;
-        ino_t st_ino;
-        off_t st_size;
-        struct timespec st_mtim;
+        struct stat st; /* of the descriptor it was read from */
 };
 
 /* Also the writer's rule: it refuses what verification would. */
@@ -94,7 +92,7 @@ static int parse_header(struct ehr_snapshot *s) {
 struct ehr_snapshot *ehr_snapshot_free(struct ehr_snapshot *s) {
         if (!s)
                 return NULL;
-        if (s->mapped)
+        if (s->owned)
                 (void) munmap((void *) s->base, s->size);
         free(s);
         return NULL;
@@ -123,6 +121,55 @@ int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, stru
         return 0;
 }
 
+/* Open the snapshot and check the descriptor: a regular file (O_NONBLOCK: a
+ * FIFO put in its place must not hang every getpwnam() on the host), owned by
+ * root or by us (whoever can write it decides every process's users), not
+ * writable by group or others, of a size a snapshot can have. */
+static int open_checked(const char *path, struct stat *ret_st) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, ret_st) < 0)
+                return negative_errno();
+        if (!S_ISREG(ret_st->st_mode))
+                return -EBADFD;
+        if (ret_st->st_uid != 0 && ret_st->st_uid != geteuid())
+                return -EPERM;
+        if (ret_st->st_mode & 0022)
+                return -EACCES;
+        if (ret_st->st_size < (off_t) SNAP_HEADER_BYTES || ret_st->st_size > (off_t) EHR_SNAPSHOT_SIZE_MAX)
+                return -EBADMSG;
+        return TAKE_FD(fd);
+}
+
+/* The same inode with the same contents, as far as stat() can tell. Not
+ * ctime: renaming a new snapshot over this one changes it (the link count). */
+static bool same_contents(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Copy the whole file into `p` (size bytes of our own memory). -EBADMSG when
+ * it is not exactly that long any more, or changed while we read it: the file
+ * was truncated or rewritten in place, not replaced by rename. */
+static int read_copy(int fd, const struct stat *st, uint8_t *p, size_t size) {
+        size_t got = 0;
+        while (got < size) {
+                ssize_t k = pread(fd, p + got, size - got, (off_t) got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return -EBADMSG;
+                got += (size_t) k;
+        }
+        struct stat after;
+        if (fstat(fd, &after) < 0)
+                return negative_errno();
+        return same_contents(st, &after) ? 0 : -EBADMSG;
+}
+
 int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **ret) {
         _cleanup_(ehr_snapshot_freep) struct ehr_snapshot *s = NULL;
         _cleanup_close_ int fd = -1;
@@ -131,36 +178,27 @@ int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **re
 
         if (isempty(path) || !ret)
                 return -EINVAL;
-        /* O_NONBLOCK: a FIFO put in its place must not hang every getpwnam() on the host. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        fd = open_checked(path, &st);
         if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        /* Checked on the descriptor: whoever can write it decides every process's users. */
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return -EPERM;
-        if (st.st_mode & 0022)
-                return -EACCES;
-        if (st.st_size < (off_t) SNAP_HEADER_BYTES || st.st_size > (off_t) EHR_SNAPSHOT_SIZE_MAX)
-                return -EBADMSG;
-
+                return fd;
         s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        /* Our own anonymous memory, never a mapping of the file: a file
+         * truncated in place under a shared mapping would kill the process
+         * with SIGBUS at the next access. */
+        void *p = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
-                return negative_errno();
+                return -ENOMEM;
         s->base = p;
         s->size = (size_t) st.st_size;
-        s->mapped = true;
+        s->owned = true;
+        r = read_copy(fd, &st, p, s->size);
+        if (r < 0)
+                return r;
+        (void) mprotect(p, s->size, PROT_READ);
         s->have_file = true;
-        s->st_dev = st.st_dev;
-        s->st_ino = st.st_ino;
-        s->st_size = st.st_size;
-        s->st_mtim = st.st_mtim;
+        s->st = st;
 
         r = parse_header(s);
         if (r < 0)
@@ -175,9 +213,7 @@ int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **re
 }
 
 bool ehr_snapshot_same_file(const struct ehr_snapshot *s, const struct stat *st) {
-        return s && st && s->have_file && s->st_dev == st->st_dev && s->st_ino == st->st_ino &&
-               s->st_size == st->st_size && s->st_mtim.tv_sec == st->st_mtim.tv_sec &&
-               s->st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+        return s && st && s->have_file && same_contents(&s->st, st);
 }
 
 size_t ehr_snapshot_n_users(const struct ehr_snapshot *s) {

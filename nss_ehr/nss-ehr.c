@@ -4,15 +4,24 @@
  * (core/snapshot.h). Never the store itself: it is root-only, and this code
  * runs in every process on the host, as every user.
  *
- * Shared state is one cache of the current mapping plus the two enumeration
+ * Shared state is one cache of the current snapshot plus the two enumeration
  * cursors, under one mutex that is held for pointer and counter updates only:
- * never across open(), mmap(), munmap() or a copy out of the mapping (a page
- * fault is I/O). Each lookup stat()s the path and re-maps when the file was
- * replaced (device, inode, size, mtime) or the process forked (a
- * pthread_atfork() child handler drops the cache; no getpid() syscall per
- * lookup, which would cost as much as the lookup itself). A mapping in use by a lookup or a cursor outlives its replacement, so a reader
- * keeps the whole of one snapshot until it is done: no torn record. No
- * descriptor is kept: the file is closed right after mmap(). */
+ * never across stat(), open(), read() or a copy out of a snapshot.
+ *
+ * A snapshot is read whole into memory of our own (core/snapshot-read.c),
+ * never mapped from the file: a file truncated in place under a shared
+ * mapping would kill this process (and every process is ours) with SIGBUS.
+ *
+ * The hot path makes no system call. A lookup trusts the last check of the
+ * file for NSS_RECHECK_NS (read from CLOCK_MONOTONIC_COARSE, which the vDSO
+ * serves); the first lookup after that stat()s the path and reads the file
+ * again only if it was replaced (device, inode, size, mtime, ctime). A
+ * listing (setpwent/setgrent), initgroups and the first lookup in a forked
+ * child always check. An error (no snapshot, a corrupt one) is kept for the
+ * same time, so a host without a snapshot does not pay a stat() per lookup.
+ * A snapshot in use by a lookup or a cursor outlives its replacement, so a
+ * reader keeps the whole of one snapshot until it is done: no torn record.
+ * No descriptor is kept: the file is closed once read. */
 
 #include <errno.h>
 #include <grp.h>
@@ -22,6 +31,7 @@
 #include <stdalign.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "snapshot.h"
 #include "util.h"
@@ -36,6 +46,11 @@
 
 /* initgroups_dyn grows the caller's array by doubling, from at least this. */
 #define NSS_GROUPS_MIN 16L
+
+/* How long a lookup trusts the last check of the file without a system call.
+ * A replaced snapshot is seen by every lookup that starts more than this (plus
+ * one tick of CLOCK_MONOTONIC_COARSE, 1-10 ms) after it was replaced. */
+#define NSS_RECHECK_NS (100U * 1000U * 1000U)
 
 struct node {
         struct ehr_snapshot *snap;
@@ -53,6 +68,8 @@ struct cursor {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct node *nodes;       /* every live node */
 static struct node *current;     /* is_current, or NULL */
+static int current_error;        /* why current is NULL (-errno), or 0 */
+static uint64_t checked_until;   /* coarse monotonic ns: until then, current (or current_error) stands */
 static struct cursor pw_cursor, gr_cursor;
 
 /* fork() in another thread while one holds cache_lock would leave the child
@@ -67,15 +84,14 @@ static void atfork_parent(void) {
 
 /* In the child only the forking thread exists, and it was not inside this
  * module (fork() is never called from here): the lookups that the parent's
- * other threads had in flight will never finish, so drop their counts, and
- * map afresh on the next lookup, as SSSD reconnects after fork. Unused
- * mappings are freed by the next reap_locked(), outside this handler. */
+ * other threads had in flight will never finish, so drop their counts. The
+ * child keeps the parent's copy (its own memory now), but its first lookup
+ * checks the file: a fork is often the start of a new session. Unused
+ * snapshots are freed by the next reap_locked(), outside this handler. */
 static void atfork_child(void) {
-        for (struct node *n = nodes; n; n = n->next) {
+        for (struct node *n = nodes; n; n = n->next)
                 n->inflight = 0;
-                n->is_current = false;
-        }
-        current = NULL;
+        checked_until = 0;
         (void) pthread_mutex_unlock(&cache_lock);
 }
 
@@ -114,51 +130,97 @@ static const char *snapshot_path(void) {
         return isempty(p) ? EHR_SNAPSHOT_DEFAULT_PATH : p;
 }
 
-/* Returns a node with one inflight reference, for nss_release(). */
-static int nss_acquire(struct node **ret) {
-        const char *path = snapshot_path();
-        struct node *dead = NULL, *n = NULL;
-        struct stat st;
+/* CLOCK_MONOTONIC_COARSE is read from the vDSO: no system call. */
+static uint64_t coarse_now_ns(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+                return UINT64_MAX; /* no clock: check every time */
+        return (uint64_t) ts.tv_sec * 1000000000U + (uint64_t) ts.tv_nsec;
+}
 
-        if (stat(path, &st) < 0)
-                return negative_errno();
+/* The state is fresh (checked less than NSS_RECHECK_NS ago): take a reference
+ * to the current snapshot, or return the error the last check found. */
+static int take_fresh_locked(uint64_t now, struct node **ret) {
+        if (now >= checked_until)
+                return 1;
+        if (!current)
+                return current_error;
+        current->inflight++;
+        *ret = current;
+        return 0;
+}
 
-        (void) pthread_mutex_lock(&cache_lock);
-        if (current && ehr_snapshot_same_file(current->snap, &st)) {
-                n = current;
-                n->inflight++;
-        }
-        (void) pthread_mutex_unlock(&cache_lock);
-        if (n) {
-                *ret = n;
-                return 0;
-        }
-
-        /* Changed, or first use: map it without the lock. Two threads may race
-         * here; the later one wins and the other mapping is freed once unused. */
-        struct ehr_snapshot *snap = NULL;
-        int r = ehr_snapshot_open(path, 0, &snap);
-        if (r < 0)
-                return r;
-        n = calloc(1, sizeof *n);
-        if (!n) {
-                ehr_snapshot_free(snap);
-                return -ENOMEM;
-        }
-        *n = (struct node) { .snap = snap, .inflight = 1, .is_current = true };
-
-        (void) pthread_mutex_lock(&cache_lock);
+/* Make n (NULL: none, because of `error`) what lookups use until `until`. */
+static void install_locked(struct node *n, int error, uint64_t until, struct node **dead) {
         if (current)
                 current->is_current = false;
         current = n;
-        n->next = nodes;
-        nodes = n;
-        reap_locked(&dead);
+        if (n) {
+                n->is_current = true;
+                n->next = nodes;
+                nodes = n;
+        }
+        current_error = error;
+        /* An error that is not the file's (out of memory) is not kept. */
+        checked_until = error == -ENOMEM ? 0 : until;
+        reap_locked(dead);
+}
+
+/* Check the file: the same as the current snapshot (stat() only), or read it
+ * again. Returns the current node with one inflight reference. */
+static int check_and_acquire(uint64_t now, struct node **ret) {
+        const char *path = snapshot_path();
+        uint64_t until = now > UINT64_MAX - NSS_RECHECK_NS ? now : now + NSS_RECHECK_NS;
+        struct node *dead = NULL, *n = NULL;
+        struct ehr_snapshot *snap = NULL;
+        struct stat st;
+
+        int r = stat(path, &st) < 0 ? negative_errno() : 0;
+        if (r >= 0) {
+                (void) pthread_mutex_lock(&cache_lock);
+                if (current && ehr_snapshot_same_file(current->snap, &st)) {
+                        checked_until = until;
+                        n = current;
+                        n->inflight++;
+                }
+                (void) pthread_mutex_unlock(&cache_lock);
+                if (n) {
+                        *ret = n;
+                        return 0;
+                }
+                /* Changed, or first use: read it without the lock. Two threads may
+                 * race here; the later one wins and the other copy is freed once unused. */
+                r = ehr_snapshot_open(path, 0, &snap);
+        }
+        if (r >= 0 && !(n = calloc(1, sizeof *n))) {
+                snap = ehr_snapshot_free(snap);
+                r = -ENOMEM;
+        }
+        if (n)
+                *n = (struct node) { .snap = snap, .inflight = 1 };
+
+        (void) pthread_mutex_lock(&cache_lock);
+        install_locked(n, r < 0 ? r : 0, until, &dead);
         (void) pthread_mutex_unlock(&cache_lock);
         free_dead(dead);
-
+        if (r < 0)
+                return r;
         *ret = n;
         return 0;
+}
+
+/* Returns a node with one inflight reference, for nss_release(). Within
+ * NSS_RECHECK_NS of the last check, and unless `force`, no system call. */
+static int nss_acquire(bool force, struct node **ret) {
+        uint64_t now = coarse_now_ns();
+        int r = 1;
+
+        if (!force) {
+                (void) pthread_mutex_lock(&cache_lock);
+                r = take_fresh_locked(now, ret);
+                (void) pthread_mutex_unlock(&cache_lock);
+        }
+        return r <= 0 ? r : check_and_acquire(now, ret);
 }
 
 static void nss_release(struct node *n) {
@@ -174,7 +236,7 @@ static void nss_release(struct node *n) {
 }
 
 /* Copying into the caller's buffer. Strings must point there, not into the
- * mapping: the caller keeps the struct after a later lookup has unmapped it. */
+ * snapshot: the caller keeps the struct after a later lookup has freed it. */
 struct outbuf {
         char *p;
         size_t left;
@@ -236,8 +298,8 @@ static int fill_group(const struct ehr_snapshot *s, const struct ehr_snap_group_
 /* A missing snapshot is UNAVAIL, as nss_files says of a missing /etc/passwd,
  * not NOTFOUND, which is for a missing entry: the stat() or open() error
  * -ENOENT becomes -ENODATA here and ENOENT again in nss_status_from_errno(). */
-static int acquire_for_lookup(struct node **ret) {
-        int r = nss_acquire(ret);
+static int acquire_for_lookup(bool force, struct node **ret) {
+        int r = nss_acquire(force, ret);
         return r == -ENOENT ? -ENODATA : r;
 }
 
@@ -252,7 +314,7 @@ static int lookup_user(enum lookup_kind kind, const char *name, uid_t uid, struc
                 return -ENOENT;
         if (kind == BY_NAME && isempty(name))
                 return -ENOENT;
-        int r = acquire_for_lookup(&n);
+        int r = acquire_for_lookup(false, &n);
         if (r < 0)
                 return r;
         r = kind == BY_NAME ? ehr_snapshot_user_by_name(n->snap, name, &u) : ehr_snapshot_user_by_uid(n->snap, uid, &u);
@@ -270,7 +332,7 @@ static int lookup_group(enum lookup_kind kind, const char *name, gid_t gid, stru
                 return -ENOENT;
         if (kind == BY_NAME && isempty(name))
                 return -ENOENT;
-        int r = acquire_for_lookup(&n);
+        int r = acquire_for_lookup(false, &n);
         if (r < 0)
                 return r;
         r = kind == BY_NAME ? ehr_snapshot_group_by_name(n->snap, name, &g) : ehr_snapshot_group_by_gid(n->snap, gid, &g);
@@ -339,7 +401,7 @@ _public_ enum nss_status _nss_ehr_getgrgid_r(gid_t gid, struct group *gr, char *
 /* Position a cursor on the current snapshot, at its start. */
 static int cursor_set(struct cursor *c) {
         struct node *n, *dead = NULL;
-        int r = acquire_for_lookup(&n);
+        int r = acquire_for_lookup(true, &n); /* a listing starts from the file as it is now */
 
         (void) pthread_mutex_lock(&cache_lock);
         if (c->node)
@@ -501,7 +563,8 @@ _public_ enum nss_status _nss_ehr_initgroups_dyn(const char *user, gid_t group, 
 
         if (isempty(user))
                 return nss_status_from_errno(-ENOENT, errnop, saved_errno);
-        int r = acquire_for_lookup(&n);
+        /* At login: the groups as they are now, whatever this process saw before. */
+        int r = acquire_for_lookup(true, &n);
         if (r < 0)
                 return nss_status_from_errno(r, errnop, saved_errno);
         r = ehr_snapshot_foreach_group_of(n->snap, user, add_gid, &o);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libnss_ehr.so.2 loaded with dlopen() (the way glibc loads it) and driven
  * through its _nss_ehr_* entry points: results, buffer handling (ERANGE),
- * errno rules, enumeration, initgroups_dyn, replacement of the snapshot,
- * missing / truncated / corrupt snapshots, fork with busy threads, and no
- * descriptor left behind.
+ * errno rules, enumeration, initgroups_dyn, replacement of the snapshot and
+ * the bound on seeing it, missing / truncated / corrupt snapshots, a snapshot
+ * truncated in place under a listing and under lookups, fork with busy
+ * threads, and no descriptor left behind.
  *
- * usage: test-nss-module /path/to/libnss_ehr.so.2 [quick] */
+ * usage: test-nss-module /path/to/libnss_ehr.so.2 [quick | hot N] */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "snapshot.h"
 #include "util.h"
@@ -38,6 +40,10 @@
 #define FORK_THREADS 4U
 #define LOOKUP_LOOPS 2000U
 #define TEST_TIMEOUT_SEC 120U
+#define RECHECK_LIMIT_MS 1000U /* the bound is 100 ms + a clock tick; the rest is slack */
+#define BIG_USERS 2000U
+#define BIG_UID 30000U
+#define TRUNCATIONS 300U
 
 typedef enum nss_status (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
 typedef enum nss_status (*getpwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
@@ -128,6 +134,19 @@ static bool in_buf(const char *p, const char *buf, size_t len) {
 
 static void publish(const struct ehr_snap_user *u, size_t nu) {
         CHECK(ehr_snapshot_write(snap_path, u, nu, groups, ELEMENTSOF(groups)) == 0);
+}
+
+/* setpwent() checks the file at once (a lookup trusts its last check for up
+ * to 100 ms): what a test that has just replaced the snapshot uses instead of
+ * waiting. test_recheck_bound() checks the wait itself. */
+static void recheck(void) {
+        (void) nss.setpwent(0);
+        (void) nss.endpwent();
+}
+
+static void publish_now(const struct ehr_snap_user *u, size_t nu) {
+        publish(u, nu);
+        recheck();
 }
 
 static void test_lookups(void) {
@@ -293,6 +312,7 @@ static void expect_unavail(int want_errno) {
         gid_t *g = calloc(4, sizeof(gid_t));
         CHECK(g);
 
+        recheck();
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof buf, &e) == NSS_STATUS_UNAVAIL && e == want_errno);
         e = 0;
         CHECK(nss.getpwuid_r(5001, &pw, buf, sizeof buf, &e) == NSS_STATUS_UNAVAIL && e == want_errno);
@@ -341,6 +361,7 @@ static void test_bad_snapshots(void) {
         CHECK(home);
         home[5] = ':';
         write_file(snap_path, bad, size);
+        recheck();
         e = 0;
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof buf, &e) == NSS_STATUS_UNAVAIL && e == EBADMSG);
         CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
@@ -350,6 +371,7 @@ static void test_bad_snapshots(void) {
                 memcpy(bad, data, size);
                 bad[i] ^= 0x5a;
                 write_file(snap_path, bad, size);
+                recheck();
                 (void) nss.getpwnam_r("carol", &pw, buf, sizeof buf, &e);
                 (void) nss.getpwuid_r(5002, &pw, buf, sizeof buf, &e);
         }
@@ -370,7 +392,7 @@ static void test_bad_snapshots(void) {
         expect_unavail(EACCES);
 
         /* And back to a good file: served again. */
-        publish(users, ELEMENTSOF(users));
+        publish_now(users, ELEMENTSOF(users));
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
         free(bad);
         free(data);
@@ -383,11 +405,11 @@ static void test_replace(void) {
 
         CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
         const struct ehr_snap_user no_bob[] = { users[0], users[2] };
-        publish(no_bob, 2);
+        publish_now(no_bob, 2);
         CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_NOTFOUND);
         CHECK(nss.getpwuid_r(5002, &pw, buf, sizeof buf, &e) == NSS_STATUS_NOTFOUND);
         CHECK(nss.getpwnam_r("carol", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
-        publish(users, ELEMENTSOF(users));
+        publish_now(users, ELEMENTSOF(users));
         CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
 }
 
@@ -448,8 +470,149 @@ static void test_fork(void) {
         struct passwd pw;
         char buf[BUF_BYTES];
         int e;
+        recheck();
         CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_NOTFOUND);
+        publish_now(users, ELEMENTSOF(users));
+}
+
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+        return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+}
+
+/* Without setpwent(), a lookup sees a replaced snapshot within the documented
+ * bound: 100 ms after the last check, plus a tick of the coarse clock. The
+ * limit here has slack for a loaded machine; a module that never looks again
+ * fails it. */
+static void test_recheck_bound(void) {
+        struct passwd pw;
+        char buf[BUF_BYTES];
+        int e;
+
+        publish_now(users, ELEMENTSOF(users));
+        CHECK(nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
+        const struct ehr_snap_user no_bob[] = { users[0], users[2] };
+        publish(no_bob, 2);
+        uint64_t start = mono_ms(), seen = 0;
+        while (!seen && mono_ms() - start < RECHECK_LIMIT_MS) {
+                if (nss.getpwnam_r("bob", &pw, buf, sizeof buf, &e) == NSS_STATUS_NOTFOUND)
+                        seen = mono_ms();
+                else
+                        (void) usleep(1000);
+        }
+        CHECK(seen);
+        printf("test-nss-module: a replaced snapshot was seen after %llu ms\n", (unsigned long long) (seen - start));
+        publish_now(users, ELEMENTSOF(users));
+}
+
+static atomic_bool truncating;
+
+/* Lookups while the file is cut and rewritten in place: whatever the answer
+ * (the old copy, UNAVAIL for a short file), a found entry is whole. initgroups
+ * checks the file each time, so the copying itself races the truncation too. */
+static void *truncate_reader(void *arg) {
+        unsigned seed = (unsigned) (uintptr_t) arg;
+        struct passwd pw;
+        char buf[BUF_BYTES], name[32];
+        int e;
+        gid_t *g = calloc(4, sizeof(gid_t));
+        CHECK(g);
+        while (atomic_load(&truncating)) {
+                unsigned i = (unsigned) rand_r(&seed) % BIG_USERS;
+                snprintf(name, sizeof name, "u%u", i);
+                if (nss.getpwnam_r(name, &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS)
+                        CHECK(pw.pw_uid == BIG_UID + i && streq(pw.pw_name, name));
+                long int start = 0, size = 4;
+                (void) nss.initgroups_dyn(name, 0, &start, &size, &g, 0, &e);
+        }
+        free(g);
+        return NULL;
+}
+
+static void truncate_child(void) {
+        static char names[BIG_USERS][32];
+        static struct ehr_snap_user big[BIG_USERS];
+        struct passwd pw;
+        char buf[BUF_BYTES];
+        int e;
+        void *data;
+        size_t size, n = 0;
+
+        for (unsigned i = 0; i < BIG_USERS; i++) {
+                snprintf(names[i], sizeof names[i], "u%u", i);
+                big[i] = (struct ehr_snap_user) { names[i], BIG_UID + i, 6000, "Big Ward", "/home/big", "/bin/sh" };
+        }
+        CHECK(ehr_snapshot_build(big, BIG_USERS, groups, ELEMENTSOF(groups), &data, &size) == 0);
+        write_file(snap_path, data, size);
+
+        /* A listing half way when the file is emptied in place. */
+        CHECK(nss.setpwent(0) == NSS_STATUS_SUCCESS);
+        for (; n < BIG_USERS / 2; n++)
+                CHECK(nss.getpwent_r(&pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
+        CHECK(truncate(snap_path, 0) == 0);
+        while (nss.getpwent_r(&pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS)
+                CHECK(pw.pw_uid == BIG_UID + n++);
+        CHECK(n == BIG_USERS);
+        nss.endpwent();
+
+        /* Threads looking up while the file is cut to random lengths and written again, in place. */
+        pthread_t t[FORK_THREADS];
+        atomic_store(&truncating, true);
+        for (uintptr_t i = 0; i < FORK_THREADS; i++)
+                CHECK(pthread_create(&t[i], NULL, truncate_reader, (void *) (i + 1)) == 0);
+        unsigned seed = 7;
+        for (unsigned k = 0; k < TRUNCATIONS; k++) {
+                int fd = open(snap_path, O_WRONLY | O_CLOEXEC);
+                CHECK(fd >= 0);
+                CHECK(ftruncate(fd, (off_t) ((unsigned) rand_r(&seed) % size)) == 0);
+                CHECK(pwrite(fd, data, size, 0) == (ssize_t) size);
+                CHECK(close(fd) == 0);
+        }
+        atomic_store(&truncating, false);
+        for (size_t i = 0; i < FORK_THREADS; i++)
+                CHECK(pthread_join(t[i], NULL) == 0);
+        free(data);
+}
+
+/* The snapshot truncated in place, not replaced: `: > snapshot` or `cp backup
+ * snapshot` by root, or any write by the file's owner (the module accepts a
+ * file of the caller's own uid). A mapping of the file would die of SIGBUS;
+ * run in a child so that such a death is reported as what it is. */
+static void test_truncate_in_place(void) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                alarm(TEST_TIMEOUT_SEC);
+                truncate_child();
+                _exit(0);
+        }
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        if (WIFSIGNALED(status))
+                fprintf(stderr, "truncated in place: the reader was killed by signal %d (%s)\n", WTERMSIG(status),
+                        strsignal(WTERMSIG(status)));
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        publish_now(users, ELEMENTSOF(users));
+}
+
+/* `hot N`: N lookups after one warm-up, for test-nss-syscalls.sh to count the
+ * system calls of (strace -c): the hot path must make none. */
+static int run_hot(unsigned long n) {
+        struct passwd pw;
+        char buf[BUF_BYTES];
+        int e;
+        CHECK(mkdtemp(tmpdir));
+        snprintf(snap_path, sizeof snap_path, "%s/snapshot", tmpdir);
+        CHECK(setenv("EHR2FA_NSS_SNAPSHOT", snap_path, 1) == 0);
         publish(users, ELEMENTSOF(users));
+        for (unsigned long i = 0; i < n; i++) {
+                CHECK(nss.getpwnam_r(users[i % 3].name, &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
+                CHECK(nss.getpwuid_r(users[i % 3].uid, &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
+        }
+        CHECK(unlink(snap_path) == 0 && rmdir(tmpdir) == 0);
+        printf("test-nss-module: %lu lookups\n", 2 * n);
+        return 0;
 }
 
 static void test_no_fd_leak(void) {
@@ -460,14 +623,19 @@ static void test_no_fd_leak(void) {
         for (size_t i = 0; i < LOOKUP_LOOPS; i++) {
                 CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
                 if (i % 100 == 0)
-                        publish(users, ELEMENTSOF(users));
+                        publish_now(users, ELEMENTSOF(users));
         }
         CHECK(count_fds() == before);
 }
 
 int main(int argc, char **argv) {
+        unsigned long hot = 0;
+        if (argc == 4 && streq(argv[2], "hot") && (hot = strtoul(argv[3], NULL, 10)) > 0) {
+                load(argv[1]);
+                return run_hot(hot);
+        }
         if (argc < 2 || argc > 3 || (argc == 3 && !streq(argv[2], "quick"))) {
-                fprintf(stderr, "usage: %s LIBNSS_EHR_SO [quick]\n", argv[0]);
+                fprintf(stderr, "usage: %s LIBNSS_EHR_SO [quick | hot N]\n", argv[0]);
                 return 2;
         }
         if (argc == 3)
@@ -485,6 +653,8 @@ int main(int argc, char **argv) {
         test_replace();
         test_bad_snapshots();
         test_fork();
+        test_recheck_bound();
+        test_truncate_in_place();
         test_no_fd_leak();
 
         char cmd[PATH_MAX + 32];
