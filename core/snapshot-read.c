@@ -9,28 +9,10 @@
  * make a lookup slow. Strings need no length: the blob ends in a NUL, so any
  * offset inside it ends inside it. */
 
-#include <fcntl.h>
 #include <limits.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "snapshot-format.h"
-#include "snapshot.h"
+#include "snapshot-reader.h"
 #include "util.h"
-
-struct ehr_snapshot {
-        const uint8_t *base;
-        size_t size;
-        bool owned; /* base is our anonymous copy, to munmap() */
-        struct snap_section sec[_SEC_MAX]; /* host order, validated */
-        struct snap_index ix[_IX_MAX];
-        const char *strings;
-        uint32_t strings_size;
-        uint64_t body_checksum;
-        bool have_file;
-        struct stat st; /* of the descriptor it was read from */
-};
 
 /* Also the writer's rule: it refuses what verification would. */
 bool ehr_snapshot_name_valid(const char *name) {
@@ -54,11 +36,14 @@ bool ehr_snapshot_name_valid(const char *name) {
 
 /* ---- reader ---- */
 
-static int parse_header(struct ehr_snapshot *s) {
+int snap_parse_header(struct ehr_snapshot *s) {
         struct snap_header h;
 
         if (s->size < SNAP_HEADER_BYTES || s->size > EHR_SNAPSHOT_SIZE_MAX)
                 return -EBADMSG;
+        int r = snap_need(s, 0, SNAP_HEADER_BYTES);
+        if (r < 0)
+                return r;
         memcpy(&h, s->base, sizeof h);
         if (memcmp(h.magic, SNAP_MAGIC, SNAP_MAGIC_BYTES) != 0 || le32toh(h.version) != SNAP_VERSION ||
             le32toh(h.header_size) != SNAP_HEADER_BYTES || le64toh(h.file_size) != s->size ||
@@ -80,22 +65,17 @@ static int parse_header(struct ehr_snapshot *s) {
                 s->ix[i] = (struct snap_index) { n, off, mp };
         }
         uint32_t soff = le32toh(h.strings_off), ssize = le32toh(h.strings_size);
-        if (soff < SNAP_HEADER_BYTES || ssize == 0 || (uint64_t) soff + ssize > s->size ||
-            s->base[soff + ssize - 1] != '\0')
+        if (soff < SNAP_HEADER_BYTES || ssize == 0 || (uint64_t) soff + ssize > s->size)
+                return -EBADMSG;
+        r = snap_need(s, soff + ssize - 1, 1);
+        if (r < 0)
+                return r;
+        if (s->base[soff + ssize - 1] != '\0')
                 return -EBADMSG;
         s->strings = (const char *) s->base + soff;
         s->strings_size = ssize;
         s->body_checksum = le64toh(h.body_checksum);
         return 0;
-}
-
-struct ehr_snapshot *ehr_snapshot_free(struct ehr_snapshot *s) {
-        if (!s)
-                return NULL;
-        if (s->owned)
-                (void) munmap((void *) s->base, s->size);
-        free(s);
-        return NULL;
 }
 
 int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, struct ehr_snapshot **ret) {
@@ -107,9 +87,10 @@ int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, stru
         s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
+        s->fd = -1;
         s->base = data;
         s->size = size;
-        r = parse_header(s);
+        r = snap_parse_header(s);
         if (r < 0)
                 return r;
         if (flags & EHR_SNAPSHOT_VERIFY) {
@@ -119,101 +100,6 @@ int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, stru
         }
         *ret = TAKE_PTR(s);
         return 0;
-}
-
-/* Open the snapshot and check the descriptor: a regular file (O_NONBLOCK: a
- * FIFO put in its place must not hang every getpwnam() on the host), owned by
- * root or by us (whoever can write it decides every process's users), not
- * writable by group or others, of a size a snapshot can have. */
-static int open_checked(const char *path, struct stat *ret_st) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, ret_st) < 0)
-                return negative_errno();
-        if (!S_ISREG(ret_st->st_mode))
-                return -EBADFD;
-        if (ret_st->st_uid != 0 && ret_st->st_uid != geteuid())
-                return -EPERM;
-        if (ret_st->st_mode & 0022)
-                return -EACCES;
-        if (ret_st->st_size < (off_t) SNAP_HEADER_BYTES || ret_st->st_size > (off_t) EHR_SNAPSHOT_SIZE_MAX)
-                return -EBADMSG;
-        return TAKE_FD(fd);
-}
-
-/* The same inode with the same contents, as far as stat() can tell. Not
- * ctime: renaming a new snapshot over this one changes it (the link count). */
-static bool same_contents(const struct stat *a, const struct stat *b) {
-        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-/* Copy the whole file into `p` (size bytes of our own memory). -EBADMSG when
- * it is not exactly that long any more, or changed while we read it: the file
- * was truncated or rewritten in place, not replaced by rename. */
-static int read_copy(int fd, const struct stat *st, uint8_t *p, size_t size) {
-        size_t got = 0;
-        while (got < size) {
-                ssize_t k = pread(fd, p + got, size - got, (off_t) got);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -EBADMSG;
-                got += (size_t) k;
-        }
-        struct stat after;
-        if (fstat(fd, &after) < 0)
-                return negative_errno();
-        return same_contents(st, &after) ? 0 : -EBADMSG;
-}
-
-int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **ret) {
-        _cleanup_(ehr_snapshot_freep) struct ehr_snapshot *s = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        int r;
-
-        if (isempty(path) || !ret)
-                return -EINVAL;
-        fd = open_checked(path, &st);
-        if (fd < 0)
-                return fd;
-        s = calloc(1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        /* Our own anonymous memory, never a mapping of the file: a file
-         * truncated in place under a shared mapping would kill the process
-         * with SIGBUS at the next access. */
-        void *p = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-                return -ENOMEM;
-        s->base = p;
-        s->size = (size_t) st.st_size;
-        s->owned = true;
-        r = read_copy(fd, &st, p, s->size);
-        if (r < 0)
-                return r;
-        (void) mprotect(p, s->size, PROT_READ);
-        s->have_file = true;
-        s->st = st;
-
-        r = parse_header(s);
-        if (r < 0)
-                return r;
-        if (flags & EHR_SNAPSHOT_VERIFY) {
-                r = ehr_snapshot_verify(s);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(s);
-        return 0;
-}
-
-bool ehr_snapshot_same_file(const struct ehr_snapshot *s, const struct stat *st) {
-        return s && st && s->have_file && same_contents(&s->st, st);
 }
 
 size_t ehr_snapshot_n_users(const struct ehr_snapshot *s) {
@@ -224,10 +110,39 @@ size_t ehr_snapshot_n_groups(const struct ehr_snapshot *s) {
         return s ? s->sec[SEC_GROUPS].count : 0;
 }
 
-/* Word w of record i of a section; i < count was checked by the caller, and the
- * section was checked against the mapping at open. */
+static inline size_t rec_off(const struct ehr_snapshot *s, unsigned sec, uint32_t i) {
+        return s->sec[sec].off + (size_t) i * sec_elem_bytes[sec];
+}
+
+/* Records [i, i + n) of a section present; i + n <= count was checked by the
+ * caller, and the section was checked against the file at open. */
+static int need_recs(const struct ehr_snapshot *s, unsigned sec, uint32_t i, uint32_t n) {
+        return snap_need(s, rec_off(s, sec, i), (size_t) n * sec_elem_bytes[sec]);
+}
+
+/* Word w of record i of a section, made present by need_recs(). */
 static inline uint32_t rec_word(const struct ehr_snapshot *s, unsigned sec, uint32_t i, unsigned w) {
-        return rd32(s->base + s->sec[sec].off + (size_t) i * sec_elem_bytes[sec] + 4U * w);
+        return rd32(s->base + rec_off(s, sec, i) + 4U * w);
+}
+
+/* The string at offset off of the blob present, up to its NUL: the blob
+ * ends in one, checked at open, so this ends inside it. */
+static int need_str(const struct ehr_snapshot *s, uint32_t off) {
+        size_t at = (size_t) ((const uint8_t *) s->strings - s->base) + off;
+        size_t end = (size_t) ((const uint8_t *) s->strings - s->base) + s->strings_size;
+        if (!s->chunk)
+                return 0;
+        for (;;) {
+                size_t stop = (at / SNAP_CHUNK_BYTES + 1) * SNAP_CHUNK_BYTES;
+                if (stop > end)
+                        stop = end;
+                int r = snap_need(s, at, stop - at);
+                if (r < 0)
+                        return r;
+                if (memchr(s->base + at, '\0', stop - at))
+                        return 0;
+                at = stop;
+        }
 }
 
 /* A string at offset off: inside the blob, and free of the characters that
@@ -235,6 +150,9 @@ static inline uint32_t rec_word(const struct ehr_snapshot *s, unsigned sec, uint
 static int str_at(const struct ehr_snapshot *s, uint32_t off, const char **ret) {
         if (off >= s->strings_size)
                 return -EBADMSG;
+        int r = need_str(s, off);
+        if (r < 0)
+                return r;
         const char *p = s->strings + off;
         if (strpbrk(p, ":\n"))
                 return -EBADMSG;
@@ -243,11 +161,13 @@ static int str_at(const struct ehr_snapshot *s, uint32_t off, const char **ret) 
 }
 
 static int decode_user(const struct ehr_snapshot *s, uint32_t i, struct ehr_snap_user *ret) {
+        int r = need_recs(s, SEC_USERS, i, 1);
+        if (r < 0)
+                return r;
         struct ehr_snap_user u = {
                 .uid = rec_word(s, SEC_USERS, i, F_ID),
                 .gid = rec_word(s, SEC_USERS, i, U_GID),
         };
-        int r;
         if ((r = str_at(s, rec_word(s, SEC_USERS, i, F_NAME), &u.name)) < 0 ||
             (r = str_at(s, rec_word(s, SEC_USERS, i, U_GECOS), &u.gecos)) < 0 ||
             (r = str_at(s, rec_word(s, SEC_USERS, i, U_DIR), &u.dir)) < 0 ||
@@ -260,12 +180,15 @@ static int decode_user(const struct ehr_snapshot *s, uint32_t i, struct ehr_snap
 }
 
 static int decode_group(const struct ehr_snapshot *s, uint32_t i, struct ehr_snap_group_view *ret) {
+        int r = need_recs(s, SEC_GROUPS, i, 1);
+        if (r < 0)
+                return r;
         struct ehr_snap_group_view g = {
                 .gid = rec_word(s, SEC_GROUPS, i, F_ID),
                 .members_first = rec_word(s, SEC_GROUPS, i, G_FIRST),
                 .n_members = rec_word(s, SEC_GROUPS, i, G_COUNT),
         };
-        int r = str_at(s, rec_word(s, SEC_GROUPS, i, F_NAME), &g.name);
+        r = str_at(s, rec_word(s, SEC_GROUPS, i, F_NAME), &g.name);
         if (r < 0)
                 return r;
         uint32_t total = s->sec[SEC_MEMBERS].count;
@@ -281,21 +204,27 @@ static int decode_group(const struct ehr_snapshot *s, uint32_t i, struct ehr_sna
 static int probe(const struct ehr_snapshot *s, unsigned ix, unsigned sec, const char *name, uint32_t id,
                  uint32_t *ret) {
         uint32_t mask = s->ix[ix].n_slots - 1, h = name ? hash_str(name) : hash_id(id);
-        const uint8_t *slots = s->base + s->ix[ix].off;
         for (uint32_t k = 0; k <= s->ix[ix].max_probe; k++) {
-                const uint8_t *slot = slots + (size_t) ((h + k) & mask) * SLOT_BYTES;
-                uint32_t v = rd32(slot);
+                size_t slot = s->ix[ix].off + (size_t) ((h + k) & mask) * SLOT_BYTES;
+                int r = snap_need(s, slot, SLOT_BYTES);
+                if (r < 0)
+                        return r;
+                uint32_t v = rd32(s->base + slot);
                 if (v == 0)
                         return -ENOENT;
-                if (rd32(slot + 4) != h)
+                if (rd32(s->base + slot + 4) != h)
                         continue;
                 if (v - 1 >= s->sec[sec].count)
                         return -EBADMSG;
+                if ((r = need_recs(s, sec, v - 1, 1)) < 0)
+                        return r;
                 bool match;
                 if (name) {
                         uint32_t off = rec_word(s, sec, v - 1, F_NAME);
                         if (off >= s->strings_size)
                                 return -EBADMSG;
+                        if ((r = need_str(s, off)) < 0)
+                                return r;
                         match = streq(s->strings + off, name);
                 } else
                         match = rec_word(s, sec, v - 1, F_ID) == id;
@@ -360,7 +289,10 @@ int ehr_snapshot_group_member(const struct ehr_snapshot *s, const struct ehr_sna
         if (g->members_first > total || g->n_members > total - g->members_first)
                 return -EBADMSG;
         const char *name;
-        int r = str_at(s, rec_word(s, SEC_MEMBERS, g->members_first + (uint32_t) i, F_NAME), &name);
+        int r = need_recs(s, SEC_MEMBERS, g->members_first + (uint32_t) i, 1);
+        if (r < 0)
+                return r;
+        r = str_at(s, rec_word(s, SEC_MEMBERS, g->members_first + (uint32_t) i, F_NAME), &name);
         if (r < 0)
                 return r;
         if (name[0] == '\0' || strchr(name, ','))
@@ -381,6 +313,9 @@ int ehr_snapshot_foreach_group_of(const struct ehr_snapshot *s, const char *user
         uint32_t total = s->sec[SEC_GIDS].count;
         if (first > total || count > total - first || count > INT_MAX)
                 return -EBADMSG;
+        r = need_recs(s, SEC_GIDS, first, count);
+        if (r < 0)
+                return r;
         for (uint32_t k = 0; k < count; k++) {
                 r = fn(rec_word(s, SEC_GIDS, first + k, 0), userdata);
                 if (r < 0)
@@ -396,7 +331,8 @@ static int count_gid(uint32_t gid, void *userdata) {
 }
 
 int ehr_snapshot_verify(const struct ehr_snapshot *s) {
-        if (fnv64(s->base + SNAP_HEADER_BYTES, s->size - SNAP_HEADER_BYTES) != s->body_checksum)
+        if (snap_need(s, 0, s->size) < 0 ||
+            fnv64(s->base + SNAP_HEADER_BYTES, s->size - SNAP_HEADER_BYTES) != s->body_checksum)
                 return -EBADMSG;
 
         /* Every record decodes, and every record is what its index finds: a

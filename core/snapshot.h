@@ -42,7 +42,7 @@
 #define EHR_SNAPSHOT_SIZE_MAX (1024U * 1024U * 1024U)
 
 /* The writer's input, and what the lookups return. On lookup the strings
- * point into the mapping and stay valid until ehr_snapshot_free(). */
+ * point into the snapshot and stay valid until ehr_snapshot_free(). */
 struct ehr_snap_user {
         const char *name;
         uint32_t uid, gid;
@@ -103,18 +103,22 @@ enum {
         EHR_SNAPSHOT_VERIFY = 1U << 0,
 };
 
-/* Map the snapshot at `path` (O_RDONLY|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK; the
- * descriptor is closed before returning). The file must be a regular file
- * owned by root or the effective uid and not writable by group or others.
- * Returns 0, -ENOENT, -ELOOP (a symlink), -EBADFD (not a regular file),
- * -EPERM (owner), -EACCES (mode or permission), -EBADMSG (truncated,
- * corrupt, wrong magic or version, larger than EHR_SNAPSHOT_SIZE_MAX),
- * -ENOMEM, or another -errno. Does not block beyond local file I/O.
+/* Open the snapshot at `path` (O_RDONLY|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK).
+ * The file must be a regular file owned by root or the effective uid and not
+ * writable by group or others. Returns 0, -ENOENT, -ELOOP (a symlink),
+ * -EBADFD (not a regular file), -EPERM (owner), -EACCES (mode or
+ * permission), -EBADMSG (truncated, corrupt, wrong magic or version, larger
+ * than EHR_SNAPSHOT_SIZE_MAX), -ENOMEM, or another -errno. Does not block
+ * beyond local file I/O.
  *
- * The mapping stays valid when the file is replaced by rename (the old
- * inode lives on until unmapped). A file truncated in place under a live
- * mapping would raise SIGBUS; the writer never does that, and the
- * directory is root-only writable. */
+ * The file is never mapped: its bytes are copied into memory of our own
+ * with pread(), a 4 KiB chunk at a time as lookups first need them (all at
+ * once with EHR_SNAPSHOT_VERIFY). A file truncated or rewritten in place
+ * therefore cannot fault (SIGBUS) a reader: a chunk that can no longer be
+ * read whole, or a descriptor that no longer shows the same file (inode,
+ * size, mtime), fails the lookup with -EBADMSG. Until then the descriptor
+ * stays open (O_CLOEXEC), one per live snapshot. A file replaced by rename
+ * leaves the open snapshot reading the old inode. */
 int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **ret) __attribute__((warn_unused_result));
 
 /* Wrap a buffer that the caller keeps alive and unchanged until
@@ -123,7 +127,7 @@ int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **re
 int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, struct ehr_snapshot **ret)
         __attribute__((warn_unused_result));
 
-/* Unmap and free. Accepts NULL, returns NULL. */
+/* Close and free. Accepts NULL, returns NULL. */
 struct ehr_snapshot *ehr_snapshot_free(struct ehr_snapshot *s);
 static inline void ehr_snapshot_freep(struct ehr_snapshot **s) {
         *s = ehr_snapshot_free(*s);
@@ -133,18 +137,32 @@ static inline void ehr_snapshot_freep(struct ehr_snapshot **s) {
  * string, every index. Returns 0 or -EBADMSG. O(size). */
 int ehr_snapshot_verify(const struct ehr_snapshot *s);
 
-/* Is `st` (from stat() of the path) the file this snapshot was mapped
- * from? Compares device, inode, size and mtime. Always false for a
- * snapshot from ehr_snapshot_from_buffer(). */
+/* Is `st` (from stat() of the path) the file this snapshot was opened
+ * from, unchanged? Compares device, inode, size and mtime. Always false for
+ * a snapshot from ehr_snapshot_from_buffer(), and once a chunk could not be
+ * read (the file changed in place, or the descriptor is no longer ours). */
 bool ehr_snapshot_same_file(const struct ehr_snapshot *s, const struct stat *st);
+
+/* Copy every chunk not copied yet (one pread() per run of them), so that
+ * what follows no longer depends on the file: an enumeration does this
+ * first. Returns 0 or -EBADMSG (the file changed in place since it was
+ * opened; the snapshot can no longer be completed). */
+int ehr_snapshot_load(const struct ehr_snapshot *s);
+
+/* In a child after fork(): forget the chunks that other threads of the
+ * parent were copying (they will be copied again). Call with no other thread
+ * using `s`: pthread_atfork()'s child handler. */
+void ehr_snapshot_after_fork(struct ehr_snapshot *s);
 
 size_t ehr_snapshot_n_users(const struct ehr_snapshot *s);
 size_t ehr_snapshot_n_groups(const struct ehr_snapshot *s);
 
 /* Lookups: O(1) expected (hash indexes in the file), and every offset
- * bounds-checked against the mapping. Strings returned point into the
- * mapping. Return 0, -ENOENT (no such entry), or -EBADMSG (the file is
- * corrupt where the lookup went). *ret is written only on success. */
+ * bounds-checked against the file's size. Strings returned point into the
+ * snapshot's memory. Return 0, -ENOENT (no such entry), or -EBADMSG (the
+ * file is corrupt where the lookup went, or could not be read there). *ret
+ * is written only on success. Thread-safe; no system call once the chunks
+ * a lookup reads have been copied. */
 int ehr_snapshot_user_by_name(const struct ehr_snapshot *s, const char *name, struct ehr_snap_user *ret);
 int ehr_snapshot_user_by_uid(const struct ehr_snapshot *s, uint32_t uid, struct ehr_snap_user *ret);
 int ehr_snapshot_group_by_name(const struct ehr_snapshot *s, const char *name, struct ehr_snap_group_view *ret);

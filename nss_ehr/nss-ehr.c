@@ -8,9 +8,10 @@
  * cursors, under one mutex that is held for pointer and counter updates only:
  * never across stat(), open(), read() or a copy out of a snapshot.
  *
- * A snapshot is read whole into memory of our own (core/snapshot-read.c),
- * never mapped from the file: a file truncated in place under a shared
- * mapping would kill this process (and every process is ours) with SIGBUS.
+ * A snapshot is copied into memory of our own as lookups need it
+ * (core/snapshot-copy.c), never mapped from the file: a file truncated in
+ * place under a mapping would kill this process (and every process is
+ * ours) with SIGBUS.
  *
  * The hot path makes no system call. A lookup trusts the last check of the
  * file for NSS_RECHECK_NS (read from CLOCK_MONOTONIC_COARSE, which the vDSO
@@ -21,7 +22,8 @@
  * same time, so a host without a snapshot does not pay a stat() per lookup.
  * A snapshot in use by a lookup or a cursor outlives its replacement, so a
  * reader keeps the whole of one snapshot until it is done: no torn record.
- * No descriptor is kept: the file is closed once read. */
+ * Each live snapshot keeps its descriptor (O_CLOEXEC) to copy chunks from;
+ * usually one, closed when the snapshot is freed. */
 
 #include <errno.h>
 #include <grp.h>
@@ -89,8 +91,10 @@ static void atfork_parent(void) {
  * checks the file: a fork is often the start of a new session. Unused
  * snapshots are freed by the next reap_locked(), outside this handler. */
 static void atfork_child(void) {
-        for (struct node *n = nodes; n; n = n->next)
+        for (struct node *n = nodes; n; n = n->next) {
                 n->inflight = 0;
+                ehr_snapshot_after_fork(n->snap);
+        }
         checked_until = 0;
         (void) pthread_mutex_unlock(&cache_lock);
 }
@@ -401,7 +405,14 @@ _public_ enum nss_status _nss_ehr_getgrgid_r(gid_t gid, struct group *gr, char *
 /* Position a cursor on the current snapshot, at its start. */
 static int cursor_set(struct cursor *c) {
         struct node *n, *dead = NULL;
-        int r = acquire_for_lookup(true, &n); /* a listing starts from the file as it is now */
+        /* A listing starts from the file as it is now, copied whole: it reads
+         * all of it anyway, and then nothing done to the file can cut it short. */
+        int r = acquire_for_lookup(true, &n);
+        if (r >= 0) {
+                r = ehr_snapshot_load(n->snap);
+                if (r < 0)
+                        nss_release(n);
+        }
 
         (void) pthread_mutex_lock(&cache_lock);
         if (c->node)
