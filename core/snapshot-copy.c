@@ -15,7 +15,9 @@
  * and threads that need it meanwhile wait for the loader. The descriptor
  * stays open (O_CLOEXEC) while the snapshot lives; a program may close
  * descriptors it did not open and reuse the number, so each load first
- * checks with fstat() that the descriptor is still our file. */
+ * checks with fstat() that the descriptor is still our file, and a number
+ * that is someone else's now is forgotten, never read or closed (as SSSD's
+ * client does with its cache's descriptor). */
 
 #include <fcntl.h>
 #include <sched.h>
@@ -53,18 +55,36 @@ static bool same_contents(const struct stat *a, const struct stat *b) {
                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* Is the descriptor still the file we opened, unchanged? If it is another
+ * file now (the program closed ours and reused the number) or none, it is
+ * not ours to read or to close: forget it. */
+static bool fd_still_ours(struct ehr_snapshot *s, int fd) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_dev != s->st.st_dev || st.st_ino != s->st.st_ino) {
+                atomic_compare_exchange_strong(&s->fd, &fd, -1);
+                return false;
+        }
+        return same_contents(&s->st, &st);
+}
+
+/* Close the descriptor, if it is still ours. */
+static void drop_fd(struct ehr_snapshot *s) {
+        int fd = atomic_exchange(&s->fd, -1);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == s->st.st_dev && st.st_ino == s->st.st_ino)
+                (void) close(fd);
+}
+
 /* Copy bytes [off, off + n) of the file, which must still be the one we
  * opened, unchanged: -EBADMSG (and the snapshot lost for good) otherwise. */
 static int copy_range(const struct ehr_snapshot *s, size_t off, size_t n) {
-        struct ehr_snapshot *w = (struct ehr_snapshot *) s; /* the bytes and `lost`, never the header */
-        struct stat st;
+        struct ehr_snapshot *w = (struct ehr_snapshot *) s; /* the bytes, fd and `lost`, never the header */
+        int fd = atomic_load(&s->fd);
 
-        if (atomic_load(&s->lost))
-                return -EBADMSG;
-        if (fstat(s->fd, &st) < 0 || !same_contents(&s->st, &st))
+        if (atomic_load(&s->lost) || fd < 0 || !fd_still_ours(w, fd))
                 goto lost;
         for (size_t got = 0; got < n;) {
-                ssize_t k = pread(s->fd, (uint8_t *) w->base + off + got, n - got, (off_t) (off + got));
+                ssize_t k = pread(fd, (uint8_t *) w->base + off + got, n - got, (off_t) (off + got));
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
@@ -128,6 +148,8 @@ int ehr_snapshot_load(const struct ehr_snapshot *s) {
                         return r;
                 c += run;
         }
+        /* Every byte is here now: the file is not needed any more. */
+        drop_fd((struct ehr_snapshot *) s);
         return 0;
 }
 
@@ -145,7 +167,7 @@ struct ehr_snapshot *ehr_snapshot_free(struct ehr_snapshot *s) {
         if (s->owned)
                 (void) munmap((void *) s->base, s->size);
         free((void *) s->chunk);
-        closep(&s->fd);
+        drop_fd(s);
         free(s);
         return NULL;
 }
@@ -192,10 +214,8 @@ int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **re
         int r = snapshot_alloc(fd, &st, flags, &s); /* takes fd, even on failure */
         if (r < 0)
                 return r;
-        if (!s->chunk) {
-                closep(&s->fd); /* all copied: nothing more to read */
-                s->fd = -1;
-        }
+        if (!s->chunk)
+                drop_fd(s); /* all copied: nothing more to read */
         r = snap_parse_header(s);
         if (r < 0)
                 return r;

@@ -21,7 +21,7 @@ struct ehr_snapshot {
         size_t size;
         bool owned;            /* base is our anonymous memory, to munmap() */
         _Atomic uint8_t *chunk; /* per chunk: CHUNK_*; NULL when every byte is there */
-        int fd;                /* where chunks come from, or -1 */
+        atomic_int fd;         /* where chunks come from, or -1 */
         atomic_bool lost;      /* fd is no longer our file: never read it again */
         bool have_file;
         struct stat st; /* of fd when opened */

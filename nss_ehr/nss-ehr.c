@@ -309,6 +309,14 @@ static int acquire_for_lookup(bool force, struct node **ret) {
 
 enum lookup_kind { BY_NAME, BY_ID };
 
+/* A lookup that found the snapshot unreadable where it went (-EBADMSG: a
+ * corrupt file, or one changed in place, or a descriptor the program closed)
+ * is tried once more after checking the file at once, rather than failing
+ * until the next check is due. */
+static bool retry_after(int r, bool forced) {
+        return r == -EBADMSG && !forced;
+}
+
 static int lookup_user(enum lookup_kind kind, const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len) {
         struct node *n;
         struct ehr_snap_user u;
@@ -318,14 +326,18 @@ static int lookup_user(enum lookup_kind kind, const char *name, uid_t uid, struc
                 return -ENOENT;
         if (kind == BY_NAME && isempty(name))
                 return -ENOENT;
-        int r = acquire_for_lookup(false, &n);
-        if (r < 0)
-                return r;
-        r = kind == BY_NAME ? ehr_snapshot_user_by_name(n->snap, name, &u) : ehr_snapshot_user_by_uid(n->snap, uid, &u);
-        if (r >= 0)
-                r = fill_passwd(&u, pw, buf, len);
-        nss_release(n);
-        return r;
+        for (bool force = false;; force = true) {
+                int r = acquire_for_lookup(force, &n);
+                if (r < 0)
+                        return r;
+                r = kind == BY_NAME ? ehr_snapshot_user_by_name(n->snap, name, &u)
+                                    : ehr_snapshot_user_by_uid(n->snap, uid, &u);
+                if (r >= 0)
+                        r = fill_passwd(&u, pw, buf, len);
+                nss_release(n);
+                if (!retry_after(r, force))
+                        return r;
+        }
 }
 
 static int lookup_group(enum lookup_kind kind, const char *name, gid_t gid, struct group *gr, char *buf, size_t len) {
@@ -336,14 +348,18 @@ static int lookup_group(enum lookup_kind kind, const char *name, gid_t gid, stru
                 return -ENOENT;
         if (kind == BY_NAME && isempty(name))
                 return -ENOENT;
-        int r = acquire_for_lookup(false, &n);
-        if (r < 0)
-                return r;
-        r = kind == BY_NAME ? ehr_snapshot_group_by_name(n->snap, name, &g) : ehr_snapshot_group_by_gid(n->snap, gid, &g);
-        if (r >= 0)
-                r = fill_group(n->snap, &g, gr, buf, len);
-        nss_release(n);
-        return r;
+        for (bool force = false;; force = true) {
+                int r = acquire_for_lookup(force, &n);
+                if (r < 0)
+                        return r;
+                r = kind == BY_NAME ? ehr_snapshot_group_by_name(n->snap, name, &g)
+                                    : ehr_snapshot_group_by_gid(n->snap, gid, &g);
+                if (r >= 0)
+                        r = fill_group(n->snap, &g, gr, buf, len);
+                nss_release(n);
+                if (!retry_after(r, force))
+                        return r;
+        }
 }
 
 /* The one place an errno becomes an nss_status. */

@@ -530,20 +530,25 @@ static void *truncate_reader(void *arg) {
         return NULL;
 }
 
-static void truncate_child(void) {
+/* BIG_USERS users u0.. (uid BIG_UID + i): a file of many 4 KiB chunks. */
+static void build_big(void **ret_data, size_t *ret_size) {
         static char names[BIG_USERS][32];
         static struct ehr_snap_user big[BIG_USERS];
+        for (unsigned i = 0; i < BIG_USERS; i++) {
+                snprintf(names[i], sizeof names[i], "u%u", i);
+                big[i] = (struct ehr_snap_user) { names[i], BIG_UID + i, 6000, "Big Ward", "/home/big", "/bin/sh" };
+        }
+        CHECK(ehr_snapshot_build(big, BIG_USERS, groups, ELEMENTSOF(groups), ret_data, ret_size) == 0);
+}
+
+static void truncate_child(void) {
         struct passwd pw;
         char buf[BUF_BYTES];
         int e;
         void *data;
         size_t size, n = 0;
 
-        for (unsigned i = 0; i < BIG_USERS; i++) {
-                snprintf(names[i], sizeof names[i], "u%u", i);
-                big[i] = (struct ehr_snap_user) { names[i], BIG_UID + i, 6000, "Big Ward", "/home/big", "/bin/sh" };
-        }
-        CHECK(ehr_snapshot_build(big, BIG_USERS, groups, ELEMENTSOF(groups), &data, &size) == 0);
+        build_big(&data, &size);
         write_file(snap_path, data, size);
 
         /* A listing half way when the file is emptied in place. */
@@ -594,6 +599,52 @@ static void test_truncate_in_place(void) {
                         strsignal(WTERMSIG(status)));
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         publish_now(users, ELEMENTSOF(users));
+}
+
+static int fd_of(const char *path) {
+        DIR *d = opendir("/proc/self/fd");
+        CHECK(d);
+        int found = -1;
+        for (struct dirent *de; (de = readdir(d));) {
+                char link[PATH_MAX], target[PATH_MAX];
+                snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+                ssize_t k = readlink(link, target, sizeof target - 1);
+                if (k > 0 && (target[k] = '\0', streq(target, path)))
+                        found = atoi(de->d_name);
+        }
+        closedir(d);
+        return found;
+}
+
+/* A program that closes descriptors it did not open (as daemons do) and
+ * reuses the number: the module reads neither the other file nor closes
+ * it, and still answers, from the snapshot opened again. */
+static void test_descriptor_taken(void) {
+        struct passwd pw;
+        char buf[BUF_BYTES];
+        int e;
+        void *data;
+        size_t size;
+        struct stat null_st, st;
+
+        build_big(&data, &size);
+        write_file(snap_path, data, size);
+        /* initgroups checks the file at once, without copying all of it as
+         * setpwent() would (which closes the descriptor: nothing left to read). */
+        long int start = 0, gsize = 4;
+        gid_t *g = calloc(4, sizeof(gid_t));
+        CHECK(g);
+        (void) nss.initgroups_dyn("u0", 0, &start, &gsize, &g, 0, &e);
+        free(g);
+        CHECK(nss.getpwnam_r("u0", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS);
+        int fd = fd_of(snap_path), null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && null_fd >= 0 && fstat(null_fd, &null_st) == 0);
+        CHECK(dup2(null_fd, fd) == fd && close(null_fd) == 0);
+        CHECK(nss.getpwnam_r("u1999", &pw, buf, sizeof buf, &e) == NSS_STATUS_SUCCESS && pw.pw_uid == BIG_UID + 1999);
+        publish_now(users, ELEMENTSOF(users)); /* frees the old snapshot */
+        CHECK(fstat(fd, &st) == 0 && st.st_rdev == null_st.st_rdev && S_ISCHR(st.st_mode));
+        CHECK(close(fd) == 0);
+        free(data);
 }
 
 /* `hot N`: N lookups after one warm-up, for test-nss-syscalls.sh to count the
@@ -655,6 +706,7 @@ int main(int argc, char **argv) {
         test_fork();
         test_recheck_bound();
         test_truncate_in_place();
+        test_descriptor_taken();
         test_no_fd_leak();
 
         char cmd[PATH_MAX + 32];
