@@ -354,6 +354,40 @@ static void test_big(void) {
                 uint32_t got[4] = {};
                 CHECK_R(ehr_snapshot_foreach_group_of(s, names[i], collect_gid, got), i < BIG_USERS / 2 ? 2 : 1);
         }
+
+        /* Opened without VERIFY, the file is copied a chunk at a time as the
+         * lookups reach it, strings across chunk boundaries included. */
+        _cleanup_(ehr_snapshot_freep) struct ehr_snapshot *lazy = NULL;
+        CHECK_R(ehr_snapshot_open(p, 0, &lazy), 0);
+        for (size_t i = BIG_USERS; i-- > 0;) {
+                struct ehr_snap_user r;
+                CHECK_R(ehr_snapshot_user_by_uid(lazy, 100000 + (uint32_t) i, &r), 0);
+                CHECK(streq(r.name, names[i]) && streq(r.dir, homes[i]));
+        }
+        CHECK_R(ehr_snapshot_verify(lazy), 0);
+
+        /* Truncated in place under an open snapshot: what was copied still
+         * reads, what was not is -EBADMSG, never a fault; and it is not "the
+         * same file" any more, so NSS opens it again. */
+        _cleanup_(ehr_snapshot_freep) struct ehr_snapshot *cut = NULL;
+        struct stat st;
+        CHECK_R(ehr_snapshot_open(p, 0, &cut), 0);
+        struct ehr_snap_user r;
+        CHECK_R(ehr_snapshot_user_by_name(cut, names[0], &r), 0);
+        CHECK(stat(p, &st) == 0 && ehr_snapshot_same_file(cut, &st));
+        CHECK(truncate(p, st.st_size / 2) == 0);
+        size_t found = 0;
+        for (size_t i = 0; i < BIG_USERS; i++) {
+                int k = ehr_snapshot_user_by_name(cut, names[i], &r);
+                CHECK(k == 0 || k == -EBADMSG);
+                if (k == 0) {
+                        CHECK(r.uid == 100000 + i && streq(r.dir, homes[i]));
+                        found++;
+                }
+        }
+        CHECK(found >= 1 && found < BIG_USERS);
+        CHECK_R(ehr_snapshot_load(cut), -EBADMSG);
+        CHECK(stat(p, &st) == 0 && !ehr_snapshot_same_file(cut, &st));
         free(u);
         free(names);
         free(homes);
