@@ -7,7 +7,9 @@
 #
 # Each cell is the best (lowest) mean of REPEATS runs, the passes over all
 # sizes and backends interleaved, so that a burst of load elsewhere on the
-# machine does not land on one column only.
+# machine does not land on one column only. Times are the CPU time of the
+# looking-up thread (CLOCK_THREAD_CPUTIME_ID, user + system), so other load
+# on the machine does not count as lookup time.
 #
 # Table 1 goes through nss_wrapper for all three (no root needed for ehr and
 # files): ehr as an nss_wrapper module; "files" is nss_wrapper's passwd file
@@ -138,7 +140,7 @@ END {
                         for (i = 1; i <= ns; i++) printf " %s", get(t, "floor", S[i], "name")
                         printf "\n"
                 }
-                printf "\ngetpwnam / getpwuid, ns per lookup (best mean of %d runs), %s\n", repeats, title[t]
+                printf "\ngetpwnam / getpwuid, CPU ns per lookup (best mean of %d runs), %s\n", repeats, title[t]
                 printf "%-8s | %-23s | %-23s | %-23s | %s\n", "users", "ehr (nam / uid)", "files (nam / uid)", "extrausers (nam / uid)", "files/ehr  extrausers/ehr (getpwnam)"
                 for (i = 1; i <= ns; i++) {
                         n = S[i]
