@@ -5,6 +5,11 @@
 #
 # usage: run-bench.sh BENCH_NSS LIBNSS_EHR_SO [BUDGET_MS] [SIZES] [REPEATS]
 #
+# Environment: NSS_BENCH_BASELINE=path/to/an/older/libnss_ehr.so.2 adds it as
+# "ehr-base" in the glibc table and the module table, in the same run (a
+# before/after comparison); NSS_BENCH_NO_WRAPPER=1 skips the nss_wrapper
+# table (the glibc table is the one that matters, and a run takes half the time).
+#
 # Each cell is the best (lowest) mean of REPEATS runs, the passes over all
 # sizes and backends interleaved, so that a burst of load elsewhere on the
 # machine does not land on one column only. Times are the CPU time of the
@@ -58,8 +63,15 @@ fi
 
 so=$(readlink -f "$so")
 bench=$(readlink -f "$bench")
+base=${NSS_BENCH_BASELINE:-}
+if [ -n "$base" ]; then
+        # glibc dlopen()s libnss_ehr.so.2 by name: give the baseline a directory of its own.
+        mkdir -p "${TMPDIR:-/tmp}/nss-bench-base.$$"
+        cp "$base" "${TMPDIR:-/tmp}/nss-bench-base.$$/libnss_ehr.so.2"
+        base=${TMPDIR:-/tmp}/nss-bench-base.$$/libnss_ehr.so.2
+fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" ${base:+"$(dirname "$base")"}' EXIT
 res=$work/results
 : > "$res"
 
@@ -87,6 +99,11 @@ for n in $sizes; do
 
         record direct ehr "$n" -- env EHR2FA_NSS_SNAPSHOT="$d/snapshot" "$bench" direct "$so" "$n" "$budget"
         record direct first "$n" -- env EHR2FA_NSS_SNAPSHOT="$d/snapshot" "$bench" first "$so" "$n" 21
+        if [ -n "$base" ]; then
+                record direct ehr-base "$n" -- env EHR2FA_NSS_SNAPSHOT="$d/snapshot" "$bench" direct "$base" "$n" "$budget"
+                record direct first-base "$n" -- env EHR2FA_NSS_SNAPSHOT="$d/snapshot" "$bench" first "$base" "$n" 21
+        fi
+        [ "${NSS_BENCH_NO_WRAPPER:-}" = 1 ] || {
         record wrap ehr "$n" -- env LD_PRELOAD="$nssw" NSS_WRAPPER_PASSWD="$work/root-passwd" \
                 NSS_WRAPPER_GROUP="$work/root-group" NSS_WRAPPER_MODULE_SO_PATH="$so" \
                 NSS_WRAPPER_MODULE_FN_PREFIX=ehr EHR2FA_NSS_SNAPSHOT="$d/snapshot" "$bench" run "$n" "$budget"
@@ -99,6 +116,7 @@ for n in $sizes; do
                                 NSS_WRAPPER_MODULE_SO_PATH="$4" NSS_WRAPPER_MODULE_FN_PREFIX=extrausers \
                                 "$5" run "$6" "$7"' sh "$d" "$nssw" "$work" "$xu" "$bench" "$n" "$budget"
         fi
+        }
 
         if [ $can_ns = yes ]; then
                 # LD_LIBRARY_PATH: glibc dlopen()s libnss_ehr.so.2 by name.
@@ -107,6 +125,10 @@ for n in $sizes; do
                         exec env LD_LIBRARY_PATH="$(dirname "$2")" EHR2FA_NSS_SNAPSHOT="$3/snapshot" "$4" run "$5" "$6"
                         ' sh "$work" "$so" "$d" "$bench" "$n" "$budget"
                 record glibc floor "$n" -- "$bench" floor "$n" "$budget"
+                [ -z "$base" ] || record glibc ehr-base "$n" -- unshare -m --propagation private sh -c '
+                        mount --bind "$1/nss-ehr.conf" /etc/nsswitch.conf || exit 1
+                        exec env LD_LIBRARY_PATH="$(dirname "$2")" EHR2FA_NSS_SNAPSHOT="$3/snapshot" "$4" run "$5" "$6"
+                        ' sh "$work" "$base" "$d" "$bench" "$n" "$budget"
                 record glibc files "$n" -- unshare -m --propagation private sh -c '
                         mount --bind "$1/nss-files.conf" /etc/nsswitch.conf || exit 1
                         mount --bind "$2/passwd" /etc/passwd || exit 1
@@ -168,14 +190,26 @@ END {
                         fl = get(t, "floor", hi, "name")
                         printf "ehr through glibc at %s users: %s / %s ns (target <= 1000 ns): %s; above the glibc floor: %d / %d ns\n",
                                 hi, hn, hu, (hn <= 1000 && hu <= 1000) ? "met" : "MISSED", hn - fl, hu - fl
+                        if (get(t, "ehr-base", hi, "name") != "") {
+                                printf "ehr-base (NSS_BENCH_BASELINE) through glibc, ns (nam / uid):"
+                                for (i = 1; i <= ns; i++)
+                                        printf "  %s users %s / %s (%s / %s the new)", S[i], get(t, "ehr-base", S[i], "name"),
+                                                get(t, "ehr-base", S[i], "uid"), ratio(get(t, "ehr-base", S[i], "name"), get(t, "ehr", S[i], "name")),
+                                                ratio(get(t, "ehr-base", S[i], "uid"), get(t, "ehr", S[i], "uid"))
+                                printf "\n"
+                        }
                 }
         }
         if (seen["direct"]) {
                 printf "\nlibnss_ehr alone (entry points called directly, no glibc), ns per lookup (best mean of %d runs)\n", repeats
-                printf "%-8s | %-23s | %s\n", "users", "ehr (nam / uid)", "first lookup of a process"
+                printf "%-8s | %-23s | %-26s | %-23s | %s\n", "users", "ehr (nam / uid)", "first lookup of a process",
+                        "ehr-base (nam / uid)", "ehr-base first lookup"
                 for (i = 1; i <= ns; i++)
-                        printf "%-8s | %10s / %-10s | %10s\n", S[i], get("direct", "ehr", S[i], "name"),
-                                get("direct", "ehr", S[i], "uid"), get("direct", "first", S[i], "name")
+                        printf "%-8s | %10s / %-10s | %26s | %10s / %-10s | %s\n", S[i], get("direct", "ehr", S[i], "name"),
+                                get("direct", "ehr", S[i], "uid"), get("direct", "first", S[i], "name"),
+                                get("direct", "ehr-base", S[i], "name") == "" ? "-" : get("direct", "ehr-base", S[i], "name"),
+                                get("direct", "ehr-base", S[i], "uid") == "" ? "-" : get("direct", "ehr-base", S[i], "uid"),
+                                get("direct", "first-base", S[i], "name") == "" ? "-" : get("direct", "first-base", S[i], "name")
         }
 }' "$res"
 [ $can_ns = yes ] || echo "(extrausers and the glibc table need root and unshare -m: skipped)"
