@@ -2,8 +2,10 @@
 #pragma once
 
 /* The store: one SQLite file (WAL) and the master key, in a directory that only
- * the running uid may enter. Only store.c knows SQL (store-vfs.c is the rest of
- * the SQLite backend: the WAL is kept between connections, see there). A
+ * the running uid may enter. core/store.c is the backend-neutral part (files,
+ * key, sealing, validation); the rows are a backend's, behind the table of
+ * operations in store-backend.h: the SQLite one in core/store/sqlite/, the only
+ * place with SQL (its vfs.c keeps the WAL between connections, see there). A
  * connection does not checkpoint when it closes unless it leaves 64 frames or
  * more in the WAL: the .db file alone is not the whole store. All calls return 0 (or a
  * count) or a negative errno; none logs. A store handle is not thread-safe:

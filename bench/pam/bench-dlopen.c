@@ -15,7 +15,7 @@
  *
  * Several paths are loaded together and timed as one row: pam_ehr2fa checking
  * in-process also loads libsqlite3 and libsodium at its first store open
- * (core/sqlite-load.h, core/sodium-load.h). */
+ * (core/store/sqlite/load.h, core/sodium-load.h). */
 
 #include <dlfcn.h>
 #include <stdio.h>

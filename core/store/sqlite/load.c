@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "dl.h"
-#include "sqlite-load.h"
+#include "load.h"
 
 struct ehr_sqlite_api ehr_sqlite;
 

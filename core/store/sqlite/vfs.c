@@ -11,7 +11,7 @@
  * (file creation alone is most of pam_oath's cost per login). Connections now
  * close without a checkpoint (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), which keeps
  * both files, and one that leaves enough frames behind runs a TRUNCATE
- * checkpoint as it closes (store.c), so that the next process's WAL recovery
+ * checkpoint as it closes (db.c), so that the next process's WAL recovery
  * reads nothing old. SQLite implements "truncate" as ftruncate(0):
  * the next commit would then grow the file again, and a sync of a growing file
  * is a journal commit, several times dearer than a sync of blocks that exist.
@@ -49,8 +49,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sqlite-load.h"
-#include "store-vfs.h"
+#include "load.h"
+#include "vfs.h"
 #include "util.h"
 
 #define WAL_HEADER_BYTES 32U

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Part of the SQLite backend (store.c, store-vfs.c): they include this instead
+/* Part of the SQLite backend (core/store/sqlite/): its files include this instead
  * of <sqlite3.h> and call SQLite through a table that ehr_sqlite_load() fills
  * from libsqlite3.so.0 with dlopen(), on the first ehr_store_open().
  *

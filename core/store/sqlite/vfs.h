@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/* Part of the SQLite backend (store.c): the VFS the store opens its database
+/* Part of the SQLite backend (db.c): the VFS the store opens its database
  * with. Register (first user) or count one more user; *ret_name is the name to
  * give sqlite3_open_v2(). Returns 0, -ENOSYS (no unix VFS) or -ENOMEM. Every
  * successful ref is paired with one unref after the connection is closed.

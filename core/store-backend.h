@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The seam between the store's backend-neutral part and its backends.
+ *
+ * core/store.c, the neutral part, owns everything that is the same whatever
+ * holds the rows: the store directory and its parents, the master key, sealing
+ * with associated data (user id and login), validation of what is written, and
+ * the public ehr_store_* API that callers use (store.h). A backend holds rows:
+ * it fills one struct ehr_store_ops, in a folder of its own under core/store/
+ * (core/store/sqlite/ is the one there is), and sees sealed blobs and keyed
+ * hashes only, never a key or a secret in the clear. No SQL text and no
+ * sqlite3_* call lives outside core/store/sqlite/.
+ *
+ * Every operation has the contract of the ehr_store_* function of the same name
+ * in store.h (return codes included: -ENOENT, -EEXIST, -EBUSY, -EOVERFLOW for an
+ * impossible stored value, which bad_value then names, ...), with the
+ * backend's handle in place of the store. The exceptions take or return what
+ * the neutral part seals and opens: totp_put/totp_get and
+ * support_pin_put/support_pin_get. open() makes or checks whatever the backend
+ * keeps in (or for) the store directory, which the neutral part has checked;
+ * its message goes to err. See doc/ARCHITECTURE.md, "Adding a store backend". */
+
+#include "store.h"
+
+#define EHR_STORE_SEALED_MAX (EHR_OTP_SECRET_MAX + EHR_SEAL_OVERHEAD)
+
+struct ehr_store_backend; /* each backend's own connection */
+
+/* A TOTP row as stored: the seed sealed, the parameters as written. */
+struct ehr_store_totp_row {
+        char algorithm[16];
+        unsigned digits, period;
+        uint64_t last_step;
+        bool have_last_step;
+        size_t sealed_len;
+        uint8_t sealed[EHR_STORE_SEALED_MAX];
+};
+
+/* A Support PIN row: the PIN sealed, and its failure state. */
+struct ehr_store_pin_row {
+        struct ehr_pin_state state;
+        size_t sealed_len;
+        uint8_t sealed[EHR_PIN_DIGITS + EHR_SEAL_OVERHEAD];
+};
+
+struct ehr_store_ops {
+        const char *name;
+        int (*open)(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
+                    char *err, size_t errlen);
+        void (*free)(struct ehr_store_backend *b);
+        const char *(*path)(const struct ehr_store_backend *b);
+        const char *(*bad_value)(const struct ehr_store_backend *b);
+        int (*begin)(struct ehr_store_backend *b);
+        int (*sync)(struct ehr_store_backend *b);
+        int (*commit)(struct ehr_store_backend *b);
+        void (*rollback)(struct ehr_store_backend *b);
+        int (*wal_reserve)(struct ehr_store_backend *b, uint64_t bytes);
+        int (*release)(struct ehr_store_backend *b);
+        bool (*in_transaction)(struct ehr_store_backend *b);
+        int (*user_add)(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
+        int (*user_get)(struct ehr_store_backend *b, const char *login, struct ehr_user **ret);
+        int (*user_del)(struct ehr_store_backend *b, const char *login);
+        int (*user_foreach)(struct ehr_store_backend *b, int (*cb)(const struct ehr_user *u, void *userdata),
+                            void *userdata);
+        int (*user_set_provider)(struct ehr_store_backend *b, int64_t user_id, int64_t provider_id);
+        int (*user_set_sms_2fa)(struct ehr_store_backend *b, int64_t user_id, const char *id);
+        int (*perm_grant)(struct ehr_store_backend *b, int64_t user_id, const char *perm, uint64_t now_sec,
+                          const char *by);
+        int (*perm_revoke)(struct ehr_store_backend *b, int64_t user_id, const char *perm);
+        int (*perm_has)(struct ehr_store_backend *b, int64_t user_id, const char *perm);
+        int (*perm_foreach)(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const char *perm, void *userdata),
+                            void *userdata);
+        int (*request_add)(struct ehr_store_backend *b, int64_t for_id, int64_t by_id, int64_t approver_id,
+                           const char *state, const char *how, const char *note, uint64_t now_sec, int64_t *ret_id);
+        int (*request_get)(struct ehr_store_backend *b, int64_t id, int (*cb)(const struct ehr_support_request *r,
+                           void *userdata), void *userdata);
+        int (*request_foreach)(struct ehr_store_backend *b, int (*cb)(const struct ehr_support_request *r,
+                               void *userdata), void *userdata);
+        int (*request_decide)(struct ehr_store_backend *b, int64_t id, const char *state, const char *how,
+                              uint64_t now_sec);
+        int (*user_set_account)(struct ehr_store_backend *b, int64_t user_id, int64_t uid, int64_t gid,
+                                const char *home, const char *shell);
+        int (*user_set_locked)(struct ehr_store_backend *b, int64_t user_id, bool locked);
+        int (*id_used)(struct ehr_store_backend *b, int64_t id);
+        int (*group_add)(struct ehr_store_backend *b, const char *name, int64_t gid);
+        int (*group_del)(struct ehr_store_backend *b, const char *name);
+        int (*group_get)(struct ehr_store_backend *b, const char *name, int64_t *ret_id, int64_t *ret_gid);
+        int (*group_member)(struct ehr_store_backend *b, int64_t group_id, int64_t user_id, bool add);
+        int (*group_foreach)(struct ehr_store_backend *b, int (*cb)(const struct ehr_group *g, void *userdata),
+                             void *userdata);
+        int (*group_members)(struct ehr_store_backend *b, int64_t group_id, int (*cb)(const char *login,
+                             void *userdata), void *userdata);
+        int (*totp_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
+                        const char *algorithm, unsigned digits, unsigned period, uint64_t now_sec);
+        int (*totp_get)(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_totp_row *ret);
+        int (*totp_use_step)(struct ehr_store_backend *b, int64_t user_id, uint64_t step);
+        int (*totp_del)(struct ehr_store_backend *b, int64_t user_id);
+        int (*recovery_del)(struct ehr_store_backend *b, int64_t user_id);
+        int (*recovery_replace)(struct ehr_store_backend *b, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
+                                size_t n);
+        int (*recovery_use)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                            uint64_t now_sec);
+        int (*failures_get)(struct ehr_store_backend *b, int64_t user_id, struct ehr_failures *ret);
+        int (*failures_put)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_failures *f);
+        int (*failures_clear)(struct ehr_store_backend *b, int64_t user_id);
+        int (*audit_insert)(struct ehr_store_backend *b, const struct ehr_audit_row *row);
+        int (*audit_head_get)(struct ehr_store_backend *b, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]);
+        int (*audit_head_put)(struct ehr_store_backend *b, uint64_t seq, const uint8_t mac[EHR_HASH_BYTES]);
+        int (*audit_foreach)(struct ehr_store_backend *b, uint64_t since_sec, uint64_t until_sec, const char *user,
+                             int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata);
+        int (*sms_token_put)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_sms_token *t);
+        int (*sms_token_get)(struct ehr_store_backend *b, int64_t user_id, struct ehr_sms_token *ret);
+        int (*sms_token_del)(struct ehr_store_backend *b, int64_t user_id);
+        int (*sms_token_set_tries)(struct ehr_store_backend *b, int64_t user_id, uint64_t tries);
+        int (*sms_send_nth)(struct ehr_store_backend *b, int64_t user_id, uint64_t n, uint64_t *ret_sec);
+        int (*sms_send_add)(struct ehr_store_backend *b, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
+        int (*device_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                          const char *label, uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);
+        int (*device_find)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec, int64_t *ret_id);
+        int (*device_touch)(struct ehr_store_backend *b, int64_t id, uint64_t now_sec);
+        int (*device_foreach)(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const struct ehr_device *d,
+                              void *userdata), void *userdata);
+        int (*device_del)(struct ehr_store_backend *b, int64_t user_id, int64_t id);
+        int (*support_pin_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
+                               uint64_t now_sec);
+        int (*support_pin_get)(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_pin_row *ret);
+        int (*support_pin_set_state)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
+        int (*unlock_pin_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                              uint64_t now_sec);
+        int (*unlock_pin_get)(struct ehr_store_backend *b, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
+                              struct ehr_pin_state *ret_state);
+        int (*unlock_pin_set_state)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
+};
+
+/* The backends built in. */
+extern const struct ehr_store_ops ehr_store_sqlite_ops;

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The SQLite backend's own header: its connection, its statements and the
+ * helpers its files share. Only core/store/sqlite/ includes it (and with it
+ * <sqlite3.h>, through load.h). */
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "load.h"
+#include "store-backend.h"
+#include "vfs.h"
+
+enum stmt {
+        STMT_USER_ADD,
+        STMT_USER_GET,
+        STMT_USER_DEL,
+        STMT_USER_LIST,
+        STMT_TOTP_PUT,
+        STMT_TOTP_GET,
+        STMT_TOTP_USE,
+        STMT_TOTP_DEL,
+        STMT_RECOVERY_DEL,
+        STMT_RECOVERY_ADD,
+        STMT_RECOVERY_USE,
+        STMT_FAIL_GET,
+        STMT_FAIL_PUT,
+        STMT_FAIL_DEL,
+        STMT_AUDIT_INSERT,
+        STMT_AUDIT_LIST,
+        STMT_META_GET,
+        STMT_META_PUT,
+        STMT_SMS_PUT,
+        STMT_SMS_GET,
+        STMT_SMS_DEL,
+        STMT_SMS_TRIES,
+        STMT_SMS_SENDS,
+        STMT_SMS_SEND_ADD,
+        STMT_SMS_SEND_FORGET,
+        STMT_DEV_PUT,
+        STMT_DEV_FIND,
+        STMT_DEV_TOUCH,
+        STMT_DEV_LIST,
+        STMT_DEV_DEL,
+        STMT_DEV_DEL_ALL,
+        STMT_USER_SET_PROVIDER,
+        STMT_USER_SET_SMS2FA,
+        STMT_PERM_GRANT,
+        STMT_PERM_REVOKE,
+        STMT_PERM_HAS,
+        STMT_PERM_LIST,
+        STMT_SPIN_PUT,
+        STMT_SPIN_GET,
+        STMT_SPIN_STATE,
+        STMT_UPIN_PUT,
+        STMT_UPIN_GET,
+        STMT_UPIN_STATE,
+        STMT_REQ_ADD,
+        STMT_REQ_GET,
+        STMT_REQ_LIST,
+        STMT_REQ_DECIDE,
+        STMT_USER_SET_ACCOUNT,
+        STMT_USER_SET_LOCKED,
+        STMT_ID_USED,
+        STMT_GROUP_ADD,
+        STMT_GROUP_DEL,
+        STMT_GROUP_GET,
+        STMT_GROUP_MEMBER_ADD,
+        STMT_GROUP_MEMBER_DEL,
+        STMT_GROUP_LIST,
+        STMT_GROUP_MEMBERS,
+        _STMT_MAX,
+};
+
+extern const char *const ehr_sqlite_stmt_sql[_STMT_MAX];
+struct ehr_sqlite_migration {
+        int version;
+        const char *sql;
+};
+extern const struct ehr_sqlite_migration ehr_sqlite_migrations[];
+extern const size_t ehr_sqlite_migrations_n;
+
+struct ehr_store_backend {
+        sqlite3 *db;
+        sqlite3_stmt *stmts[_STMT_MAX];
+        char *db_path;
+        bool vfs_ref;
+        int wal_frames; /* frames in the WAL after this connection's last commit */
+        char bad_value[EHR_STORE_BAD_VALUE_MAX]; /* the last impossible value read */
+};
+
+static inline int errno_from_sqlite(int rc) {
+        if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                /* A side file the VFS refused: its own reason, not SQLite's CANTOPEN or IOERR. */
+                int r = ehr_store_vfs_take_refusal(NULL, 0);
+                if (r < 0)
+                        return r;
+        }
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+        case SQLITE_FULL:
+                return -EROFS;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+        case SQLITE_FORMAT:
+        case SQLITE_MISMATCH:
+                return -EUCLEAN;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        default:
+                return -EIO;
+        }
+}
+
+/* Prepared on first use and kept until ehr_store_free(): a login touches only a few. */
+static inline sqlite3_stmt *stmt(struct ehr_store_backend *s, enum stmt id) {
+        if (!s->stmts[id] &&
+            sqlite3_prepare_v3(s->db, ehr_sqlite_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                               NULL) != SQLITE_OK)
+                return NULL;
+        return s->stmts[id];
+}
+
+static inline void done(sqlite3_stmt *st) {
+        if (st) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+        }
+}
+#define _cleanup_stmt_ _cleanup_(donep)
+static inline void donep(sqlite3_stmt **st) {
+        done(*st);
+}
+
+/* Run a statement that returns no rows; returns changes() or -errno. */
+static inline int step_done(struct ehr_store_backend *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? sqlite3_changes(s->db) : errno_from_sqlite(rc ?: SQLITE_ERROR);
+        done(st);
+        return r;
+}
+
+/* Step a statement expected to return one row: 0 (a row), -ENOENT (none) or -errno. */
+static inline int step_row(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : errno_from_sqlite(rc);
+}
+
+/* Step through a result: 1 (a row), 0 (no more) or -errno. */
+static inline int step_next(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
+/* Integers come out of the store only through this reader. A row may have been
+ * edited by hand: a value outside what the code writes (a negative count, a
+ * time after 9999, a text where a number belongs) fails the read with
+ * -EOVERFLOW and is named in s->bad_value; it is never wrapped or clamped.
+ * The error is sticky, so a row reads as one expression and is checked once:
+ *         struct reader rd = { s, st };
+ *         f.count = read_uint(&rd, 0, "failures.count", EHR_STORE_COUNT_MAX);
+ *         ...
+ *         if (rd.r < 0) return rd.r; */
+struct reader {
+        struct ehr_store_backend *s;
+        sqlite3_stmt *st;
+        int r;
+};
+
+#define ID_MAX INT64_MAX
+#define UID_MAX ((int64_t) UINT32_MAX - 1) /* (uid_t) -1 is no uid */
+
+static inline int64_t read_int(struct reader *rd, int col, const char *what, int64_t min, int64_t max) {
+        if (rd->r < 0)
+                return 0;
+        int type = sqlite3_column_type(rd->st, col); /* before any conversion */
+        sqlite3_int64 v = sqlite3_column_int64(rd->st, col);
+        if (type == SQLITE_INTEGER && v >= min && v <= max)
+                return v;
+        if (type == SQLITE_INTEGER)
+                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s = %lld (expected %lld..%lld)", what,
+                         (long long) v, (long long) min, (long long) max);
+        else
+                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s is not an integer", what);
+        rd->r = -EOVERFLOW;
+        return 0;
+}
+
+static inline uint64_t read_uint(struct reader *rd, int col, const char *what, uint64_t max) {
+        return (uint64_t) read_int(rd, col, what, 0, max > INT64_MAX ? INT64_MAX : (int64_t) max);
+}
+
+static inline uint64_t read_time(struct reader *rd, int col, const char *what) {
+        return read_uint(rd, col, what, EHR_STORE_TIME_MAX);
+}
+
+/* A lock's end: a time, or -1 for "until cleared" (UINT64_MAX, see to_i64()). */
+static inline uint64_t read_until(struct reader *rd, int col, const char *what) {
+        int64_t v = read_int(rd, col, what, -1, (int64_t) EHR_STORE_TIME_MAX);
+        return v < 0 ? UINT64_MAX : (uint64_t) v;
+}
+
+static inline bool read_bool(struct reader *rd, int col, const char *what) {
+        return read_int(rd, col, what, 0, 1) != 0;
+}
+
+/* Copy a keyed-hash column; anything but exactly EHR_HASH_BYTES is a damaged row. */
+static inline int column_hash(sqlite3_stmt *st, int col, uint8_t out[EHR_HASH_BYTES]) {
+        const void *h = sqlite3_column_blob(st, col);
+        if (!h || sqlite3_column_bytes(st, col) != (int) EHR_HASH_BYTES)
+                return -EBADMSG;
+        memcpy(out, h, EHR_HASH_BYTES);
+        return 0;
+}
+
+static inline int exec(struct ehr_store_backend *s, const char *sql) {
+        return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static inline const char *col_text(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return t ? (const char *) t : "";
+}
+
+static inline char *column_strdup(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return strdup(t ? (const char *) t : "");
+}
+
+static inline sqlite3_int64 to_i64(uint64_t v) {
+        /* SQLite integers are signed; "forever" (UINT64_MAX) is stored as -1 and read back by read_until(). */
+        return v > INT64_MAX ? -1 : (sqlite3_int64) v;
+}
+
+/* The operations (ops.c puts them in the table). */
+int ehr_sqlite_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
+                    char *err, size_t errlen);
+void ehr_sqlite_free(struct ehr_store_backend *s);
+const char *ehr_sqlite_path(const struct ehr_store_backend *s);
+const char *ehr_sqlite_bad_value(const struct ehr_store_backend *s);
+int ehr_sqlite_begin(struct ehr_store_backend *s);
+int ehr_sqlite_sync(struct ehr_store_backend *s);
+int ehr_sqlite_commit(struct ehr_store_backend *s);
+void ehr_sqlite_rollback(struct ehr_store_backend *s);
+int ehr_sqlite_wal_reserve(struct ehr_store_backend *s, uint64_t bytes);
+int ehr_sqlite_release(struct ehr_store_backend *s);
+bool ehr_sqlite_in_transaction(struct ehr_store_backend *s);
+int ehr_sqlite_user_add(struct ehr_store_backend *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
+int ehr_sqlite_user_get(struct ehr_store_backend *s, const char *login, struct ehr_user **ret);
+int ehr_sqlite_user_del(struct ehr_store_backend *s, const char *login);
+int ehr_sqlite_user_foreach(struct ehr_store_backend *s, int (*cb)(const struct ehr_user *u, void *userdata),
+                            void *userdata);
+int ehr_sqlite_user_set_provider(struct ehr_store_backend *s, int64_t user_id, int64_t provider_id);
+int ehr_sqlite_user_set_sms_2fa(struct ehr_store_backend *s, int64_t user_id, const char *id);
+int ehr_sqlite_perm_grant(struct ehr_store_backend *s, int64_t user_id, const char *perm, uint64_t now_sec,
+                          const char *by);
+int ehr_sqlite_perm_revoke(struct ehr_store_backend *s, int64_t user_id, const char *perm);
+int ehr_sqlite_perm_has(struct ehr_store_backend *s, int64_t user_id, const char *perm);
+int ehr_sqlite_perm_foreach(struct ehr_store_backend *s, int64_t user_id, int (*cb)(const char *perm, void *userdata),
+                            void *userdata);
+int ehr_sqlite_request_add(struct ehr_store_backend *s, int64_t for_id, int64_t by_id, int64_t approver_id,
+                           const char *state, const char *how, const char *note, uint64_t now_sec, int64_t *ret_id);
+int ehr_sqlite_request_get(struct ehr_store_backend *s, int64_t id, int (*cb)(const struct ehr_support_request *r,
+                           void *userdata), void *userdata);
+int ehr_sqlite_request_foreach(struct ehr_store_backend *s, int (*cb)(const struct ehr_support_request *r,
+                               void *userdata), void *userdata);
+int ehr_sqlite_request_decide(struct ehr_store_backend *s, int64_t id, const char *state, const char *how,
+                              uint64_t now_sec);
+int ehr_sqlite_user_set_account(struct ehr_store_backend *s, int64_t user_id, int64_t uid, int64_t gid,
+                                const char *home, const char *shell);
+int ehr_sqlite_user_set_locked(struct ehr_store_backend *s, int64_t user_id, bool locked);
+int ehr_sqlite_id_used(struct ehr_store_backend *s, int64_t id);
+int ehr_sqlite_group_add(struct ehr_store_backend *s, const char *name, int64_t gid);
+int ehr_sqlite_group_del(struct ehr_store_backend *s, const char *name);
+int ehr_sqlite_group_get(struct ehr_store_backend *s, const char *name, int64_t *ret_id, int64_t *ret_gid);
+int ehr_sqlite_group_member(struct ehr_store_backend *s, int64_t group_id, int64_t user_id, bool add);
+int ehr_sqlite_group_foreach(struct ehr_store_backend *s, int (*cb)(const struct ehr_group *g, void *userdata),
+                             void *userdata);
+int ehr_sqlite_group_members(struct ehr_store_backend *s, int64_t group_id, int (*cb)(const char *login,
+                             void *userdata), void *userdata);
+int ehr_sqlite_totp_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t *sealed, size_t n,
+                        const char *algorithm, unsigned digits, unsigned period, uint64_t now_sec);
+int ehr_sqlite_totp_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_store_totp_row *ret);
+int ehr_sqlite_totp_use_step(struct ehr_store_backend *s, int64_t user_id, uint64_t step);
+int ehr_sqlite_totp_del(struct ehr_store_backend *s, int64_t user_id);
+int ehr_sqlite_recovery_del(struct ehr_store_backend *s, int64_t user_id);
+int ehr_sqlite_recovery_replace(struct ehr_store_backend *s, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
+                                size_t n);
+int ehr_sqlite_recovery_use(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                            uint64_t now_sec);
+int ehr_sqlite_failures_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_failures *ret);
+int ehr_sqlite_failures_put(struct ehr_store_backend *s, int64_t user_id, const struct ehr_failures *f);
+int ehr_sqlite_failures_clear(struct ehr_store_backend *s, int64_t user_id);
+int ehr_sqlite_audit_insert(struct ehr_store_backend *s, const struct ehr_audit_row *row);
+int ehr_sqlite_audit_head_get(struct ehr_store_backend *s, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]);
+int ehr_sqlite_audit_head_put(struct ehr_store_backend *s, uint64_t seq, const uint8_t mac[EHR_HASH_BYTES]);
+int ehr_sqlite_audit_foreach(struct ehr_store_backend *s, uint64_t since_sec, uint64_t until_sec, const char *user,
+                             int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata);
+int ehr_sqlite_sms_token_put(struct ehr_store_backend *s, int64_t user_id, const struct ehr_sms_token *t);
+int ehr_sqlite_sms_token_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_sms_token *ret);
+int ehr_sqlite_sms_token_del(struct ehr_store_backend *s, int64_t user_id);
+int ehr_sqlite_sms_token_set_tries(struct ehr_store_backend *s, int64_t user_id, uint64_t tries);
+int ehr_sqlite_sms_send_nth(struct ehr_store_backend *s, int64_t user_id, uint64_t n, uint64_t *ret_sec);
+int ehr_sqlite_sms_send_add(struct ehr_store_backend *s, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
+int ehr_sqlite_device_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                          const char *label, uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);
+int ehr_sqlite_device_find(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec, int64_t *ret_id);
+int ehr_sqlite_device_touch(struct ehr_store_backend *s, int64_t id, uint64_t now_sec);
+int ehr_sqlite_device_foreach(struct ehr_store_backend *s, int64_t user_id, int (*cb)(const struct ehr_device *d,
+                              void *userdata), void *userdata);
+int ehr_sqlite_device_del(struct ehr_store_backend *s, int64_t user_id, int64_t id);
+int ehr_sqlite_support_pin_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t *sealed, size_t n,
+                               uint64_t now_sec);
+int ehr_sqlite_support_pin_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_store_pin_row *ret);
+int ehr_sqlite_support_pin_set_state(struct ehr_store_backend *s, int64_t user_id, const struct ehr_pin_state *st);
+int ehr_sqlite_unlock_pin_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                              uint64_t now_sec);
+int ehr_sqlite_unlock_pin_get(struct ehr_store_backend *s, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
+                              struct ehr_pin_state *ret_state);
+int ehr_sqlite_unlock_pin_set_state(struct ehr_store_backend *s, int64_t user_id, const struct ehr_pin_state *st);
