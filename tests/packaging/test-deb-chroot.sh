@@ -18,7 +18,7 @@ suite=bookworm
 t0=$(date +%s)
 
 skip() { echo "SKIP: $*"; exit 77; }
-phase() { echo "== $* ($(( $(date +%s) - t0 )) s)"; }
+phase() { echo "== [at $(( $(date +%s) - t0 )) s] $*"; }
 
 [ "$(id -u)" = 0 ] || skip "needs root: debootstrap, chroot and mounts (run the suite as root, as CI does)"
 for tool in debootstrap dpkg-buildpackage dh fakeroot unshare chroot; do
