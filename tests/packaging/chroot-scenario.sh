@@ -47,13 +47,15 @@ for f in /etc/ehr2fa/ehr2fa.conf /etc/pam.d/ehr2fa-admin; do
 done
 [ "$(stat -c %a:%U:%G /usr/libexec/ehr2fa/ehr2fa-helper)" = 4755:root:root ] \
         && ok "ehr2fa-helper setuid root" || bad "ehr2fa-helper is $(stat -c %a:%U:%G /usr/libexec/ehr2fa/ehr2fa-helper)"
-for f in /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket /usr/lib/tmpfiles.d/ehr2fa.conf \
+missing=0
+for f in /usr/libexec/ehr2fa/ehr2fa-sms-send /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket \
+                /usr/lib/tmpfiles.d/ehr2fa.conf \
                 /usr/share/man/man8/pam_ehr2fa.8.gz /usr/share/man/man8/ehr2fa-admin.8.gz /usr/share/man/man5/ehr2fa.conf.5.gz \
                 /usr/share/man/man8/ehr2fad.8.gz /usr/share/man/man8/libnss_ehr.so.2.8.gz \
                 /usr/share/bash-completion/completions/ehr2fa-admin /usr/share/bash-completion/completions/ehr2fa; do
-        [ -e "$f" ] || bad "missing $f"
+        [ -e "$f" ] || { bad "missing $f"; missing=1; }
 done
-ok "units, tmpfiles.d, man pages and completion in place"
+[ $missing = 0 ] && ok "text sender, units, tmpfiles.d, man pages and completion in place"
 [ -e /etc/systemd/system/sockets.target.wants/ehr2fad.socket ] && ok "ehr2fad.socket enabled" \
         || bad "ehr2fad.socket not enabled"
 [ -e /etc/systemd/system/multi-user.target.wants/ehr2fad.service ] && bad "ehr2fad.service enabled on its own" || true
