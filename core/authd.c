@@ -82,12 +82,42 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
         return 0;
 }
 
+struct ehr_authd_conn {
+        struct ehr_config cfg; /* the last config a request on this connection carried, else the defaults */
+};
+
+struct ehr_authd_conn *ehr_authd_conn_new(void) {
+        struct ehr_authd_conn *c = malloc(sizeof *c);
+        if (c)
+                ehr_config_init(&c->cfg);
+        return c;
+}
+
+struct ehr_authd_conn *ehr_authd_conn_free(struct ehr_authd_conn *c) {
+        if (c) {
+                ehr_config_done(&c->cfg);
+                free(c);
+        }
+        return NULL;
+}
+
+/* A request with cfg.* fields sets the connection's config (all of it: the fields
+ * on top of the defaults; a bad one leaves the defaults); one without keeps it. */
 static int config_from(const struct ehr_wire *req, struct ehr_config *c) {
+        bool fresh = false;
         for (size_t i = 0; i < req->n; i++)
                 if (strncmp(req->key[i], "cfg.", 4) == 0) {
+                        if (!fresh) {
+                                ehr_config_done(c);
+                                ehr_config_init(c);
+                                fresh = true;
+                        }
                         int r = ehr_config_set(c, req->key[i] + 4, req->value[i]);
-                        if (r < 0)
+                        if (r < 0) {
+                                ehr_config_done(c);
+                                ehr_config_init(c);
                                 return r == -ENOMEM ? r : -EINVAL;
+                        }
                 }
         return 0;
 }
@@ -155,15 +185,15 @@ static const struct {
 };
 
 /* The request's who, when and policy. Returns 0 or a negative errno (a bad request). */
-static int request_from(const struct ehr_wire *req, struct ehr_config *c, struct ehr_login_req *q) {
+static int request_from(struct ehr_authd_conn *conn, const struct ehr_wire *req, struct ehr_login_req *q) {
         uint64_t version = 0;
-        *q = (struct ehr_login_req) { .cfg = c, .user = ehr_wire_get(req, "user"),
+        *q = (struct ehr_login_req) { .cfg = &conn->cfg, .user = ehr_wire_get(req, "user"),
                                       .source = ehr_wire_get(req, "source") };
         if (ehr_wire_getu(req, "v", &version) < 0 || version != EHR_WIRE_VERSION)
                 return -EPROTONOSUPPORT;
         if (!ehr_wire_get(req, "op") || !q->user || !q->source || ehr_wire_getu(req, "now", &q->now_sec) < 0)
                 return -EBADMSG;
-        return config_from(req, c);
+        return config_from(req, &conn->cfg);
 }
 
 /* Our store, open. Why it cannot be opened goes to notice once per reason, not per request. */
@@ -198,30 +228,26 @@ static int run_op(struct ehr_authd *d, const struct ehr_login_req *q, const stru
         return r;
 }
 
-int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr_wire *reply, char *summary,
-                     size_t summary_len, char *notice, size_t notice_len) {
-        struct ehr_config c;
+int ehr_authd_handle(struct ehr_authd *d, struct ehr_authd_conn *conn, const struct ehr_wire *req,
+                     struct ehr_wire *reply, char *summary, size_t summary_len, char *notice, size_t notice_len) {
         struct ehr_login_req q;
         const char *op = ehr_wire_get(req, "op");
 
         reply->len = 0;
         notice[0] = 0;
-        ehr_config_init(&c);
         snprintf(summary, summary_len, "op=%s", op && strlen(op) < 16 ? op : "?");
-        int r = request_from(req, &c, &q);
+        int r = request_from(conn, req, &q);
         if (r < 0) {
                 (void) ehr_wire_addi(reply, "r", r);
                 snprintf(summary + strlen(summary), summary_len - strlen(summary), " r=%d (bad request)", r);
-                ehr_config_done(&c);
                 return r;
         }
-        r = use_store(d, &c, notice, notice_len);
+        r = use_store(d, q.cfg, notice, notice_len);
         if (r >= 0)
                 r = run_op(d, &q, req, reply, notice, notice_len);
         if (reply->len == 0)
                 (void) ehr_wire_addi(reply, "r", r);
         snprintf(summary + strlen(summary), summary_len - strlen(summary), " user=%s r=%d",
                  ehr_login_valid(q.user) ? q.user : "(invalid name)", r);
-        ehr_config_done(&c);
         return 0;
 }

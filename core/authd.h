@@ -3,8 +3,9 @@
 
 /* What ehr2fad answers: the steps of a login (core/login.c) on a store the daemon
  * keeps open, so that a login costs no SQLite open, schema parse, WAL setup or
- * checkpoint. The policy is the caller's: each request carries its effective
- * config, applied with the same core functions the module runs in-process. The
+ * checkpoint. The policy is the caller's: the first request on a connection
+ * carries its effective config, applied with the same core functions the
+ * module runs in-process. The
  * requests and replies are in core/login-remote.h, the client's side. Nothing
  * here logs: what the daemon should say is handed back to it. */
 
@@ -22,14 +23,22 @@ static inline void ehr_authd_freep(struct ehr_authd **d) {
         *d = ehr_authd_free(*d);
 }
 
-/* Answer one request into reply (a fresh message). Returns 0 when a reply was
+/* What ehr2fad keeps per connection: the config its requests carried. */
+struct ehr_authd_conn;
+struct ehr_authd_conn *ehr_authd_conn_new(void);
+struct ehr_authd_conn *ehr_authd_conn_free(struct ehr_authd_conn *c);
+static inline void ehr_authd_conn_freep(struct ehr_authd_conn **c) {
+        *c = ehr_authd_conn_free(*c);
+}
+
+/* Answer one request on connection conn into reply (a fresh message). Returns 0 when a reply was
  * built (its r says how the operation went), or a negative errno when the
  * request itself was unusable (the reply then holds just r). summary gets one
  * line for the daemon's debug log: op, user (when a valid login) and r, never a
  * secret. notice gets a line to log now, or "": why the store cannot be opened
  * (once per reason), a WAL that could not be sized, a statement left open. */
-int ehr_authd_handle(struct ehr_authd *d, const struct ehr_wire *req, struct ehr_wire *reply, char *summary,
-                     size_t summary_len, char *notice, size_t notice_len);
+int ehr_authd_handle(struct ehr_authd *d, struct ehr_authd_conn *conn, const struct ehr_wire *req,
+                     struct ehr_wire *reply, char *summary, size_t summary_len, char *notice, size_t notice_len);
 
 /* Open the store now (at startup: to fail early with a message), or check that
  * the open one is still the store at store_dir. Returns 0, 1 when open but with

@@ -27,11 +27,32 @@ static struct ehr_wire *request(const struct ehr_login_req *q, const char *op) {
                 return NULL;
         if (ehr_wire_addu(w, "v", EHR_WIRE_VERSION) < 0 || ehr_wire_add(w, "op", op) < 0 ||
             ehr_wire_add(w, "user", q->user) < 0 || ehr_wire_addu(w, "now", q->now_sec) < 0 ||
-            ehr_wire_add(w, "source", q->source) < 0 || ehr_wire_add_config(w, q->cfg) < 0) {
+            ehr_wire_add(w, "source", q->source) < 0) {
                 ehr_wire_free(w);
                 return NULL;
         }
         return w;
+}
+
+/* Send req on our connection, or on a new one (with the config: the first
+ * request of a connection carries it, and the daemon keeps it for the rest). */
+static int exchange(struct ehr_remote *c, const struct ehr_login_req *q, struct ehr_wire *req,
+                    struct ehr_wire *reply) {
+        size_t len = req->len;
+        if (!c->connected) {
+                int fd = ehr_wire_connect(c->path);
+                if (fd < 0)
+                        return fd;
+                c->fd = fd;
+                c->connected = true;
+                c->cfg_sent = false;
+        }
+        if (!c->cfg_sent && ehr_wire_add_config(req, q->cfg) < 0)
+                return -ENOBUFS;
+        int r = ehr_wire_exchange(c->fd, q->cfg->store_timeout_ms, req, reply);
+        c->cfg_sent = c->cfg_sent || r >= 0;
+        req->len = len; /* as it was, for a second try */
+        return r;
 }
 
 static int put_device(struct ehr_wire *w, const struct ehr_device_id *d) {
@@ -60,22 +81,16 @@ void ehr_remote_get_device(const struct ehr_wire *w, struct ehr_device_id *ret) 
  * ehr2fad closes a connection that has been quiet for minutes (a long prompt), or
  * the least recently used one when it needs the room: then it never read this
  * request, which goes again on a new connection. */
-static int send_request(struct ehr_remote *c, const struct ehr_login_req *q, const struct ehr_wire *req,
+static int send_request(struct ehr_remote *c, const struct ehr_login_req *q, struct ehr_wire *req,
                         struct ehr_wire *reply, int *ret_r) {
         int64_t v, r = -ENOTCONN;
         if (c->connected) {
-                r = ehr_wire_exchange(c->fd, q->cfg->store_timeout_ms, req, reply);
+                r = exchange(c, q, req, reply);
                 if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ECONNABORTED)
                         ehr_remote_close(c);
         }
-        if (!c->connected) {
-                int fd = ehr_wire_connect(c->path);
-                if (fd < 0)
-                        return fd;
-                c->fd = fd;
-                c->connected = true;
-                r = ehr_wire_exchange(fd, q->cfg->store_timeout_ms, req, reply);
-        }
+        if (!c->connected)
+                r = exchange(c, q, req, reply);
         if (r < 0) {
                 /* A connection that failed a request is not used again. */
                 ehr_remote_close(c);
@@ -88,7 +103,7 @@ static int send_request(struct ehr_remote *c, const struct ehr_login_req *q, con
 }
 
 /* A request whose reply is just "r". */
-static int call(struct ehr_remote *c, const struct ehr_login_req *q, const struct ehr_wire *req, int *ret_r) {
+static int call(struct ehr_remote *c, const struct ehr_login_req *q, struct ehr_wire *req, int *ret_r) {
         _cleanup_(ehr_wire_freep) struct ehr_wire *reply = ehr_wire_new();
         return reply ? send_request(c, q, req, reply, ret_r) : -ENOMEM;
 }

@@ -6,9 +6,11 @@
  * login costs no SQLite open. One connection carries all the requests of a
  * login (a connection costs more than a request).
  *
- * Requests (core/wire.h) carry "v" = 1, "op", "user", "now", "source", and the
- * caller's whole effective config as "cfg.KEY" fields: the daemon applies
- * exactly that policy.
+ * Requests (core/wire.h) carry "v" = 1, "op", "user", "now", "source". The first
+ * request on a connection also carries the caller's whole effective config as
+ * "cfg.KEY" fields: the daemon applies exactly that policy to it and to every
+ * later request on the connection (one without cfg.* fields keeps it), so a
+ * login's config is encoded, sent and parsed once, not per request.
  *   begin   with trust=1 and dev.*: the trusted-device check too.
  *           Reply: r (the user lookup) and, when 0: login, enrolled, lock_r, until, trust_r.
  *   verify  answer. Reply: r, factor, locked_until, failures, recovery_left.
@@ -26,6 +28,7 @@ struct ehr_remote {
         const char *path; /* the daemon's socket */
         int fd;
         bool connected;   /* fd is this login's connection */
+        bool cfg_sent;    /* the config went with a request on it */
 };
 
 void ehr_remote_close(struct ehr_remote *c);

@@ -50,6 +50,7 @@ struct client {
         int fd;
         pid_t pid;
         uint64_t last_ms; /* connected, or last request */
+        struct ehr_authd_conn *conn;
 };
 
 static volatile sig_atomic_t stop;
@@ -126,6 +127,7 @@ static int listen_on(const char *path) {
 
 static void client_close(struct client *c, size_t *n, size_t i) {
         close(c[i].fd);
+        ehr_authd_conn_free(c[i].conn);
         c[i] = c[--*n];
 }
 
@@ -195,9 +197,14 @@ static void accept_all(int lfd, struct client *c, size_t *n, size_t max) {
                         close(fd);
                         continue;
                 }
+                struct ehr_authd_conn *conn = ehr_authd_conn_new();
+                if (!conn) {
+                        close(fd);
+                        return;
+                }
                 if (*n == max)
                         client_close_lru(c, n);
-                c[(*n)++] = (struct client) { .fd = fd, .pid = cred.pid, .last_ms = ehr_monotonic_msec() };
+                c[(*n)++] = (struct client) { .fd = fd, .pid = cred.pid, .last_ms = ehr_monotonic_msec(), .conn = conn };
         }
 }
 
@@ -221,7 +228,7 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
                 snprintf(summary, sizeof summary, "malformed request (%zd bytes)", n);
                 (void) ehr_wire_addi(reply, "r", -EBADMSG);
         } else
-                (void) ehr_authd_handle(d, req, reply, summary, sizeof summary, notice, sizeof notice);
+                (void) ehr_authd_handle(d, c->conn, req, reply, summary, sizeof summary, notice, sizeof notice);
         uint64_t t1 = ehr_monotonic_usec();
         if (notice[0])
                 fprintf(stderr, "ehr2fad: %s\n", notice);
@@ -342,8 +349,8 @@ static bool serve_all(struct ehr_authd *d, int lfd, size_t max_clients, bool deb
                 if (pfd[0].revents & POLLIN)
                         accept_all(lfd, clients, &n, max_clients);
         }
-        for (size_t i = 0; clients && i < n; i++)
-                close(clients[i].fd);
+        while (clients && n > 0)
+                client_close(clients, &n, n - 1);
         return ok;
 }
 

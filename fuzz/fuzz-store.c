@@ -423,7 +423,11 @@ static void daemon_request(struct ehr_authd *d, const struct ehr_config *c, cons
                 die("daemon request", op);
         if (ehr_wire_parse(req) < 0) /* as ehr2fad reads a datagram */
                 die("daemon request does not parse", op);
-        (void) ehr_authd_handle(d, req, reply, summary, sizeof summary, notice, sizeof notice);
+        struct ehr_authd_conn *conn = ehr_authd_conn_new();
+        if (!conn)
+                die("daemon connection", op);
+        (void) ehr_authd_handle(d, conn, req, reply, summary, sizeof summary, notice, sizeof notice);
+        ehr_authd_conn_free(conn);
         memcpy(back->data, reply->data, reply->len);
         back->len = reply->len;
         if (ehr_wire_parse(back) < 0 || ehr_wire_geti(back, "r", &r) < 0 || r > 0)

@@ -93,6 +93,47 @@ class Daemon(EnvTestCase):
         self.assertEqual(len(connects), 1, connects)
         self.assertTrue(self.served("begin") and self.served("verify"), self.env.daemon_lines())
 
+    def test_config_goes_once_per_connection(self):
+        """The first request on a connection carries the module's config; the daemon
+        applies it to the later requests on that connection, so a login's config is
+        encoded, sent and parsed once, not with every request."""
+        need_strace()
+        self.env.start_daemon()
+        now = str(int(time.time()))
+        base = dict(v="1", user="alice", now=now, source="service=test")
+        wrong = "000000" if oath() != "000000" else "111111"
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect(self.env.daemon_sock)
+        s.send(wire(op="begin", **base, **{"cfg.store_dir": self.env.store, "cfg.deny": "2"}))
+        self.assertEqual(unwire(s.recv(65536))["r"], "0")
+        for _ in range(2):
+            s.send(wire(op="verify", answer=wrong, **base))
+            reply = unwire(s.recv(65536))
+        s.close()
+        # Checked on our store, and deny = 2 (the connection's) locked at the second failure.
+        self.assertEqual(reply["r"], str(-errno.EACCES))
+        self.assertNotEqual(reply["locked_until"], "0")
+        # A new connection starts from the defaults, whose store is not the daemon's.
+        t = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        t.settimeout(5)
+        t.connect(self.env.daemon_sock)
+        t.send(wire(op="begin", **base))
+        self.assertEqual(unwire(t.recv(65536))["r"], str(-errno.EXDEV))
+        t.close()
+        # The module's verify request is a fraction of its begin, which carried the config.
+        self.env.admin("lockout", "clear", "alice")
+        trace = os.path.join(self.env.dir, "sends")
+        self.assertLoginOK(self.env.login("alice", oath(), syscalls=(("connect", "sendto"), trace)))
+        with open(trace) as f:
+            lines = f.read().splitlines()
+        fd = [l.split("(", 1)[1].split(",", 1)[0] for l in lines if "connect(" in l and self.env.daemon_sock in l]
+        self.assertEqual(len(fd), 1, lines)
+        sizes = [int(l.rsplit("=", 1)[1]) for l in lines if l.split("(", 1)[0].endswith("sendto") and
+                 l.split("(", 1)[1].startswith(fd[0] + ",")]
+        self.assertEqual(len(sizes), 2, lines)
+        self.assertLess(sizes[1] * 3, sizes[0], sizes)
+
     def test_connections_are_served_side_by_side(self):
         """A login waiting at its prompt holds only its connection: another login's
         requests are answered meanwhile, and the first goes on where it was."""
