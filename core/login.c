@@ -165,11 +165,13 @@ int ehr_login_verify(struct ehr_login *l, const char *login, const char *answer,
                         return rr;
                 if (r == -ENOMEM)
                         return r;
-                bool undelivered = ehr_remote_undelivered(r);
-                remote_failed(l, r);
-                if (!undelivered)
+                if (!ehr_remote_undelivered(r)) {
+                        remote_failed(l, r);
                         return -EBUSY; /* it may have counted the answer: never check it a second time */
+                }
                 /* gone before it saw the answer: check it here */
+                l->via_daemon = false;
+                ehr_remote_close(&l->remote);
         }
         int r = need_local(l, login);
         if (r < 0)
