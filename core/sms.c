@@ -134,58 +134,6 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-bool ehr_phone_is_e164(const char *s) {
-        if (!s || s[0] != '+' || !is_digit(s[1]) || s[1] == '0')
-                return false;
-        size_t n = 0;
-        for (const char *p = s + 1; *p; p++, n++)
-                if (!is_digit(*p) || n >= EHR_PHONE_DIGITS_MAX)
-                        return false;
-        return n >= EHR_PHONE_DIGITS_MIN;
-}
-
-int ehr_phone_normalize(const char *in, char *out, size_t len) {
-        char digits[EHR_PHONE_DIGITS_MAX];
-        size_t n = 0;
-        bool in_paren = false, had_paren = false;
-
-        if (!in)
-                return -EINVAL;
-        const char *p = in;
-        while (*p == ' ' || *p == '\t')
-                p++;
-        /* A leading '+' is required: without it we would have to guess the country, and a
-         * wrong guess sends a login code to a stranger. */
-        if (*p++ != '+')
-                return -EINVAL;
-        for (; *p; p++) {
-                if (is_digit(*p)) {
-                        if (n >= EHR_PHONE_DIGITS_MAX)
-                                return -EINVAL;
-                        digits[n++] = *p;
-                } else if (*p == '(') {
-                        if (had_paren)
-                                return -EINVAL;
-                        in_paren = had_paren = true;
-                } else if (*p == ')') {
-                        if (!in_paren)
-                                return -EINVAL;
-                        in_paren = false;
-                } else if (*p == ' ' || *p == '\t' || *p == '-' || *p == '.' || *p == '/')
-                        continue;
-                else
-                        return -EINVAL;
-        }
-        if (in_paren || n < EHR_PHONE_DIGITS_MIN || digits[0] == '0')
-                return -EINVAL;
-        if (len < 1 + n + 1)
-                return -ERANGE;
-        out[0] = '+';
-        memcpy(out + 1, digits, n);
-        out[1 + n] = 0;
-        return 0;
-}
-
 const char *ehr_phone_mask(const char *phone, char *buf, size_t len) {
         char last[2] = {};
         size_t n = 0;
@@ -203,38 +151,6 @@ const char *ehr_phone_mask(const char *phone, char *buf, size_t len) {
         else
                 snprintf(buf, len, "***%c%c", last[0], last[1]);
         return buf;
-}
-
-/* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF): the generic
- * body is JSON, which must be valid Unicode, and a gateway that rejects it would
- * look to the user like a lost SMS. */
-static bool utf8_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *) s;
-        while (*p) {
-                unsigned c = *p;
-                size_t k;
-                uint32_t cp, min;
-                if (c < 0x80) {
-                        p++;
-                        continue;
-                } else if ((c & 0xe0) == 0xc0) {
-                        k = 1, cp = c & 0x1f, min = 0x80;
-                } else if ((c & 0xf0) == 0xe0) {
-                        k = 2, cp = c & 0x0f, min = 0x800;
-                } else if ((c & 0xf8) == 0xf0) {
-                        k = 3, cp = c & 0x07, min = 0x10000;
-                } else
-                        return false;
-                for (size_t i = 1; i <= k; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i] & 0x3f);
-                }
-                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                p += 1 + k;
-        }
-        return true;
 }
 
 /* A token goes into an HTTP header: printable ASCII without spaces, so that no
@@ -675,7 +591,7 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
 
         if (ret_http_status)
                 *ret_http_status = 0;
-        if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !utf8_valid(message))
+        if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !ehr_utf8_valid(message))
                 return -EINVAL;
         r = global_init_once();
         if (r < 0)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "field.h" /* ehr_phone_normalize(), ehr_utf8_valid() */
 #include "util.h"
 
 /* Defaults applied when a timeout is 0, and the ceiling we accept: the login
@@ -25,11 +26,6 @@
 #define EHR_SMS_MESSAGE_MAX 1600U
 /* Longest API token file we read: real tokens are well under 200 bytes. */
 #define EHR_SMS_TOKEN_MAX 4096U
-/* E.164: '+', a country code that does not start with 0, at most 15 digits. */
-#define EHR_PHONE_DIGITS_MIN 7U
-#define EHR_PHONE_DIGITS_MAX 15U
-/* '+', the digits, NUL. */
-#define EHR_PHONE_E164_BYTES (1U + EHR_PHONE_DIGITS_MAX + 1U)
 /* "***" + two digits + NUL. */
 #define EHR_PHONE_MASK_BYTES 6U
 /* A Twilio alphanumeric sender ID is at most 11 characters. */
@@ -137,16 +133,6 @@ char *ehr_sms_token_free(char *token);
 static inline void ehr_sms_token_freep(char **p) {
         *p = ehr_sms_token_free(*p);
 }
-
-/* Normalize a number typed by a person: "+1 (555) 123-4567", "+44 20 7946 0958",
- * "+33.1.23.45.67.89" -> "+15551234567". A leading '+' is required (we cannot guess
- * a country); spaces, '-', '.', '/' and one pair of parentheses may separate digits.
- * Returns 0, -EINVAL (not a number we accept), or -ERANGE (out smaller than needed;
- * EHR_PHONE_E164_BYTES is always enough). out is written only on success. */
-int ehr_phone_normalize(const char *in, char *out, size_t len);
-
-/* True for a string that ehr_phone_normalize() would return unchanged. */
-bool ehr_phone_is_e164(const char *s);
 
 /* "***66": the last two digits only, for logs, the audit log and prompts
  * ("code sent to the phone ending in 66"). A NULL or too short number gives "***".

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "field.h"
 #include "snapshot-format.h"
 #include "snapshot.h"
 #include "util.h"
@@ -27,25 +28,6 @@ static uint32_t slots_for(size_t n) {
 }
 
 /* ---- validation of writer input ---- */
-
-/* Free text (gecos) and paths: no field separator, no line break, no control character. */
-static bool field_valid(const char *s, size_t max) {
-        if (!s)
-                return false;
-        size_t n = 0;
-        for (const char *p = s; *p; p++, n++) {
-                unsigned char c = (unsigned char) *p;
-                if (n >= max || c < ' ' || c == 0x7f || c == ':')
-                        return false;
-        }
-        return true;
-}
-
-static bool path_valid(const char *s, bool empty_ok) {
-        if (!field_valid(s, EHR_SNAP_PATH_MAX))
-                return false;
-        return s[0] == '/' || (empty_ok && s[0] == '\0');
-}
 
 static bool id_valid(uint32_t id) {
         /* 0 would hand out root's uid or gid through a directory change; -1 means "no id" to chown(). */
@@ -180,18 +162,20 @@ static int validate_input(const struct ehr_snap_user *u, size_t nu, const struct
                           size_t *ret_members) {
         if ((nu > 0 && !u) || (ng > 0 && !g) || nu > EHR_SNAP_USERS_MAX || ng > EHR_SNAP_GROUPS_MAX)
                 return -EINVAL;
+        /* The account rules of field.h, which every writer of the store applies too: a
+         * value this refuses was refused when it was written. */
         for (size_t i = 0; i < nu; i++)
-                if (!ehr_snapshot_name_valid(u[i].name) || !id_valid(u[i].uid) || !id_valid(u[i].gid) ||
-                    !field_valid(u[i].gecos, EHR_SNAP_GECOS_MAX) || !path_valid(u[i].dir, false) ||
-                    !path_valid(u[i].shell, true))
+                if (!ehr_field_valid(EHR_FIELD_LOGIN, u[i].name) || !id_valid(u[i].uid) || !id_valid(u[i].gid) ||
+                    !ehr_field_valid(EHR_FIELD_TEXT, u[i].gecos) || !ehr_field_valid(EHR_FIELD_PATH, u[i].dir) ||
+                    !u[i].shell || (*u[i].shell && !ehr_field_valid(EHR_FIELD_PATH, u[i].shell)))
                         return -EINVAL;
         size_t total = 0;
         for (size_t i = 0; i < ng; i++) {
-                if (!ehr_snapshot_name_valid(g[i].name) || !id_valid(g[i].gid) ||
+                if (!ehr_field_valid(EHR_FIELD_GROUP, g[i].name) || !id_valid(g[i].gid) ||
                     g[i].n_members > EHR_SNAP_MEMBERS_MAX || (g[i].n_members > 0 && !g[i].members))
                         return -EINVAL;
                 for (size_t k = 0; k < g[i].n_members; k++)
-                        if (!ehr_snapshot_name_valid(g[i].members[k]))
+                        if (!ehr_field_valid(EHR_FIELD_LOGIN, g[i].members[k]))
                                 return -EINVAL;
                 total += g[i].n_members;
                 if (total > UINT32_MAX / 8U)

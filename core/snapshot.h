@@ -77,6 +77,9 @@ bool ehr_snapshot_name_valid(const char *name);
  * the parent directory (one level, 0755) when it is missing. On failure
  * nothing is left behind and `path` is untouched.
  *
+ * Names, GECOS and paths follow the rules of field.h (login, group, free
+ * text, path), the ones every writer of the store applies.
+ *
  * Returns 0, -EINVAL (a bad name, field, id 0 or (uint32_t)-1, NULL
  * pointer, or a limit exceeded), -E2BIG (more than EHR_SNAP_PROBE_MAX
  * names share one 32-bit hash, which only crafted names do), -EEXIST (a user name, uid, group name,

@@ -153,16 +153,6 @@ const char *ehr_store_bad_value(const struct ehr_store *s) {
 
 /* Validation: what a backend is given has been checked here. */
 
-bool ehr_login_valid(const char *login) {
-        size_t n = strlen(login);
-        if (n == 0 || n > EHR_LOGIN_MAX || login[0] == '-' || login[0] == '.')
-                return false;
-        for (const char *p = login; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-                        return false;
-        return true;
-}
-
 struct ehr_user *ehr_user_free(struct ehr_user *u) {
         if (!u)
                 return NULL;
@@ -180,12 +170,8 @@ struct ehr_user *ehr_user_free(struct ehr_user *u) {
 }
 
 
-static bool role_valid(const char *role) {
-        return streq(role, "provider") || streq(role, "staff");
-}
-
 int ehr_store_user_add(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id) {
-        if (!ehr_login_valid(u->login) || !role_valid(u->role))
+        if (!ehr_login_valid(u->login) || !ehr_field_valid(EHR_FIELD_ROLE, u->role))
                 return -EINVAL;
         return s->ops->user_add(s->b, u, now_sec, ret_id);
 }

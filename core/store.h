@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "crypto.h"
+#include "field.h" /* ehr_login_valid() */
 #include "totp.h"
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
@@ -180,9 +181,6 @@ int ehr_store_request_get(struct ehr_store *s, int64_t id, int (*cb)(const struc
 int ehr_store_request_foreach(struct ehr_store *s, int (*cb)(const struct ehr_support_request *r, void *userdata),
                               void *userdata);
 int ehr_store_request_decide(struct ehr_store *s, int64_t id, const char *state, const char *how, uint64_t now_sec);
-
-/* Check a login name: 1..EHR_LOGIN_MAX of [a-z0-9._-], not starting with '-'. */
-bool ehr_login_valid(const char *login);
 
 /* TOTP: the seed is sealed with the user's id and login as associated data. */
 int ehr_store_totp_put(struct ehr_store *s, const struct ehr_user *u, const uint8_t *secret, size_t n,
