@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* ehr2fa-admin: front end only. Each verb parses its arguments, calls core/,
- * prints, and maps the errno to an exit code once. */
+/* ehr2fa-admin and ehr2fa-helper: front end only. Each verb parses its arguments,
+ * calls one core operation (core/account.h, core/helpdesk.h, ...), prints, and
+ * maps the errno to an exit code once (admin_exit_from_errno()). */
 
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "account.h"
 #include "config.h"
 #include "store.h"
 
@@ -43,9 +45,16 @@ int admin_get_user(struct admin *a, const char *login, struct ehr_user **ret);
 /* Append an audit row as the caller. Returns 0 or a negative errno. */
 int admin_audit(struct admin *a, const char *user, const char *action, const char *details);
 
-/* End a transaction: commit when r >= 0, else (or when the commit fails) roll back
- * and print "cannot WHAT: reason". Returns 0 or an exit code. */
-int admin_end(struct admin *a, int r, const char *what);
+/* The context of an account operation (core/account.h) run by the caller. */
+struct ehr_op admin_op(struct admin *a);
+
+/* Print why an account operation failed and return its exit code (admin_exit_from_errno()):
+ * a bad value names the field's rule (value: the value given for op->field, or NULL);
+ * a change that reached the store but not the NSS snapshot says how to retry. */
+int admin_op_fail(struct admin *a, const struct ehr_op *op, int r, const char *what, const char *value);
+
+/* "bad LABEL 'VALUE': RULE" (label NULL: the field's name); returns EXIT_USAGE. */
+int admin_bad(enum ehr_field f, const char *label, const char *value);
 
 /* May the caller do `what`? Allowed when bootstrap (root without sudo), when
  * self_login is the caller's own login (NULL: no self-service), or when the caller
@@ -57,8 +66,10 @@ int admin_authorize(struct admin *a, const char *what, const char *self_login, c
  * standard input when it is not a terminal. Returns 0 or -errno. */
 int admin_read_secret(const char *prompt, char *buf, size_t len);
 
-/* Map a negative errno to an exit code. */
+/* The one mapping of a negative errno to an exit code: of ehr2fa-admin (and the
+ * helper's "self" verbs), and of "ehr2fa-helper unlock" (EHR_HELPER_*). */
 int admin_exit_from_errno(int r);
+int helper_exit_from_errno(int r);
 
 /* Print a message to stderr, prefixed "ehr2fa-admin: ". Returns EXIT_FAIL-style code passed. */
 int admin_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -84,13 +95,6 @@ int verb_support(struct admin *a, int argc, char **argv);
 int verb_staff(struct admin *a, int argc, char **argv);
 int verb_group(struct admin *a, int argc, char **argv);
 int verb_nss(struct admin *a, int argc, char **argv);
-
-/* System accounts (account.c). */
-const char *admin_snapshot_path(const struct admin *a);
-int admin_allocate_uid(struct admin *a, int64_t *ret);
-int admin_check_uid(struct admin *a, int64_t uid); /* 0, -EEXIST */
-/* Publish the NSS snapshot from the store. Returns 0 or an exit code (printed). */
-int admin_publish(struct admin *a);
 
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);

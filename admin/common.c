@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "audit.h"
+#include "helpdesk.h"
 
 int admin_err(int code, const char *fmt, ...) {
         va_list ap;
@@ -40,6 +41,23 @@ int admin_exit_from_errno(int r) {
                 return EXIT_PERM;
         default:
                 return EXIT_FAIL;
+        }
+}
+
+int helper_exit_from_errno(int r) {
+        switch (r) {
+        case 0:
+                return EHR_HELPER_OK;
+        case -EACCES:
+                return EHR_HELPER_WRONG;
+        case -EAGAIN:
+                return EHR_HELPER_LOCKED;
+        case -ENOENT:
+                return EHR_HELPER_NO_PIN;
+        case -EPERM:
+                return EHR_HELPER_DENIED;
+        default:
+                return EHR_HELPER_UNAVAILABLE;
         }
 }
 
@@ -97,12 +115,30 @@ int admin_audit(struct admin *a, const char *user, const char *action, const cha
         return ehr_audit_append(a->store, a->now_sec, user, a->actor, EHR_AUDIT_ADMIN, action, details, a->source);
 }
 
-int admin_end(struct admin *a, int r, const char *what) {
-        if (r >= 0)
-                r = ehr_store_commit(a->store);
-        if (r >= 0)
-                return 0;
-        ehr_store_rollback(a->store);
+struct ehr_op admin_op(struct admin *a) {
+        return (struct ehr_op) {
+                .store = a->store, .cfg = &a->cfg, .now_sec = a->now_sec, .actor = a->actor, .source = a->source,
+        };
+}
+
+int admin_bad(enum ehr_field f, const char *label, const char *value) {
+        if (value)
+                return admin_err(EXIT_USAGE, "bad %s '%s': %s", label ?: ehr_field_name(f), value, ehr_field_rule(f));
+        return admin_err(EXIT_USAGE, "bad %s: %s", label ?: ehr_field_name(f), ehr_field_rule(f));
+}
+
+int admin_op_fail(struct admin *a, const struct ehr_op *op, int r, const char *what, const char *value) {
+        const char *path = ehr_account_snapshot_path(&a->cfg);
+        if (r == -EINVAL && *op->offender)
+                return admin_err(EXIT_FAIL, "cannot publish the NSS snapshot %s: %s '%s' breaks the rule: %s; fix or "
+                                 "delete it (the store is updated; then run 'ehr2fa-admin nss publish')", path,
+                                 op->field == EHR_FIELD_GROUP ? "group" : "the user", op->offender,
+                                 ehr_field_rule(op->field));
+        if (op->committed)
+                return admin_err(EXIT_FAIL, "cannot publish the NSS snapshot %s: %s (the store is updated; retry with "
+                                 "'ehr2fa-admin nss publish')", path, ehr_strerror(r));
+        if (r == -EINVAL && op->field != EHR_FIELD_NONE)
+                return admin_bad(op->field, NULL, value);
         return admin_err(admin_exit_from_errno(r), "cannot %s: %s", what, ehr_strerror(r));
 }
 

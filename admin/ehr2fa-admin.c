@@ -48,7 +48,36 @@ static void usage(FILE *f) {
               f);
 }
 
-int main(int argc, char **argv) {
+/* Unprivileged users reach their own Support PIN, Unlock PIN, devices and
+ * recovery codes through the setuid helper, which answers only for them. */
+static bool self_service(const char *verb) {
+        static const char *const verbs[] = { "support-pin", "unlock-pin", "device", "lockout", "recovery" };
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verb, verbs[i]))
+                        return true;
+        return false;
+}
+
+static int exec_helper(const struct admin *a, int argc, char **argv) {
+        const char *helper = getenv("EHR2FA_HELPER") ?: EHR2FA_HELPER_PATH;
+        char **args = calloc((size_t) (argc - optind + 3 + (a->json ? 1 : 0)), sizeof *args);
+        if (!args)
+                return admin_err(EXIT_FAIL, "out of memory");
+        size_t n = 0;
+        args[n++] = (char *) "ehr2fa-helper";
+        args[n++] = (char *) "self";
+        if (a->json)
+                args[n++] = (char *) "--json";
+        for (int j = optind; j < argc; j++)
+                args[n++] = argv[j];
+        execv(helper, args);
+        int r = admin_err(EXIT_STORE, "cannot run %s: %m (is ehr2fa installed?)", helper);
+        free(args);
+        return r;
+}
+
+/* Run the verb argv[0] with its arguments; the store opened first when it needs one. */
+static int run_verb(struct admin *a, int argc, char **argv) {
         static const struct {
                 const char *name;
                 int (*fn)(struct admin *a, int argc, char **argv);
@@ -63,6 +92,20 @@ int main(int argc, char **argv) {
                 { "group", verb_group, true },        { "nss", verb_nss, true },
                 { "version", verb_version, false },
         };
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(verbs[i].name, argv[0]))
+                        continue;
+                int r = verbs[i].needs_store ? admin_open_store(a, false) : 0;
+                if (r)
+                        return r;
+                /* The verb parses its own options from argv[0] = its name; reset getopt. */
+                optind = 0;
+                return verbs[i].fn(a, argc, argv);
+        }
+        return admin_err(EXIT_USAGE, "unknown command '%s'; see ehr2fa-admin --help", argv[0]);
+}
+
+int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "conf", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, 'j' },
@@ -101,26 +144,8 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
-        /* Unprivileged users reach their own Support PIN, Unlock PIN, devices and
-         * recovery codes through the setuid helper, which answers only for them. */
-        static const char *const self_service[] = { "support-pin", "unlock-pin", "device", "lockout", "recovery" };
-        if (geteuid() != 0)
-                for (size_t i = 0; i < ELEMENTSOF(self_service); i++)
-                        if (streq(argv[optind], self_service[i])) {
-                                const char *helper = getenv("EHR2FA_HELPER") ?: EHR2FA_HELPER_PATH;
-                                char **args = calloc((size_t) (argc - optind + 3 + (a.json ? 1 : 0)), sizeof *args);
-                                if (!args)
-                                        return admin_err(EXIT_FAIL, "out of memory");
-                                size_t n = 0;
-                                args[n++] = (char *) "ehr2fa-helper";
-                                args[n++] = (char *) "self";
-                                if (a.json)
-                                        args[n++] = (char *) "--json";
-                                for (int j = optind; j < argc; j++)
-                                        args[n++] = argv[j];
-                                execv(helper, args);
-                                return admin_err(EXIT_STORE, "cannot run %s: %m (is ehr2fa installed?)", helper);
-                        }
+        if (geteuid() != 0 && self_service(argv[optind]))
+                return exec_helper(&a, argc, argv);
 
         if (sodium_init() < 0)
                 return admin_err(EXIT_FAIL, "libsodium failed to initialise");
@@ -133,23 +158,7 @@ int main(int argc, char **argv) {
         }
         admin_set_actor(&a, true);
 
-        int vind = optind;
-        const char *verb = argv[vind];
-        r = -1;
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                if (!streq(verbs[i].name, verb))
-                        continue;
-                if (verbs[i].needs_store && (r = admin_open_store(&a, false)) != 0)
-                        break;
-                /* The verb parses its own options from argv[0] = its name; reset getopt. */
-                optind = 0;
-                r = verbs[i].fn(&a, argc - vind, argv + vind);
-                break;
-        }
-        if (r == -1) {
-                admin_err(EXIT_USAGE, "unknown command '%s'; see ehr2fa-admin --help", verb);
-                r = EXIT_USAGE;
-        }
+        r = run_verb(&a, argc - optind, argv + optind);
         a.store = ehr_store_free(a.store);
         ehr_config_done(&a.cfg);
         return r;

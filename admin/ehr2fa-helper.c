@@ -58,27 +58,17 @@ static int do_unlock(struct admin *a, const char *login) {
         r = ehr_store_user_get(a->store, login, &u);
         if (r < 0) {
                 sodium_memzero(pin, sizeof pin);
-                return r == -ENOENT ? EHR_HELPER_NO_PIN : EHR_HELPER_UNAVAILABLE;
+                return helper_exit_from_errno(r); /* no such user: no PIN */
         }
         uint64_t until = 0;
         char source[160];
         snprintf(source, sizeof source, "tool=ehr2fa-helper uid=%u", (unsigned) getuid());
         r = ehr_unlock_pin_verify(a->store, &a->cfg, u, pin, a->now_sec, source, &until);
         sodium_memzero(pin, sizeof pin);
-        switch (r) {
-        case 0:
-                return EHR_HELPER_OK;
-        case -EACCES:
+        /* A failed PIN costs a delay, so that guessing through the helper is slow. */
+        if (r == -EACCES || r == -EAGAIN)
                 usleep(FAIL_DELAY_US);
-                return EHR_HELPER_WRONG;
-        case -EAGAIN:
-                usleep(FAIL_DELAY_US);
-                return EHR_HELPER_LOCKED;
-        case -ENOENT:
-                return EHR_HELPER_NO_PIN;
-        default:
-                return EHR_HELPER_UNAVAILABLE;
-        }
+        return helper_exit_from_errno(r);
 }
 
 /* Self-service: the verb must act on the caller's own account. */

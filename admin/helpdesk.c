@@ -61,19 +61,14 @@ int verb_perm(struct admin *a, int argc, char **argv) {
                         printf("]\n");
                 return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list: %s", ehr_strerror(r)) : 0;
         }
-        for (int i = 3; i < argc; i++)
-                if (!ehr_perm_valid(argv[i]))
-                        return admin_err(EXIT_USAGE, "unknown permission '%s': manage_accounts, help_desk or audit_export",
-                                         argv[i]);
-        r = ehr_store_begin(a->store);
-        for (int i = 3; r >= 0 && i < argc; i++) {
-                r = grant ? ehr_store_perm_grant(a->store, u->id, argv[i], a->now_sec, a->actor)
-                          : ehr_store_perm_revoke(a->store, u->id, argv[i]);
-                if (r >= 0)
-                        r = admin_audit(a, u->login, grant ? "permission granted" : "permission revoked", argv[i]);
-        }
-        if ((r = admin_end(a, r, grant ? "grant" : "revoke")))
-                return r;
+        struct ehr_op op = admin_op(a);
+        size_t bad = 0;
+        r = ehr_account_perm_set(&op, u, grant, argv + 3, (size_t) (argc - 3), &bad);
+        if (r == -EINVAL)
+                return admin_err(EXIT_USAGE, "unknown permission '%s': manage_accounts, help_desk or audit_export",
+                                 argv[3 + bad]);
+        if (r < 0)
+                return admin_op_fail(a, &op, r, grant ? "grant" : "revoke", NULL);
         printf("%s %s.\n", grant ? "Granted to" : "Revoked from", u->login);
         return 0;
 }
@@ -276,6 +271,57 @@ static int support_approve(struct admin *a, int64_t id, bool by_pin) {
         return 0;
 }
 
+static int support_request(struct admin *a, const char *for_login, const char *by_login, const char *note) {
+        _cleanup_(ehr_user_freep) struct ehr_user *target = NULL, *by = NULL;
+        int64_t id;
+        bool needs;
+        int r;
+        if ((r = admin_authorize(a, "support request", NULL, EHR_PERM_HELP_DESK, NULL)) ||
+            (r = admin_get_user(a, for_login, &target)) || (r = admin_get_user(a, by_login, &by)))
+                return r;
+        r = ehr_support_request_create(a->store, target, by, note, a->now_sec, a->actor, a->source, &id, &needs);
+        if (r == -ENOENT)
+                return admin_err(EXIT_FAIL, "staff member %s has no primary provider to approve; set one first",
+                                 target->login);
+        if (r == -EINVAL)
+                return admin_bad(EHR_FIELD_TEXT, "note", NULL);
+        if (r < 0)
+                return admin_err(admin_exit_from_errno(r), "cannot file the request: %s", ehr_strerror(r));
+        if (needs)
+                printf("Request #%lld: provider approval is needed before assisting %s on %s's account.\n"
+                       "The provider approves with 'ehr2fa-admin support approve %lld', or calls in with their "
+                       "Support PIN ('support approve %lld --pin').\n",
+                       (long long) id, by->login, target->login, (long long) id, (long long) id);
+        else
+                printf("Request #%lld: support can assist %s with %s's account.\n", (long long) id, by->login,
+                       target->login);
+        return 0;
+}
+
+/* One request (id_arg) or all (NULL). */
+static int support_show(struct admin *a, const char *id_arg) {
+        struct json_list l = { .a = a };
+        uint64_t id = 0;
+        int r = admin_authorize(a, "support show", NULL, EHR_PERM_HELP_DESK, EHR_PERM_MANAGE_ACCOUNTS);
+        if (r)
+                return r;
+        if (id_arg && ehr_parse_uint(id_arg, 1, INT64_MAX, &id) < 0)
+                return admin_err(EXIT_USAGE, "bad request id '%s'", id_arg);
+        if (a->json)
+                printf("[");
+        if (id_arg)
+                r = ehr_store_request_get(a->store, (int64_t) id, print_request, &l);
+        else
+                r = ehr_store_request_foreach(a->store, print_request, &l);
+        if (a->json)
+                printf("]\n");
+        if (r == -ENOENT)
+                return admin_err(EXIT_NOTFOUND, "no such request");
+        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot read requests: %s", ehr_strerror(r)) : 0;
+}
+
+#define SUPPORT_USAGE "usage: support request --for LOGIN --by LOGIN [--note TEXT] | approve ID [--pin] | show ID | list"
+
 int verb_support(struct admin *a, int argc, char **argv) {
         static const struct option opts[] = {
                 { "for", required_argument, NULL, 'f' },
@@ -286,10 +332,10 @@ int verb_support(struct admin *a, int argc, char **argv) {
         };
         const char *for_login = NULL, *by_login = NULL, *note = "";
         bool by_pin = false;
-        int c, r;
+        int c;
         admin_take_json(a, &argc, argv);
         if (argc < 2)
-                return admin_err(EXIT_USAGE, "usage: support request --for LOGIN --by LOGIN [--note TEXT] | approve ID [--pin] | show ID | list");
+                return admin_err(EXIT_USAGE, SUPPORT_USAGE);
         const char *sub = argv[1];
         argc--, argv++;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -309,31 +355,10 @@ int verb_support(struct admin *a, int argc, char **argv) {
                 default:
                         return EXIT_USAGE;
                 }
-
         if (streq(sub, "request")) {
-                _cleanup_(ehr_user_freep) struct ehr_user *target = NULL, *by = NULL;
                 if (!for_login || !by_login || optind != argc)
                         return admin_err(EXIT_USAGE, "usage: support request --for LOGIN --by LOGIN [--note TEXT]");
-                if ((r = admin_authorize(a, "support request", NULL, EHR_PERM_HELP_DESK, NULL)) ||
-                    (r = admin_get_user(a, for_login, &target)) || (r = admin_get_user(a, by_login, &by)))
-                        return r;
-                int64_t id;
-                bool needs;
-                r = ehr_support_request_create(a->store, target, by, note, a->now_sec, a->actor, a->source, &id, &needs);
-                if (r == -ENOENT)
-                        return admin_err(EXIT_FAIL, "staff member %s has no primary provider to approve; set one first",
-                                         target->login);
-                if (r < 0)
-                        return admin_err(admin_exit_from_errno(r), "cannot file the request: %s", ehr_strerror(r));
-                if (needs)
-                        printf("Request #%lld: provider approval is needed before assisting %s on %s's account.\n"
-                               "The provider approves with 'ehr2fa-admin support approve %lld', or calls in with their "
-                               "Support PIN ('support approve %lld --pin').\n",
-                               (long long) id, by->login, target->login, (long long) id, (long long) id);
-                else
-                        printf("Request #%lld: support can assist %s with %s's account.\n", (long long) id, by->login,
-                               target->login);
-                return 0;
+                return support_request(a, for_login, by_login, note);
         }
         if (streq(sub, "approve") && optind + 1 == argc) {
                 uint64_t id;
@@ -341,24 +366,7 @@ int verb_support(struct admin *a, int argc, char **argv) {
                         return admin_err(EXIT_USAGE, "bad request id '%s'", argv[optind]);
                 return support_approve(a, (int64_t) id, by_pin);
         }
-        if ((streq(sub, "show") && optind + 1 == argc) || (streq(sub, "list") && optind == argc)) {
-                struct json_list l = { .a = a };
-                if ((r = admin_authorize(a, "support show", NULL, EHR_PERM_HELP_DESK, EHR_PERM_MANAGE_ACCOUNTS)))
-                        return r;
-                if (a->json)
-                        printf("[");
-                if (streq(sub, "show")) {
-                        uint64_t id;
-                        if (ehr_parse_uint(argv[optind], 1, INT64_MAX, &id) < 0)
-                                return admin_err(EXIT_USAGE, "bad request id '%s'", argv[optind]);
-                        r = ehr_store_request_get(a->store, (int64_t) id, print_request, &l);
-                } else
-                        r = ehr_store_request_foreach(a->store, print_request, &l);
-                if (a->json)
-                        printf("]\n");
-                if (r == -ENOENT)
-                        return admin_err(EXIT_NOTFOUND, "no such request");
-                return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot read requests: %s", ehr_strerror(r)) : 0;
-        }
-        return admin_err(EXIT_USAGE, "usage: support request --for LOGIN --by LOGIN [--note TEXT] | approve ID [--pin] | show ID | list");
+        if ((streq(sub, "show") && optind + 1 == argc) || (streq(sub, "list") && optind == argc))
+                return support_show(a, streq(sub, "show") ? argv[optind] : NULL);
+        return admin_err(EXIT_USAGE, SUPPORT_USAGE);
 }

@@ -34,13 +34,10 @@ static int lockout_show(struct admin *a, const struct ehr_user *u) {
 }
 
 static int lockout_clear(struct admin *a, const struct ehr_user *u) {
-        int r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_failures_clear(a->store, u->id);
-        if (r >= 0)
-                r = admin_audit(a, u->login, "lockout cleared", "failure count reset");
-        if ((r = admin_end(a, r, "clear the lockout")))
-                return r;
+        struct ehr_op op = admin_op(a);
+        int r = ehr_account_lockout_clear(&op, u);
+        if (r < 0)
+                return admin_op_fail(a, &op, r, "clear the lockout", NULL);
         printf("Cleared failures and lockout of %s.\n", u->login);
         return 0;
 }

@@ -14,35 +14,23 @@ static int recovery_new(struct admin *a, int argc, char **argv) {
         r = admin_get_user(a, argv[1], &u);
         if (r)
                 return r;
-        if (!u->totp_enrolled)
+        char codes[EHR_RECOVERY_CODES][EHR_RECOVERY_DISPLAY_SIZE];
+        struct ehr_op op = admin_op(a);
+        r = ehr_account_recovery_new(&op, u, codes);
+        if (r == -ENOENT)
                 return admin_err(EXIT_NOTFOUND, "%s has no app enrolled; recovery codes back up an enrolled app: run 'totp enroll %s' first",
                                  u->login, u->login);
-
-        char codes[EHR_RECOVERY_CODES][EHR_RECOVERY_DISPLAY_SIZE];
-        uint8_t hashes[EHR_RECOVERY_CODES][EHR_HASH_BYTES];
-        ehr_recovery_generate(ehr_store_keys(a->store), u->id, EHR_RECOVERY_CODES, codes, hashes);
-
-        char details[64];
-        snprintf(details, sizeof details, "%u new codes; earlier codes void", EHR_RECOVERY_CODES);
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_recovery_replace(a->store, u->id, (const uint8_t(*)[EHR_HASH_BYTES]) hashes,
-                                               EHR_RECOVERY_CODES);
-        if (r >= 0)
-                r = admin_audit(a, u->login, "recovery codes generated", details);
-        r = admin_end(a, r, "store the recovery codes");
-        if (r == 0) {
-                printf("Recovery codes for %s. Each works once, in place of a code from the app.\n"
-                       "They are shown only now: print them or keep them somewhere safe.\n\n",
-                       u->login);
-                for (unsigned i = 0; i < EHR_RECOVERY_CODES; i++)
-                        printf("  %s\n", codes[i]);
-                printf("\nAny earlier recovery codes of %s no longer work.\n", u->login);
-                fflush(stdout);
-        }
+        if (r < 0)
+                return admin_op_fail(a, &op, r, "store the recovery codes", NULL);
+        printf("Recovery codes for %s. Each works once, in place of a code from the app.\n"
+               "They are shown only now: print them or keep them somewhere safe.\n\n",
+               u->login);
+        for (unsigned i = 0; i < EHR_RECOVERY_CODES; i++)
+                printf("  %s\n", codes[i]);
+        printf("\nAny earlier recovery codes of %s no longer work.\n", u->login);
+        fflush(stdout);
         sodium_memzero(codes, sizeof codes);
-        sodium_memzero(hashes, sizeof hashes);
-        return r;
+        return 0;
 }
 
 int verb_recovery(struct admin *a, int argc, char **argv) {

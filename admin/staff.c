@@ -116,19 +116,29 @@ static int confirm_password(struct admin *a) {
         return r == PAM_SUCCESS ? 0 : -EACCES;
 }
 
+static int setup_refused(const struct ehr_user *u, int r) {
+        switch (r) {
+        case -EINVAL:
+                return admin_err(EXIT_USAGE, "%s is not a staff member", u->login);
+        case -ENOENT:
+                return admin_err(EXIT_FAIL, "%s has no cell phone number on their staff record; add one first",
+                                 u->login);
+        case -EALREADY:
+                return admin_err(EXIT_FAIL, "2FA is already active for %s (%s)", u->login, u->sms_2fa_id);
+        default:
+                return admin_err(admin_exit_from_errno(r), "cannot set up 2FA: %s", ehr_strerror(r));
+        }
+}
+
 static int setup(struct admin *a, const char *login) {
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        char id[16], details[256];
+        char id[EHR_SMS_2FA_ID_BYTES];
+        struct ehr_op op = admin_op(a);
         int r = admin_authorize(a, "staff 2fa setup", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
         if (r || (r = admin_get_user(a, login, &u)))
                 return r;
-        if (!streq(u->role, "staff"))
-                return admin_err(EXIT_USAGE, "%s is not a staff member", u->login);
-        if (!*u->phone)
-                return admin_err(EXIT_FAIL, "%s has no cell phone number on their staff record; add one first",
-                                 u->login);
-        if (*u->sms_2fa_id)
-                return admin_err(EXIT_FAIL, "2FA is already active for %s (%s)", u->login, u->sms_2fa_id);
+        if ((r = ehr_account_staff_sms_check(&op, u)) < 0)
+                return setup_refused(u, r);
 
         printf("%s's account will be tied to their email and cell phone.\nEmail to use: %s  Cell phone to use: %s\n",
                u->name[0] ? u->name : u->login, u->email[0] ? u->email : "(none)", u->phone);
@@ -137,17 +147,8 @@ static int setup(struct admin *a, const char *login) {
                 (void) admin_audit(a, u->login, "staff 2FA setup refused", "manager's password not confirmed");
                 return admin_err(EXIT_PERM, "password not confirmed for %s; nothing changed", a->actor);
         }
-
-        snprintf(id, sizeof id, "%09u", (unsigned) randombytes_uniform(1000000000));
-        snprintf(details, sizeof details, "2FA set up for staff by %s: id %s, SMS to the phone ending in %s", a->actor,
-                 id, u->phone + (strlen(u->phone) > 2 ? strlen(u->phone) - 2 : 0));
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_user_set_sms_2fa(a->store, u->id, id);
-        if (r >= 0)
-                r = admin_audit(a, u->login, "Two-Factor Authentication set", details);
-        if ((r = admin_end(a, r, "set up 2FA")))
-                return r;
+        if ((r = ehr_account_staff_sms_setup(&op, u, id)) < 0)
+                return setup_refused(u, r);
         printf("Two-Factor Authentication is successfully set for the selected staff.\n%s: Active: %s\n"
                "At the next login %s is asked for a code: typing \"sms\" sends one to their phone; the app can be "
                "enrolled later.\n",

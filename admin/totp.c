@@ -26,121 +26,106 @@ static int read_secret_line(char *buf, size_t len) {
         return 0;
 }
 
-static int totp_enroll(struct admin *a, int argc, char **argv) {
+struct enroll_args {
+        struct ehr_otp_params p;
+        char *secret_arg;
+        bool qr, force;
+        const char *login;
+};
+
+static int parse_enroll(struct admin *a, int argc, char **argv, struct enroll_args *e) {
         static const struct option opts[] = {
                 { "secret", required_argument, NULL, 's' },   { "digits", required_argument, NULL, 'd' },
                 { "period", required_argument, NULL, 'p' },   { "algorithm", required_argument, NULL, 'a' },
                 { "no-qr", no_argument, NULL, 'Q' },          { "force", no_argument, NULL, 'f' },
                 {},
         };
-        struct ehr_otp_params p = { .digits = (unsigned) a->cfg.totp_digits, .period = (unsigned) a->cfg.totp_period };
         const char *alg = a->cfg.totp_algorithm ?: "SHA1";
-        char *secret_arg = NULL;
-        bool qr = true, force = false;
         uint64_t v;
         int c, r;
-
+        *e = (struct enroll_args) {
+                .p = { .digits = (unsigned) a->cfg.totp_digits, .period = (unsigned) a->cfg.totp_period }, .qr = true,
+        };
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
                 case 's':
-                        secret_arg = optarg;
+                        e->secret_arg = optarg;
                         break;
                 case 'd':
                         if ((r = parse_uint_arg("--digits", optarg, EHR_OTP_DIGITS_MIN, EHR_OTP_DIGITS_MAX, &v)))
                                 return r;
-                        p.digits = (unsigned) v;
+                        e->p.digits = (unsigned) v;
                         break;
                 case 'p':
                         if ((r = parse_uint_arg("--period", optarg, 10, 300, &v)))
                                 return r;
-                        p.period = (unsigned) v;
+                        e->p.period = (unsigned) v;
                         break;
                 case 'a':
                         alg = optarg;
                         break;
                 case 'Q':
-                        qr = false;
+                        e->qr = false;
                         break;
                 case 'f':
-                        force = true;
+                        e->force = true;
                         break;
                 default:
                         return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
                 return admin_err(EXIT_USAGE, "usage: totp enroll LOGIN [--secret BASE32|-] [--digits N] [--period S] [--algorithm A]");
-        if (ehr_otp_algorithm_from_string(alg, &p.algorithm) < 0)
+        if (ehr_otp_algorithm_from_string(alg, &e->p.algorithm) < 0)
                 return admin_err(EXIT_USAGE, "bad algorithm '%s': expected SHA1, SHA256 or SHA512", alg);
+        e->login = argv[optind];
+        return 0;
+}
 
-        _cleanup_(ehr_secret_freep) struct ehr_secret *secret = ehr_secret_new(EHR_OTP_SECRET_MAX);
-        if (!secret)
-                return admin_err(EXIT_FAIL, "out of memory");
-        if (secret_arg) {
-                char line[SECRET_LINE_MAX];
-                const char *b32 = secret_arg;
-                if (streq(secret_arg, "-")) {
-                        if (read_secret_line(line, sizeof line) < 0)
-                                return admin_err(EXIT_USAGE, "no secret on standard input");
-                        b32 = line;
-                }
-                int n = ehr_base32_decode(b32, secret->data, secret->len);
-                sodium_memzero(line, sizeof line);
-                /* Take the secret out of /proc/PID/cmdline as soon as it is read. */
-                sodium_memzero(secret_arg, strlen(secret_arg));
-                if (n < 0)
-                        return admin_err(EXIT_USAGE, "the secret is not valid base32 (RFC 4648: A-Z, 2-7)");
-                if (n < 10)
-                        return admin_err(EXIT_USAGE, "the secret is too short: %d bytes, at least 10 (80 bits) needed", n);
-                secret->len = (size_t) n;
-        } else {
+/* The seed: imported from --secret (the argument, or a line of standard input
+ * for "-"), or generated. Returns 0 or an exit code. */
+static int read_seed(char *secret_arg, struct ehr_secret *secret) {
+        if (!secret_arg) {
                 secret->len = EHR_TOTP_SECRET_BYTES;
                 randombytes_buf(secret->data, secret->len);
+                return 0;
         }
+        char line[SECRET_LINE_MAX] = "";
+        const char *b32 = secret_arg;
+        if (streq(secret_arg, "-")) {
+                if (read_secret_line(line, sizeof line) < 0)
+                        return admin_err(EXIT_USAGE, "no secret on standard input");
+                b32 = line;
+        }
+        int n = ehr_base32_decode(b32, secret->data, secret->len);
+        sodium_memzero(line, sizeof line);
+        /* Take the secret out of /proc/PID/cmdline as soon as it is read. */
+        sodium_memzero(secret_arg, strlen(secret_arg));
+        if (n < 0)
+                return admin_err(EXIT_USAGE, "the secret is not valid base32 (RFC 4648: A-Z, 2-7)");
+        if (n < 10)
+                return admin_err(EXIT_USAGE, "the secret is too short: %d bytes, at least 10 (80 bits) needed", n);
+        secret->len = (size_t) n;
+        return 0;
+}
 
-        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        /* Users may enroll their own phone; replacing an enrolled one is a manager's call. */
-        r = admin_authorize(a, "totp enroll", force ? NULL : argv[optind], EHR_PERM_MANAGE_ACCOUNTS, NULL);
-        if (r)
-                return r;
-        r = admin_get_user(a, argv[optind], &u);
-        if (r)
-                return r;
-        if (u->totp_enrolled && !force)
-                return admin_err(EXIT_FAIL, "%s already has an app enrolled; use 'totp reset %s' first (or --force)",
-                                 u->login, u->login);
-
-        char details[128];
-        snprintf(details, sizeof details, "%s, %s, %u digits, %u s%s", secret_arg ? "imported" : "generated",
-                 ehr_otp_algorithm_to_string(p.algorithm), p.digits, p.period, u->totp_enrolled ? ", replaced" : "");
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_totp_put(a->store, u, secret->data, secret->len, &p, a->now_sec);
-        /* A new seed makes the old recovery codes meaningless only if they leaked with the
-         * phone; keep them, as they are renewed on their own ("recovery new"). */
-        if (r >= 0)
-                r = admin_audit(a, u->login, "TOTP enrolled", details);
-        if ((r = admin_end(a, r, "enroll")))
-                return r;
-
+/* The otpauth:// URI, the QR code of exactly that URI, and the key to type in. */
+static int print_enrollment(struct admin *a, const struct ehr_user *u, const struct ehr_secret *secret,
+                            const struct ehr_otp_params *p, bool qr) {
         char b32[EHR_BASE32_ENCODED_SIZE(EHR_OTP_SECRET_MAX)];
-        (void) ehr_base32_encode(secret->data, secret->len, b32, sizeof b32);
         const char *issuer = a->cfg.issuer ?: "ehr2fa";
-
-        /* The URI goes to a memory stream first so the QR code encodes exactly what is printed. */
         char *uri = NULL;
         size_t urilen = 0;
         FILE *m = open_memstream(&uri, &urilen);
-        if (!m) {
-                sodium_memzero(b32, sizeof b32);
+        if (!m)
                 return admin_err(EXIT_FAIL, "out of memory");
-        }
+        (void) ehr_base32_encode(secret->data, secret->len, b32, sizeof b32);
         fputs("otpauth://totp/", m);
         uri_escape(m, issuer);
         fputc(':', m);
         uri_escape(m, u->login);
         fprintf(m, "?secret=%s&issuer=", b32);
         uri_escape(m, issuer);
-        fprintf(m, "&algorithm=%s&digits=%u&period=%u", ehr_otp_algorithm_to_string(p.algorithm), p.digits, p.period);
+        fprintf(m, "&algorithm=%s&digits=%u&period=%u", ehr_otp_algorithm_to_string(p->algorithm), p->digits, p->period);
         fclose(m);
 
         printf("Enrolled %s. Scan this with the phone app (Google Authenticator, Authy, FreeOTP, Microsoft Authenticator):\n\n",
@@ -156,6 +141,30 @@ static int totp_enroll(struct admin *a, int argc, char **argv) {
         return 0;
 }
 
+static int totp_enroll(struct admin *a, int argc, char **argv) {
+        struct enroll_args e;
+        int r = parse_enroll(a, argc, argv, &e);
+        if (r)
+                return r;
+        _cleanup_(ehr_secret_freep) struct ehr_secret *secret = ehr_secret_new(EHR_OTP_SECRET_MAX);
+        if (!secret)
+                return admin_err(EXIT_FAIL, "out of memory");
+        if ((r = read_seed(e.secret_arg, secret)))
+                return r;
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        /* Users may enroll their own phone; replacing an enrolled one is a manager's call. */
+        r = admin_authorize(a, "totp enroll", e.force ? NULL : e.login, EHR_PERM_MANAGE_ACCOUNTS, NULL);
+        if (r || (r = admin_get_user(a, e.login, &u)))
+                return r;
+        if (u->totp_enrolled && !e.force)
+                return admin_err(EXIT_FAIL, "%s already has an app enrolled; use 'totp reset %s' first (or --force)",
+                                 u->login, u->login);
+        struct ehr_op op = admin_op(a);
+        if ((r = ehr_account_totp_enroll(&op, u, secret, &e.p, e.secret_arg != NULL)) < 0)
+                return admin_op_fail(a, &op, r, "enroll", NULL);
+        return print_enrollment(a, u, secret, &e.p, e.qr);
+}
+
 static int totp_reset(struct admin *a, int argc, char **argv) {
         if (argc != 2)
                 return admin_err(EXIT_USAGE, "usage: totp reset LOGIN");
@@ -166,27 +175,12 @@ static int totp_reset(struct admin *a, int argc, char **argv) {
         r = admin_get_user(a, argv[1], &u);
         if (r)
                 return r;
-        r = ehr_store_begin(a->store);
-        if (r >= 0) {
-                r = ehr_store_totp_del(a->store, u->id);
-                if (r == -ENOENT) {
-                        ehr_store_rollback(a->store);
-                        return admin_err(EXIT_NOTFOUND, "%s has no app enrolled", u->login);
-                }
-        }
-        if (r >= 0)
-                r = ehr_store_recovery_del(a->store, u->id);
-        if (r >= 0)
-                r = ehr_store_failures_clear(a->store, u->id);
-        if (r >= 0)
-                r = ehr_store_sms_token_del(a->store, u->id);
-        if (r >= 0)
-                r = ehr_trust_revoke(a->store, u, 0, a->now_sec, a->actor, "2FA reset", a->source);
-        if (r >= 0)
-                r = admin_audit(a, u->login, "2FA reset",
-                                "TOTP seed, recovery codes, pending SMS token and trusted devices removed; failures cleared");
-        if ((r = admin_end(a, r, "reset 2FA")))
-                return r;
+        struct ehr_op op = admin_op(a);
+        r = ehr_account_totp_reset(&op, u);
+        if (r == -ENOENT)
+                return admin_err(EXIT_NOTFOUND, "%s has no app enrolled", u->login);
+        if (r < 0)
+                return admin_op_fail(a, &op, r, "reset 2FA", NULL);
         printf("Reset 2FA for %s: the app, recovery codes and trusted devices no longer work. Enroll again with 'totp enroll %s'.\n",
                u->login, u->login);
         return 0;

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <ctype.h>
 #include <getopt.h>
 #include <time.h>
 
@@ -7,36 +6,8 @@
 #include "helpdesk.h"
 #include "policy.h"
 
-static bool phone_valid(const char *p) {
-        /* E.164 after removing the usual separators: "+1 (555) 123-4567" is fine. */
-        size_t digits = 0;
-        for (const char *c = p; *c; c++) {
-                if (isdigit((unsigned char) *c))
-                        digits++;
-                else if (!(*c == '+' && c == p) && !strchr(" -().", *c))
-                        return false;
-        }
-        return p[0] == '+' && digits >= 8 && digits <= 15;
-}
-
-static void phone_compact(const char *in, char *out, size_t len) {
-        size_t n = 0;
-        for (const char *c = in; *c && n + 1 < len; c++)
-                if (isdigit((unsigned char) *c) || *c == '+')
-                        out[n++] = *c;
-        out[n] = 0;
-}
-
-static bool text_valid(const char *s, size_t max) {
-        if (strlen(s) > max)
-                return false;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f || *p == ':')
-                        return false;
-        return true;
-}
-
-static int user_add(struct admin *a, int argc, char **argv) {
+/* Options of "user add" into n; returns 0 or an exit code. */
+static int parse_user_add(int argc, char **argv, struct ehr_account_new *n) {
         static const struct option opts[] = {
                 { "name", required_argument, NULL, 'n' },   { "email", required_argument, NULL, 'e' },
                 { "phone", required_argument, NULL, 'p' },  { "role", required_argument, NULL, 'r' },
@@ -45,113 +16,81 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 { "home", required_argument, NULL, 'H' },   { "shell", required_argument, NULL, 'S' },
                 {},
         };
-        const char *provider = NULL, *group = NULL, *home = "", *shell = "";
-        int64_t uid = -1, gid = -1;
-        uint64_t v = 0;
-        struct ehr_user u = { .name = "", .email = "", .phone = "", .role = "staff" };
-        char phone[32] = "";
+        const char **slot[128] = {
+                ['n'] = &n->name, ['e'] = &n->email, ['p'] = &n->phone, ['r'] = &n->role, ['P'] = &n->provider,
+                ['G'] = &n->group, ['H'] = &n->home, ['S'] = &n->shell,
+        };
+        uint64_t v;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 'n':
-                        u.name = optarg;
-                        break;
-                case 'e':
-                        u.email = optarg;
-                        break;
-                case 'p':
-                        u.phone = optarg;
-                        break;
-                case 'r':
-                        u.role = optarg;
-                        break;
-                case 'P':
-                        provider = optarg;
-                        break;
-                case 'U':
+        *n = (struct ehr_account_new) { .uid = -1 };
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c == 'U') {
                         if (parse_uint_arg("--uid", optarg, 1000, UINT32_MAX - 1, &v))
                                 return EXIT_USAGE;
-                        uid = (int64_t) v;
-                        break;
-                case 'G':
-                        group = optarg;
-                        break;
-                case 'H':
-                        home = optarg;
-                        break;
-                case 'S':
-                        shell = optarg;
-                        break;
-                default:
+                        n->uid = (int64_t) v;
+                } else if (c > 0 && c < 128 && slot[c])
+                        *slot[c] = optarg;
+                else
                         return EXIT_USAGE;
-                }
+        }
         if (optind + 1 != argc)
                 return admin_err(EXIT_USAGE, "usage: user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]");
-        int r = admin_authorize(a, "user add", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
-        if (r)
-                return r;
-        u.login = argv[optind];
-        if (!ehr_login_valid(u.login))
-                return admin_err(EXIT_USAGE, "bad login '%s': use 1-%u of a-z 0-9 . _ -, not starting with - or .",
-                                 u.login, EHR_LOGIN_MAX);
-        if (!streq(u.role, "provider") && !streq(u.role, "staff"))
-                return admin_err(EXIT_USAGE, "bad role '%s': expected provider or staff", u.role);
-        if (!text_valid(u.name, 128))
-                return admin_err(EXIT_USAGE, "bad name: at most 128 characters, no control characters or ':'");
-        if (*u.email && (!text_valid(u.email, 254) || !strchr(u.email, '@') || strchr(u.email, ' ')))
-                return admin_err(EXIT_USAGE, "bad email address '%s'", u.email);
-        if (*u.phone) {
-                if (!phone_valid(u.phone))
-                        return admin_err(EXIT_USAGE,
-                                         "bad phone number '%s': use international form, e.g. +15551234567", u.phone);
-                phone_compact(u.phone, phone, sizeof phone);
-                u.phone = phone;
-        }
+        n->login = argv[optind];
+        return 0;
+}
 
-        if ((*home && (home[0] != '/' || !text_valid(home, 4095))) || (*shell && (shell[0] != '/' || !text_valid(shell, 4095))))
-                return admin_err(EXIT_USAGE, "--home and --shell take absolute paths");
-        /* The account: a uid from [uid_min, uid_max] that neither the store nor the system uses. */
-        r = uid >= 0 ? admin_check_uid(a, uid) : admin_allocate_uid(a, &uid);
+/* The value given for a field of "user add", for the message that refuses it. */
+static const char *new_value(const struct ehr_account_new *n, enum ehr_field f) {
+        switch (f) {
+        case EHR_FIELD_LOGIN:
+                return n->login;
+        case EHR_FIELD_ROLE:
+                return n->role;
+        case EHR_FIELD_EMAIL:
+                return n->email;
+        case EHR_FIELD_PHONE:
+                return n->phone;
+        case EHR_FIELD_GROUP:
+                return n->group;
+        case EHR_FIELD_PROVIDER:
+                return n->provider;
+        default:
+                return NULL;
+        }
+}
+
+static int user_add_fail(struct admin *a, const struct ehr_op *op, const struct ehr_account_new *n, int r) {
+        if (r == -EEXIST && op->field == EHR_FIELD_UID)
+                return admin_err(EXIT_FAIL, "uid %lld is already in use", (long long) n->uid);
         if (r == -EEXIST)
-                return admin_err(EXIT_FAIL, "uid %lld is already in use", (long long) uid);
-        if (r < 0)
+                return admin_err(EXIT_FAIL, "user %s already exists", n->login);
+        if (r == -ENOSPC)
                 return admin_err(EXIT_FAIL, "no free uid between uid_min and uid_max: %s", ehr_strerror(r));
-        gid = uid; /* a private group of the same number, unless --group names one */
-        if (group) {
-                int64_t gid_row;
-                if (ehr_store_group_get(a->store, group, &gid_row, &gid) < 0)
-                        return admin_err(EXIT_NOTFOUND, "no such group: %s (ehr2fa-admin group add %s)", group, group);
-        }
-        _cleanup_(ehr_user_freep) struct ehr_user *prov = NULL;
-        if (provider) {
-                if ((r = admin_get_user(a, provider, &prov)))
-                        return r;
-                if (!streq(prov->role, "provider"))
-                        return admin_err(EXIT_USAGE, "%s is not a provider", provider);
-        }
-        char details[160];
-        snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role, prov ? " primary provider=" : "",
-                 prov ? prov->login : "", (long long) uid, (long long) gid);
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_user_add(a->store, &u, a->now_sec, &u.id);
-        if (r == -EEXIST) {
-                ehr_store_rollback(a->store);
-                return admin_err(EXIT_FAIL, "user %s already exists", u.login);
-        }
-        if (r >= 0 && prov)
-                r = ehr_store_user_set_provider(a->store, u.id, prov->id);
-        if (r >= 0)
-                r = ehr_store_user_set_account(a->store, u.id, uid, gid, home, shell);
-        if (r >= 0)
-                r = admin_audit(a, u.login, "user added", details);
-        /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
-        if (r >= 0)
-                r = ehr_support_pin_new(a->store, &u, a->now_sec, a->actor, a->source, NULL);
-        if ((r = admin_end(a, r, "add the user")))
+        if (r == -ENOENT && op->field == EHR_FIELD_GROUP)
+                return admin_err(EXIT_NOTFOUND, "no such group: %s (ehr2fa-admin group add %s)", n->group, n->group);
+        if (r == -ENOENT && op->field == EHR_FIELD_PROVIDER)
+                return admin_err(EXIT_NOTFOUND, "no such user: %s", n->provider);
+        if (r == -EINVAL && op->field == EHR_FIELD_PROVIDER)
+                return admin_err(EXIT_USAGE, "%s is not a provider", n->provider);
+        if (r == -EINVAL && op->field == EHR_FIELD_TEXT)
+                return admin_bad(EHR_FIELD_TEXT, "name", NULL);
+        if (r == -EINVAL && op->field == EHR_FIELD_PATH)
+                return admin_bad(EHR_FIELD_PATH, "--home or --shell", NULL);
+        return admin_op_fail(a, op, r, "add the user", new_value(n, op->field));
+}
+
+static int user_add(struct admin *a, int argc, char **argv) {
+        struct ehr_account_new n;
+        int64_t uid;
+        int r = parse_user_add(argc, argv, &n);
+        if (r || (r = admin_authorize(a, "user add", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL)))
                 return r;
-        printf("Added %s (%s), uid %lld.\n", u.login, u.role, (long long) uid);
-        return admin_publish(a);
+        struct ehr_op op = admin_op(a);
+        r = ehr_account_user_add(&op, &n, &uid);
+        if (r < 0)
+                return user_add_fail(a, &op, &n, r);
+        printf("Added %s (%s), uid %lld.\n", n.login, n.role ?: "staff", (long long) uid);
+        return 0;
 }
 
 static void format_time(uint64_t t, char *buf, size_t len) {
@@ -267,19 +206,14 @@ static int user_del(struct admin *a, int argc, char **argv) {
         int r = admin_authorize(a, "user del", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
         if (r)
                 return r;
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_user_del(a->store, login);
-        if (r == -ENOENT) {
-                ehr_store_rollback(a->store);
+        struct ehr_op op = admin_op(a);
+        r = ehr_account_user_del(&op, login);
+        if (r == -ENOENT && !op.committed)
                 return admin_err(EXIT_NOTFOUND, "no such user: %s", login);
-        }
-        if (r >= 0)
-                r = admin_audit(a, login, "user deleted", "with TOTP seed, recovery codes and failure count");
-        if ((r = admin_end(a, r, "delete the user")))
-                return r;
+        if (r < 0)
+                return admin_op_fail(a, &op, r, "delete the user", NULL);
         printf("Deleted %s.\n", login);
-        return admin_publish(a);
+        return 0;
 }
 
 /* A locked account stays in NSS (its files keep their owner) with a shell that refuses logins. */
@@ -290,16 +224,11 @@ static int user_lock(struct admin *a, int argc, char **argv, bool lock) {
         int r = admin_authorize(a, lock ? "user lock" : "user unlock", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL);
         if (r || (r = admin_get_user(a, argv[1], &u)))
                 return r;
-        r = ehr_store_begin(a->store);
-        if (r >= 0)
-                r = ehr_store_user_set_locked(a->store, u->id, lock);
-        if (r >= 0)
-                r = admin_audit(a, u->login, lock ? "account locked by administrator" : "account unlocked by administrator",
-                                lock ? "login shell set to nologin" : "login shell restored");
-        if ((r = admin_end(a, r, lock ? "lock the account" : "unlock the account")))
-                return r;
+        struct ehr_op op = admin_op(a);
+        if ((r = ehr_account_user_lock(&op, u, lock)) < 0)
+                return admin_op_fail(a, &op, r, lock ? "lock the account" : "unlock the account", NULL);
         printf("%s %s.\n", lock ? "Locked" : "Unlocked", u->login);
-        return admin_publish(a);
+        return 0;
 }
 
 int verb_user(struct admin *a, int argc, char **argv) {

@@ -3,8 +3,10 @@
 """Staff accounts end to end: ehr2fa-admin writes the store and publishes the
 snapshot; getent and id see it through libnss_ehr.so.2 (nss_wrapper)."""
 
+import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import unittest
@@ -99,6 +101,43 @@ class Accounts(EnvTestCase):
         self.assertTrue(self.nss("getent", "passwd", "nurse1").stdout.strip().endswith(":/bin/bash"))
         actions = [r["action"] for r in self.env.audit("nurse1")]
         self.assertIn("account locked by administrator", actions)
+
+    def test_unpublishable_values_refused_when_written(self):
+        """Each field has one rule, which the writer and the snapshot share: a value the
+        snapshot cannot publish is refused by the command that writes it, naming the rule,
+        and publishing keeps working for everyone else."""
+        cases = [
+            (["user", "add", "a" * 64], "bad login", "1 to 32 characters"),
+            (["user", "add", "n" * 33], "bad login", "1 to 32 characters"),
+            (["user", "add", "12345"], "bad login", "not all digits"),
+            (["user", "add", "nurse9", "--phone", "+0 (555 1234567"], "bad phone number", "international form"),
+            (["user", "add", "nurse9", "--name", "Nina\tNurse"], "bad name", "no control characters"),
+            (["user", "add", "nurse9", "--home", "/home/a:b"], "bad --home or --shell", "absolute path"),
+            (["group", "add", "4242"], "bad group name", "not all digits"),
+            (["group", "add", "g" * 33], "bad group name", "1 to 32 characters"),
+        ]
+        for args, msg, rule in cases:
+            r = self.env.admin(*args, check=False)
+            self.assertEqual(r.returncode, 2, f"{args}: {r.stderr}")
+            self.assertIn(msg, r.stderr, args)
+            self.assertIn(rule, r.stderr, args)
+        self.assertEqual(self.env.admin("--json", "user", "list").stdout.strip(), "[]")
+        # Nothing was left behind that stops the next change from being published.
+        self.env.admin("user", "add", "nurse1", "--phone", "+1 (555) 123-4567")
+        self.assertEqual(self.nss("getent", "passwd", "nurse1").returncode, 0)
+        self.assertEqual(json.loads(self.env.admin("--json", "user", "show", "nurse1").stdout)["phone"], "+15551234567")
+
+    def test_publishing_names_a_stored_value_that_breaks_a_rule(self):
+        self.env.admin("user", "add", "nurse1")
+        # A row written before the rules (or by hand): publishing says whose it is.
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("UPDATE users SET login = ? WHERE login = 'nurse1'", ("x" * 40,))
+        db.commit()
+        db.close()
+        r = self.env.admin("nss", "publish", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("x" * 40, r.stderr)
+        self.assertIn("1 to 32 characters", r.stderr)
 
     def test_enumeration(self):
         for n in ("a1", "a2", "a3"):

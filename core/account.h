@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Account operations: what adding a user, a 2FA reset, new recovery codes, a
+ * lockout clear, a group change or publishing to NSS does, written once for
+ * ehr2fa-admin and the setuid ehr2fa-helper. Each is one call that checks its
+ * input with the rules of field.h, opens its own transaction, writes, audits,
+ * commits, and, when the directory changed, publishes the NSS snapshot.
+ * Nothing here prints or logs: a call returns 0 or a negative errno and says in
+ * the struct ehr_op which input was at fault.
+ *
+ * Who may call what (permissions) is the caller's check, made before. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "field.h"
+#include "recovery.h"
+#include "store.h"
+
+#define EHR_SMS_2FA_ID_BYTES 16U
+
+struct ehr_op {
+        struct ehr_store *store;
+        const struct ehr_config *cfg;
+        uint64_t now_sec;
+        const char *actor;  /* who, for the audit log */
+        const char *source; /* "tool=ehr2fa-admin tty=...", for the audit log */
+
+        /* Out, on failure. field: the input at fault; with -EINVAL it breaks
+         * ehr_field_rule(field), with -EEXIST it is taken, with -ENOENT it names
+         * what is missing. committed: the store was changed, and a later step
+         * (publishing the snapshot) failed: retrying that step is enough. */
+        enum ehr_field field;
+        bool committed;
+        /* Publishing: the stored user or group whose value breaks a rule (it was
+         * written before the rule, or by hand), or "". */
+        char offender[EHR_LOGIN_MAX + 1];
+};
+
+/* A user to add. NULL strings are empty; role NULL is "staff"; uid < 0 allocates. */
+struct ehr_account_new {
+        const char *login, *name, *email, *phone, *role, *provider, *group, *home, *shell;
+        int64_t uid;
+};
+
+/* Add the user, their system account (uid, private or named group) and a Support
+ * PIN; audited; publishes. The phone is stored normalized (ehr_phone_normalize()).
+ * Returns 0 and the uid, -EINVAL (op->field breaks its rule, or PROVIDER is not a
+ * provider), -EEXIST (LOGIN exists, UID in use), -ENOENT (GROUP or PROVIDER
+ * missing), -ENOSPC (no free uid in the range), or -errno. */
+int ehr_account_user_add(struct ehr_op *op, const struct ehr_account_new *n, int64_t *ret_uid);
+
+/* Delete the user with their seed, codes and counters; audited; publishes. -ENOENT. */
+int ehr_account_user_del(struct ehr_op *op, const char *login);
+
+/* Lock (login shell nologin) or unlock the system account; audited; publishes. */
+int ehr_account_user_lock(struct ehr_op *op, const struct ehr_user *u, bool lock);
+
+/* Store the app's seed (replacing one only when u is enrolled and the caller
+ * forced it); audited with how it came (imported or generated) and its parameters. */
+int ehr_account_totp_enroll(struct ehr_op *op, const struct ehr_user *u, const struct ehr_secret *seed,
+                            const struct ehr_otp_params *p, bool imported);
+
+/* The 2FA reset: the seed, recovery codes, a pending SMS token and every trusted
+ * device go, the failures are cleared; audited. -ENOENT: no app enrolled. */
+int ehr_account_totp_reset(struct ehr_op *op, const struct ehr_user *u);
+
+/* Ten new recovery codes replace the earlier ones; audited. The codes are
+ * written to ret_codes (the caller shows them once and wipes them). -ENOENT: no
+ * app enrolled (recovery codes back one up). */
+int ehr_account_recovery_new(struct ehr_op *op, const struct ehr_user *u,
+                             char (*ret_codes)[EHR_RECOVERY_DISPLAY_SIZE]);
+
+/* Clear the failure count and lockout; audited. */
+int ehr_account_lockout_clear(struct ehr_op *op, const struct ehr_user *u);
+
+/* Grant or revoke permissions, all or none; audited one row each. -EINVAL: an
+ * unknown permission (its index in *reterr_index). */
+int ehr_account_perm_set(struct ehr_op *op, const struct ehr_user *u, bool grant, char *const *perms, size_t n,
+                         size_t *reterr_index);
+
+/* May a manager set up SMS 2FA for u now? 0, -EINVAL (not staff),
+ * -ENOENT (no cell phone), -EALREADY (already active). */
+int ehr_account_staff_sms_check(const struct ehr_op *op, const struct ehr_user *u);
+
+/* Set it up (after the manager's password was confirmed): the checks again, then
+ * a new id, audited. Returns 0 and the id in ret_id. */
+int ehr_account_staff_sms_setup(struct ehr_op *op, const struct ehr_user *u, char ret_id[EHR_SMS_2FA_ID_BYTES]);
+
+/* Groups; each publishes. group_add: gid < 0 allocates; returns the gid, -EINVAL
+ * (GROUP), -EEXIST (GROUP exists, UID: the gid is in use), -ENOSPC. group_del:
+ * -ENOENT. group_member: -ENOENT (no such group). */
+int ehr_account_group_add(struct ehr_op *op, const char *name, int64_t gid, int64_t *ret_gid);
+int ehr_account_group_del(struct ehr_op *op, const char *name);
+int ehr_account_group_member(struct ehr_op *op, const char *group, const struct ehr_user *u, bool add);
+
+/* Where the snapshot goes: nss_snapshot from the config, or the default. */
+const char *ehr_account_snapshot_path(const struct ehr_config *c);
+
+/* Write the NSS snapshot from the store (atomically, see snapshot.h). Returns 0,
+ * -EINVAL with op->offender and op->field naming a stored value that breaks its
+ * rule, or the errors of ehr_snapshot_write(). */
+int ehr_account_publish(struct ehr_op *op);
