@@ -250,6 +250,9 @@ int ehr_support_request_create(struct ehr_store *s, const struct ehr_user *targe
         bool needs = streq(by->role, "staff");
         int r;
 
+        if (!ehr_field_valid(EHR_FIELD_TEXT, note ?: ""))
+                return -EINVAL;
+
         /* Staff asking for a provider: that provider approves. Staff asking for staff:
          * the target's primary provider approves. Providers asking for staff: no one. */
         if (needs) {

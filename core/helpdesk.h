@@ -65,7 +65,8 @@ bool ehr_pin_valid(const char *pin);
  * provider for staff -> approved (support can assist); staff for a provider, or
  * staff for staff -> open until the provider (the target, or the target's
  * primary provider) approves. Returns 0 and the id and whether it needs approval;
- * -ENOENT when a staff target has no primary provider to approve. */
+ * -ENOENT when a staff target has no primary provider to approve, -EINVAL when the
+ * note breaks the free-text rule (EHR_FIELD_TEXT). */
 int ehr_support_request_create(struct ehr_store *s, const struct ehr_user *target, const struct ehr_user *by,
                                const char *note, uint64_t now_sec, const char *actor, const char *source,
                                int64_t *ret_id, bool *ret_needs_approval);

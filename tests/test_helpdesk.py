@@ -141,6 +141,14 @@ class Requests(Base):
         self.assertIn("support can assist", out)
         self.assertEqual(self.state(rid)["state"], "approved")
 
+    def test_note_follows_the_free_text_rule(self):
+        r = self.env.admin("support", "request", "--for", "nurse1", "--by", "drsmith", "--note", "line\nbreak",
+                           as_user="hd1", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("bad note", r.stderr)
+        self.assertIn("no control characters", r.stderr)
+        self.assertEqual(json.loads(self.env.admin("--json", "support", "list", as_user="hd1").stdout), [])
+
     def test_staff_for_provider_needs_that_provider(self):
         rid, out = self.request("drsmith", "nurse1")
         self.assertIn("provider approval is needed", out)
