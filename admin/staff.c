@@ -125,6 +125,12 @@ static int setup_refused(const struct ehr_user *u, int r) {
                                  u->login);
         case -EALREADY:
                 return admin_err(EXIT_FAIL, "2FA is already active for %s (%s)", u->login, u->sms_2fa_id);
+        case -EOPNOTSUPP:
+                return admin_err(EXIT_FAIL,
+                                 "cannot set up SMS 2FA for %s: this host sends no text messages (sms_mode = none in "
+                                 "ehr2fa.conf), so %s could not log in; configure the text gateway first, or enroll "
+                                 "the app instead ('totp enroll %s')",
+                                 u->login, u->login, u->login);
         default:
                 return admin_err(admin_exit_from_errno(r), "cannot set up 2FA: %s", ehr_strerror(r));
         }

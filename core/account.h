@@ -82,7 +82,8 @@ int ehr_account_perm_set(struct ehr_op *op, const struct ehr_user *u, bool grant
                          size_t *reterr_index);
 
 /* May a manager set up SMS 2FA for u now? 0, -EINVAL (not staff),
- * -ENOENT (no cell phone), -EALREADY (already active). */
+ * -ENOENT (no cell phone), -EALREADY (already active), -EOPNOTSUPP (this host
+ * sends no text messages, sms_mode = none: u could not log in). */
 int ehr_account_staff_sms_check(const struct ehr_op *op, const struct ehr_user *u);
 
 /* Set it up (after the manager's password was confirmed): the checks again, then

@@ -97,6 +97,10 @@ int ehr_account_staff_sms_check(const struct ehr_op *op, const struct ehr_user *
                 return -ENOENT;
         if (*u->sms_2fa_id)
                 return -EALREADY;
+        /* The code of SMS 2FA comes only by text message: without a gateway the staff
+         * member could not log in at all. */
+        if (op->cfg->sms_mode == EHR_SMS_OFF)
+                return -EOPNOTSUPP;
         return 0;
 }
 

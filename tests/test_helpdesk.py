@@ -334,7 +334,9 @@ class Permissions(Base):
 class StaffTwoFactor(Base):
     def setUp(self):
         super().setUp()
-        self.env.write_conf("admin_pam_service = ehr2fa-admin-test\n")
+        # SMS 2FA needs a text gateway (the port is never listened on: nothing is sent here).
+        self.env.write_conf("admin_pam_service = ehr2fa-admin-test\nsms_mode = generic\n"
+                            "sms_url = http://127.0.0.1:9/send\nsms_token_file = /nonexistent\n")
         with open(os.path.join(self.env.svcdir, "ehr2fa-admin-test"), "w") as f:
             f.write(f"auth required {PAM_MATRIX} passdb={self.env.passdb}\n"
                     f"account required {PAM_MATRIX} passdb={self.env.passdb}\n")
@@ -372,6 +374,16 @@ class StaffTwoFactor(Base):
         r = self.setup_2fa("mgr1", "manager-secret", login="clerk1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no cell phone", r.stderr)
+
+    def test_refused_without_a_text_gateway(self):
+        # With sms_mode = none the staff member would be locked out at the next login.
+        self.env.write_conf("admin_pam_service = ehr2fa-admin-test\n")
+        r = self.setup_2fa("mgr1", "manager-secret")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("sms_mode = none", r.stderr)
+        self.assertIn("could not log in", r.stderr)
+        self.assertNotIn("will be tied", r.stdout)  # refused before asking for the password
+        self.assertIn("Inactive", self.env.admin("staff", "list").stdout)
 
     def test_staff_is_then_asked_for_a_code(self):
         self.assertEqual(self.setup_2fa("mgr1", "manager-secret").returncode, 0)
