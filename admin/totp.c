@@ -128,8 +128,13 @@ static int print_enrollment(struct admin *a, const struct ehr_user *u, const str
         fprintf(m, "&algorithm=%s&digits=%u&period=%u", ehr_otp_algorithm_to_string(p->algorithm), p->digits, p->period);
         fclose(m);
 
-        printf("Enrolled %s. Scan this with the phone app (Google Authenticator, Authy, FreeOTP, Microsoft Authenticator):\n\n",
-               u->login);
+        if (qr)
+                printf("Enrolled %s. Scan this with the phone app (Google Authenticator, Authy, FreeOTP, Microsoft "
+                       "Authenticator):\n\n", u->login);
+        else
+                printf("Enrolled %s. Add it to the phone app (Google Authenticator, Authy, FreeOTP, Microsoft "
+                       "Authenticator) with the link or the key below.\n", u->login);
+        fflush(stdout);
         if (qr && qr_print(stdout, uri) < 0)
                 fprintf(stderr, "ehr2fa-admin: cannot draw the QR code; type the key instead, ignoring\n");
         printf("\n%s\n\nKey (to type in): %s\n", uri, b32);

@@ -4,6 +4,7 @@
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -33,6 +34,53 @@ class ErrnoWords(unittest.TestCase):
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn(f"cannot create store directory {d}/parent/store: permission denied", r.stderr)
         self.assertNotIn("wrong code", r.stderr)
+
+
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def render_terminal(text, light):
+    """Paint what a terminal shows for text (half blocks, SGR colours 0 30 37 40 47) as
+    a PGM image: a light theme draws default text black on white, a dark one white on black."""
+    default_fg, default_bg = (0, 255) if light else (255, 0)
+    rows = []
+    for line in text.splitlines():
+        fg, bg = default_fg, default_bg
+        top, bottom, pos = [], [], 0
+        for m in list(SGR.finditer(line)) + [None]:
+            chunk = line[pos:m.start() if m else len(line)]
+            for ch in chunk:
+                top.append(fg if ch in "\u2588\u2580" else bg)
+                bottom.append(fg if ch in "\u2588\u2584" else bg)
+            if not m:
+                break
+            pos = m.end()
+            for code in (m.group(1) or "0").split(";"):
+                code = int(code or 0)
+                if code == 0:
+                    fg, bg = default_fg, default_bg
+                elif code in (30, 37):
+                    fg = 0 if code == 30 else 255
+                elif code in (40, 47):
+                    bg = 0 if code == 40 else 255
+        rows += [top, bottom]
+    width = max(len(r) for r in rows) + 8
+    rows = [[default_bg] * 4 + r + [default_bg] * (width - 4 - len(r)) for r in rows]
+    rows = [[default_bg] * width] * 4 + rows + [[default_bg] * width] * 4
+    scale = 6
+    out = bytearray()
+    for r in rows:
+        line = bytes(v for v in r for _ in range(scale))
+        out += line * scale
+    return b"P5 %d %d 255\n" % (width * scale, len(rows) * scale) + bytes(out)
+
+
+def zbar_decode(pgm):
+    with tempfile.NamedTemporaryFile(suffix=".pgm") as f:
+        f.write(pgm)
+        f.flush()
+        r = subprocess.run(["zbarimg", "--raw", "-q", f.name], capture_output=True, text=True, timeout=60)
+        return r.stdout.strip()
 
 
 class Admin(EnvTestCase):
@@ -106,6 +154,28 @@ class Admin(EnvTestCase):
         r = self.env.admin("totp", "enroll", "alice", check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("totp reset", r.stderr)
+
+    def test_qr_scans_on_light_and_dark_terminals(self):
+        self.env.admin("user", "add", "alice")
+        out = self.env.admin("totp", "enroll", "alice").stdout
+        uri = [l for l in out.splitlines() if l.startswith("otpauth://totp/")][0]
+        qr = "\n".join(l for l in out.splitlines() if any(ch in l for ch in "\u2580\u2584\u2588 ") and "\x1b[" in l)
+        self.assertTrue(qr, "no QR code with colours of its own")
+        # Its colours are set, not the terminal's: every line starts black on white and resets.
+        for line in qr.splitlines():
+            self.assertTrue(line.startswith("\x1b[30;47m") and line.endswith("\x1b[0m"), repr(line))
+        if not shutil.which("zbarimg"):
+            self.skipTest("zbarimg (zbar-tools) is not installed: structure checked only")
+        for light in (True, False):
+            self.assertEqual(zbar_decode(render_terminal(qr, light)), uri, "light" if light else "dark")
+
+    def test_no_qr_does_not_say_scan(self):
+        self.env.admin("user", "add", "alice")
+        out = self.env.admin("totp", "enroll", "alice", "--no-qr").stdout
+        self.assertNotIn("Scan", out)
+        self.assertFalse(any(ch in out for ch in "\u2580\u2584\u2588"))
+        self.assertIn("otpauth://totp/", out)
+        self.assertIn("Key (to type in):", out)
 
     def test_secret_from_stdin_and_not_in_audit(self):
         self.env.admin("user", "add", "alice")
