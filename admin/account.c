@@ -52,25 +52,47 @@ static int member_change(struct admin *a, const char *group, const char *login, 
         return 0;
 }
 
+struct list_state {
+        struct admin *a;
+        size_t groups, members;
+};
+
 static int print_member(const char *login, void *userdata) {
-        size_t *n = userdata;
-        printf("%s%s", (*n)++ ? "," : "", login);
+        struct list_state *st = userdata;
+        fputs(st->members++ ? "," : "", stdout);
+        if (st->a->json)
+                json_string(stdout, login);
+        else
+                fputs(login, stdout);
         return 0;
 }
 
+/* "name:gid:member,member" as in /etc/group, or a JSON object. */
 static int print_group(const struct ehr_group *g, void *userdata) {
-        size_t n = 0;
-        printf("%s:%lld:", g->name, (long long) g->gid);
-        int r = ehr_store_group_members(((struct admin *) userdata)->store, g->id, print_member, &n);
-        printf("\n");
+        struct list_state *st = userdata;
+        if (st->a->json) {
+                printf("%s{\"name\":", st->groups ? ",\n " : "");
+                json_string(stdout, g->name);
+                printf(",\"gid\":%lld,\"members\":[", (long long) g->gid);
+        } else
+                printf("%s:%lld:", g->name, (long long) g->gid);
+        st->members = 0;
+        int r = ehr_store_group_members(st->a->store, g->id, print_member, st);
+        printf(st->a->json ? "]}" : "\n");
+        st->groups++;
         return r;
 }
 
 static int group_list(struct admin *a) {
+        struct list_state st = { .a = a };
         int r = admin_authorize(a, "group list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
         if (r)
                 return r;
-        r = ehr_store_group_foreach(a->store, print_group, a);
+        if (a->json)
+                printf("[");
+        r = ehr_store_group_foreach(a->store, print_group, &st);
+        if (a->json)
+                printf("]\n");
         return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list groups: %s", ehr_strerror(r)) : 0;
 }
 

@@ -77,6 +77,11 @@ int admin_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Accept --json after the verb too: sets a->json and removes it from argv. */
 void admin_take_json(struct admin *a, int *argc, char **argv);
 
+/* A time for people: date, time and zone ("2026-12-04 17:20:11 +0100"); "-" for 0.
+ * Returns buf; ADMIN_TIME_BYTES is enough. */
+#define ADMIN_TIME_BYTES 40U
+const char *admin_format_time(uint64_t t, char *buf, size_t len);
+
 /* JSON helpers. */
 void json_string(FILE *f, const char *s);
 
@@ -95,6 +100,10 @@ int verb_support(struct admin *a, int argc, char **argv);
 int verb_staff(struct admin *a, int argc, char **argv);
 int verb_group(struct admin *a, int argc, char **argv);
 int verb_nss(struct admin *a, int argc, char **argv);
+
+/* audit verify --file (audit-file.c): check an export, CSV or JSON. Returns 0,
+ * EXIT_TAMPER (printed: the first bad record), or another exit code. */
+int audit_verify_file(struct admin *a, const char *path);
 
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);

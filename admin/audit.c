@@ -6,10 +6,27 @@
 #include "admin.h"
 #include "audit.h"
 
-/* Accept a Unix time, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM[:SS]" (local time). */
-static int parse_time(const char *s, uint64_t *ret) {
+/* Accept a Unix time, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM[:SS]" (local time), or a
+ * time before now: "90s", "30m", "1h", "2d", "1w". */
+static int parse_time(const char *s, uint64_t now, uint64_t *ret) {
+        static const struct {
+                char unit;
+                uint64_t sec;
+        } units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 } };
+        size_t n = strlen(s);
+        uint64_t v;
         if (ehr_parse_uint(s, 0, UINT32_MAX * 2ULL, ret) >= 0)
                 return 0;
+        for (size_t i = 0; n > 1 && i < ELEMENTSOF(units); i++) {
+                char num[24];
+                if (s[n - 1] != units[i].unit || n > sizeof num)
+                        continue;
+                snprintf(num, sizeof num, "%.*s", (int) (n - 1), s);
+                if (ehr_parse_uint(num, 0, now / units[i].sec, &v) < 0)
+                        return -EINVAL;
+                *ret = now - v * units[i].sec;
+                return 0;
+        }
         struct tm tm = {};
         const char *end = strptime(s, "%Y-%m-%d", &tm);
         if (end && *end == ' ')
@@ -26,6 +43,7 @@ static int parse_time(const char *s, uint64_t *ret) {
 
 struct show_state {
         struct admin *a;
+        const char *type; /* only rows of this type, or NULL */
         size_t n;
 };
 
@@ -44,18 +62,15 @@ static void json_row(const struct ehr_audit_row *row, const char *utc) {
 
 static int show_row(const struct ehr_audit_row *row, void *userdata) {
         struct show_state *st = userdata;
+        if (st->type && !streq(st->type, row->type))
+                return 0;
         if (st->a->json) {
                 printf("%s{", st->n ? ",\n " : "");
                 json_row(row, NULL);
                 printf("}");
         } else {
-                char when[32];
-                time_t t = (time_t) row->time_sec;
-                struct tm tm;
-                if (localtime_r(&t, &tm))
-                        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-                else
-                        snprintf(when, sizeof when, "@%llu", (unsigned long long) row->time_sec);
+                char when[ADMIN_TIME_BYTES];
+                admin_format_time(row->time_sec, when, sizeof when);
                 printf("%6llu  %s  %-12s %-12s %-8s %-26s %s [%s]\n", (unsigned long long) row->seq, when, row->user,
                        row->actor, row->type, row->action, row->details, row->source);
         }
@@ -63,15 +78,18 @@ static int show_row(const struct ehr_audit_row *row, void *userdata) {
         return 0;
 }
 
+#define TIME_HELP "use YYYY-MM-DD [HH:MM[:SS]], Unix seconds, or a time ago such as 30m, 1h, 2d, 1w"
+
 static int audit_show(struct admin *a, int argc, char **argv) {
         static const struct option opts[] = {
                 { "user", required_argument, NULL, 'u' },
                 { "since", required_argument, NULL, 's' },
                 { "until", required_argument, NULL, 't' },
+                { "type", required_argument, NULL, 'T' },
                 {},
         };
         uint64_t since = 0, until = UINT64_MAX;
-        const char *user = NULL;
+        const char *user = NULL, *type = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -80,21 +98,26 @@ static int audit_show(struct admin *a, int argc, char **argv) {
                         break;
                 case 's':
                 case 't':
-                        if (parse_time(optarg, c == 's' ? &since : &until) < 0)
-                                return admin_err(EXIT_USAGE, "bad time '%s': use YYYY-MM-DD [HH:MM[:SS]] or Unix seconds",
-                                                 optarg);
+                        if (parse_time(optarg, a->now_sec, c == 's' ? &since : &until) < 0)
+                                return admin_err(EXIT_USAGE, "bad time '%s': " TIME_HELP, optarg);
+                        break;
+                case 'T':
+                        if (!streq(optarg, EHR_AUDIT_AUTH) && !streq(optarg, EHR_AUDIT_ADMIN) &&
+                            !streq(optarg, EHR_AUDIT_LOCKOUT))
+                                return admin_err(EXIT_USAGE, "bad type '%s': auth, admin or lockout", optarg);
+                        type = optarg;
                         break;
                 default:
                         return EXIT_USAGE;
                 }
         if (optind != argc)
-                return admin_err(EXIT_USAGE, "usage: audit show [--user LOGIN] [--since T] [--until T]");
+                return admin_err(EXIT_USAGE, "usage: audit show [--user LOGIN] [--since T] [--until T] [--type auth|admin|lockout]");
 
-        struct show_state st = { .a = a };
+        struct show_state st = { .a = a, .type = type };
         if (a->json)
                 printf("[");
         else
-                printf("%6s  %-19s  %-12s %-12s %-8s %-26s %s\n", "SEQ", "TIME", "USER", "ACTOR", "TYPE", "ACTION",
+                printf("%6s  %-25s  %-12s %-12s %-8s %-26s %s\n", "SEQ", "TIME", "USER", "ACTOR", "TYPE", "ACTION",
                        "DETAILS [SOURCE]");
         int r = ehr_store_audit_foreach(a->store, since, until, user, show_row, &st);
         if (a->json)
@@ -185,8 +208,8 @@ static int audit_export(struct admin *a, int argc, char **argv) {
                         break;
                 case 's':
                 case 't':
-                        if (parse_time(optarg, c == 's' ? &st.since : &st.until) < 0)
-                                return admin_err(EXIT_USAGE, "bad time '%s'", optarg);
+                        if (parse_time(optarg, a->now_sec, c == 's' ? &st.since : &st.until) < 0)
+                                return admin_err(EXIT_USAGE, "bad time '%s': " TIME_HELP, optarg);
                         break;
                 default:
                         return EXIT_USAGE;
@@ -210,139 +233,6 @@ static int audit_export(struct admin *a, int argc, char **argv) {
                  st.user ? " for user " : "", st.user ?: "");
         r = admin_audit(a, st.user ?: "", "audit exported", details);
         return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot record the export: %s", ehr_strerror(r)) : 0;
-}
-
-/* --- verifying an export (CSV) --- */
-
-/* Read one CSV record (RFC 4180: quoted fields, "" for a quote, newlines inside quotes). */
-static int csv_record(FILE *f, char **fields, size_t max, size_t *ret_n) {
-        size_t n = 0, len = 0, cap = 0;
-        char *cur = NULL;
-        bool quoted = false, any = false;
-        int ch;
-        for (;;) {
-                ch = getc(f);
-                if (ch == EOF && !any)
-                        return 0;
-                any = true;
-                if (quoted) {
-                        if (ch == EOF)
-                                goto bad;
-                        if (ch == '"') {
-                                int next = getc(f);
-                                if (next != '"') {
-                                        quoted = false;
-                                        ungetc(next, f);
-                                        continue;
-                                }
-                        }
-                } else if (ch == '"' && len == 0) {
-                        quoted = true;
-                        continue;
-                } else if (ch == ',' || ch == '\n' || ch == EOF) {
-                        if (n >= max)
-                                goto bad;
-                        if (len > 0 && cur[len - 1] == '\r' && ch != ',')
-                                len--;
-                        fields[n] = cur ? cur : strdup("");
-                        if (!fields[n])
-                                goto bad;
-                        if (cur)
-                                cur[len] = 0;
-                        n++;
-                        cur = NULL;
-                        len = cap = 0;
-                        if (ch != ',') {
-                                *ret_n = n;
-                                return 1;
-                        }
-                        continue;
-                }
-                if (len + 2 > cap) {
-                        cap = cap ? 2 * cap : 64;
-                        if (cap > 1 << 20)
-                                goto bad;
-                        char *p = realloc(cur, cap);
-                        if (!p)
-                                goto bad;
-                        cur = p;
-                }
-                cur[len++] = (char) ch;
-        }
-bad:
-        free(cur);
-        for (size_t i = 0; i < n; i++)
-                free(fields[i]);
-        return -EBADMSG;
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n) {
-        if (strlen(s) != 2 * n)
-                return -EBADMSG;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -EBADMSG;
-                out[i] = (uint8_t) v;
-        }
-        return 0;
-}
-
-#define CSV_FIELDS 11U
-
-static int audit_verify_file(struct admin *a, const char *path) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return admin_err(EXIT_NOTFOUND, "cannot open %s: %m", path);
-        char *fl[CSV_FIELDS + 1];
-        size_t n = 0, rows = 0;
-        uint8_t last_mac[EHR_HASH_BYTES] = {};
-        uint64_t last_seq = 0;
-        int r = csv_record(f, fl, CSV_FIELDS + 1, &n), result = 0;
-        if (r <= 0 || n != CSV_FIELDS || !streq(fl[0], "seq")) {
-                fclose(f);
-                return admin_err(EXIT_USAGE, "%s is not an audit export in CSV (ehr2fa-admin audit export --format csv)", path);
-        }
-        for (size_t i = 0; i < n; i++)
-                free(fl[i]);
-        while ((r = csv_record(f, fl, CSV_FIELDS + 1, &n)) > 0) {
-                struct ehr_audit_row row = {};
-                uint8_t prev[EHR_HASH_BYTES], mac[EHR_HASH_BYTES];
-                bool ok = n == CSV_FIELDS && ehr_parse_uint(fl[0], 1, INT64_MAX, &row.seq) >= 0 &&
-                          ehr_parse_uint(fl[1], 0, INT64_MAX, &row.time_sec) >= 0 &&
-                          unhex(fl[9], prev, EHR_HASH_BYTES) >= 0 && unhex(fl[10], mac, EHR_HASH_BYTES) >= 0;
-                if (ok) {
-                        row.user = fl[3], row.actor = fl[4], row.type = fl[5], row.action = fl[6], row.details = fl[7],
-                        row.source = fl[8];
-                        uint8_t want[EHR_HASH_BYTES];
-                        ehr_audit_mac(ehr_store_keys(a->store), prev, &row, want);
-                        ok = sodium_memcmp(want, mac, EHR_HASH_BYTES) == 0;
-                        /* Consecutive rows must link: a row taken out between them breaks this. */
-                        if (ok && rows > 0 && row.seq == last_seq + 1)
-                                ok = sodium_memcmp(prev, last_mac, EHR_HASH_BYTES) == 0;
-                        if (ok && rows > 0 && row.seq <= last_seq)
-                                ok = false;
-                }
-                for (size_t i = 0; i < n; i++)
-                        free(fl[i]);
-                if (!ok) {
-                        printf("audit export BROKEN: record %zu (seq %llu) was changed, reordered or does not come from this store\n",
-                               rows + 1, (unsigned long long) row.seq);
-                        result = EXIT_TAMPER;
-                        break;
-                }
-                memcpy(last_mac, mac, EHR_HASH_BYTES);
-                last_seq = row.seq;
-                rows++;
-        }
-        fclose(f);
-        if (r < 0 && result == 0) {
-                printf("audit export BROKEN: malformed CSV after record %zu\n", rows);
-                return EXIT_TAMPER;
-        }
-        if (result == 0)
-                printf("audit export intact: %zu rows, each signed by this store's key\n", rows);
-        return result;
 }
 
 static int audit_verify(struct admin *a) {
@@ -372,6 +262,6 @@ int verb_audit(struct admin *a, int argc, char **argv) {
                 return audit_verify(a);
         if (argc == 4 && streq(argv[1], "verify") && streq(argv[2], "--file"))
                 return audit_verify_file(a, argv[3]);
-        return admin_err(EXIT_USAGE, "usage: audit show [--user L] [--since T] [--until T] | audit verify [--file EXPORT.csv]\n"
+        return admin_err(EXIT_USAGE, "usage: audit show [--user L] [--since T] [--until T] [--type auth|admin|lockout] | audit verify [--file EXPORT]\n"
                                      "       audit export --format csv|json [--user L] [--since T] [--until T]");
 }

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <termios.h>
+#include <time.h>
 
 #include "admin.h"
 #include "audit.h"
@@ -66,6 +67,16 @@ int parse_uint_arg(const char *opt, const char *value, uint64_t min, uint64_t ma
                 return admin_err(EXIT_USAGE, "%s: expected a whole number from %llu to %llu, got '%s'", opt,
                                  (unsigned long long) min, (unsigned long long) max, value);
         return 0;
+}
+
+const char *admin_format_time(uint64_t t, char *buf, size_t len) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        if (t == 0)
+                snprintf(buf, len, "-");
+        else if (!localtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm))
+                snprintf(buf, len, "@%llu", (unsigned long long) t);
+        return buf;
 }
 
 void json_string(FILE *f, const char *s) {

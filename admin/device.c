@@ -1,15 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <time.h>
-
 #include "admin.h"
 #include "trust.h"
-
-static void fmt(uint64_t t, char *buf, size_t len) {
-        time_t tt = (time_t) t;
-        struct tm tm;
-        if (!localtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm))
-                snprintf(buf, len, "@%llu", (unsigned long long) t);
-}
 
 struct list_state {
         struct admin *a;
@@ -26,11 +17,10 @@ static int list_one(const struct ehr_device *d, void *userdata) {
                        (unsigned long long) d->created_sec, (unsigned long long) d->expires_sec,
                        (unsigned long long) d->last_used_sec, expired ? "true" : "false");
         } else {
-                char c[32], e[32], l[32];
-                fmt(d->created_sec, c, sizeof c);
-                fmt(d->expires_sec, e, sizeof e);
-                fmt(d->last_used_sec, l, sizeof l);
-                printf("%4lld  %-16s %-16s%s %-16s %s\n", (long long) d->id, c, e, expired ? "*" : " ", l, d->label);
+                char c[ADMIN_TIME_BYTES], e[ADMIN_TIME_BYTES], l[ADMIN_TIME_BYTES];
+                printf("%4lld  %-25s %-25s%s %-25s %s\n", (long long) d->id,
+                       admin_format_time(d->created_sec, c, sizeof c), admin_format_time(d->expires_sec, e, sizeof e),
+                       expired ? "*" : " ", admin_format_time(d->last_used_sec, l, sizeof l), d->label);
         }
         st->n++;
         return 0;
@@ -41,7 +31,7 @@ static int device_list(struct admin *a, const struct ehr_user *u) {
         if (a->json)
                 printf("[");
         else
-                printf("%4s  %-16s %-16s  %-16s %s\n", "ID", "TRUSTED", "EXPIRES", "LAST USED", "DEVICE");
+                printf("%4s  %-25s %-25s  %-25s %s\n", "ID", "TRUSTED", "EXPIRES", "LAST USED", "DEVICE");
         int r = ehr_store_device_foreach(a->store, u->id, list_one, &st);
         if (a->json)
                 printf("]\n");
@@ -55,7 +45,7 @@ static int device_list(struct admin *a, const struct ehr_user *u) {
 static int device_revoke(struct admin *a, const struct ehr_user *u, const char *which) {
         uint64_t id = 0;
         if (!streq(which, "--all") && ehr_parse_uint(which, 1, INT64_MAX, &id) < 0)
-                return admin_err(EXIT_USAGE, "usage: device revoke LOGIN ID|--all");
+                return admin_err(EXIT_USAGE, "usage: device revoke [LOGIN] ID|--all");
         int r = ehr_trust_revoke(a->store, u, (int64_t) id, a->now_sec, a->actor, "revoked by request", a->source);
         if (r < 0)
                 return admin_err(admin_exit_from_errno(r), "cannot revoke: %s", ehr_strerror(r));
@@ -65,17 +55,19 @@ static int device_revoke(struct admin *a, const struct ehr_user *u, const char *
         return 0;
 }
 
+/* The LOGIN argument may be left out: the caller's own devices (self-service). */
 int verb_device(struct admin *a, int argc, char **argv) {
         admin_take_json(a, &argc, argv);
-        bool list = argc == 3 && streq(argv[1], "list"), revoke = argc == 4 && streq(argv[1], "revoke");
+        bool list = argc >= 2 && argc <= 3 && streq(argv[1], "list"),
+             revoke = argc >= 3 && argc <= 4 && streq(argv[1], "revoke");
         if (!list && !revoke)
-                return admin_err(EXIT_USAGE, "usage: device list LOGIN | device revoke LOGIN ID|--all");
+                return admin_err(EXIT_USAGE, "usage: device list [LOGIN] | device revoke [LOGIN] ID|--all");
+        bool own = argc == (list ? 2 : 3);
+        const char *login = own ? a->actor : argv[2];
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_authorize(a, list ? "device list" : "device revoke", argv[2], EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
-        if (r)
+        int r = admin_authorize(a, list ? "device list" : "device revoke", login, EHR_PERM_MANAGE_ACCOUNTS,
+                                EHR_PERM_HELP_DESK);
+        if (r || (r = admin_get_user(a, login, &u)))
                 return r;
-        r = admin_get_user(a, argv[2], &u);
-        if (r)
-                return r;
-        return list ? device_list(a, u) : device_revoke(a, u, argv[3]);
+        return list ? device_list(a, u) : device_revoke(a, u, argv[argc - 1]);
 }

@@ -75,22 +75,23 @@ static int do_unlock(struct admin *a, const char *login) {
 static int do_self(struct admin *a, int argc, char **argv) {
         static const struct {
                 const char *verb, *sub;
-                int login_arg; /* index of a LOGIN argument that must be the caller, 0: none */
+                /* argc when a LOGIN is given (argv[2], which must be the caller); 0: never.
+                 * Without one the verb acts on the caller. */
+                int argc_with_login;
                 int (*fn)(struct admin *a, int argc, char **argv);
         } allowed[] = {
                 { "support-pin", "view", 0, verb_support_pin },
                 { "support-pin", "new", 0, verb_support_pin },
                 { "unlock-pin", "set", 0, verb_unlock_pin },
-                { "device", "list", 2, verb_device },
-                { "device", "revoke", 2, verb_device },
-                { "lockout", "show", 2, verb_lockout },
-                { "recovery", "new", 2, verb_recovery },
+                { "device", "list", 3, verb_device },
+                { "device", "revoke", 4, verb_device },
+                { "lockout", "show", 3, verb_lockout },
+                { "recovery", "new", 3, verb_recovery },
         };
         for (size_t i = 0; i < ELEMENTSOF(allowed); i++) {
                 if (argc < 2 || !streq(argv[0], allowed[i].verb) || !streq(argv[1], allowed[i].sub))
                         continue;
-                int li = allowed[i].login_arg;
-                if (li && (argc <= li || !streq(argv[li], a->actor)))
+                if (allowed[i].argc_with_login && argc == allowed[i].argc_with_login && !streq(argv[2], a->actor))
                         return admin_err(EXIT_PERM, "permission denied: %s %s works on your own account only (%s)",
                                          argv[0], argv[1], a->actor);
                 int r = admin_open_store(a, false);

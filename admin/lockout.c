@@ -42,17 +42,71 @@ static int lockout_clear(struct admin *a, const struct ehr_user *u) {
         return 0;
 }
 
-int verb_lockout(struct admin *a, int argc, char **argv) {
-        admin_take_json(a, &argc, argv);
-        if (argc != 3 || (!streq(argv[1], "show") && !streq(argv[1], "clear")))
-                return admin_err(EXIT_USAGE, "usage: lockout show|clear LOGIN");
-        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        bool show = streq(argv[1], "show");
-        int r = admin_authorize(a, show ? "lockout show" : "lockout clear", show ? argv[2] : NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+/* lockout list: the locked users, as faillock(8) lists users with failures. */
+struct list_state {
+        struct admin *a;
+        size_t n;
+};
+
+static int list_one(const struct ehr_user *u, void *userdata) {
+        struct list_state *st = userdata;
+        struct ehr_failures f;
+        char when[ADMIN_TIME_BYTES], last[ADMIN_TIME_BYTES];
+        int r = ehr_store_failures_get(st->a->store, u->id, &f);
+        if (r < 0)
+                return r;
+        uint64_t until = ehr_policy_locked_until(&f, st->a->now_sec);
+        if (!until)
+                return 0;
+        if (st->a->json) {
+                printf("%s{\"login\":", st->n ? ",\n " : "");
+                json_string(stdout, u->login);
+                printf(",\"locked_until\":");
+                if (until == UINT64_MAX)
+                        printf("null");
+                else
+                        printf("%llu", (unsigned long long) until);
+                printf(",\"failures\":%llu,\"consecutive_failures\":%llu,\"last_failure\":%llu}",
+                       (unsigned long long) f.count, (unsigned long long) f.consecutive,
+                       (unsigned long long) f.last_sec);
+        } else
+                printf("%-20s %-25s %8llu  %s\n", u->login,
+                       until == UINT64_MAX ? "until cleared" : admin_format_time(until, when, sizeof when),
+                       (unsigned long long) f.count, admin_format_time(f.last_sec, last, sizeof last));
+        st->n++;
+        return 0;
+}
+
+static int lockout_list(struct admin *a) {
+        struct list_state st = { .a = a };
+        int r = admin_authorize(a, "lockout list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
         if (r)
                 return r;
-        r = admin_get_user(a, argv[2], &u);
-        if (r)
+        if (a->json)
+                printf("[");
+        else
+                printf("%-20s %-25s %8s  %s\n", "LOGIN", "LOCKED UNTIL", "FAILURES", "LAST FAILURE");
+        r = ehr_store_user_foreach(a->store, list_one, &st);
+        if (a->json)
+                printf("]\n");
+        else if (r >= 0 && st.n == 0)
+                printf("(no locked users)\n");
+        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list lockouts: %s", ehr_strerror(r)) : 0;
+}
+
+int verb_lockout(struct admin *a, int argc, char **argv) {
+        admin_take_json(a, &argc, argv);
+        if (argc == 2 && streq(argv[1], "list"))
+                return lockout_list(a);
+        bool show = argc >= 2 && streq(argv[1], "show");
+        /* show without a login: the caller's own (self-service). */
+        if (!(show && argc == 2) && (argc != 3 || (!show && !streq(argv[1], "clear"))))
+                return admin_err(EXIT_USAGE, "usage: lockout list | lockout show [LOGIN] | lockout clear LOGIN");
+        const char *login = argc == 3 ? argv[2] : a->actor;
+        _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
+        int r = admin_authorize(a, show ? "lockout show" : "lockout clear", show ? login : NULL,
+                                EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r || (r = admin_get_user(a, login, &u)))
                 return r;
         return show ? lockout_show(a, u) : lockout_clear(a, u);
 }

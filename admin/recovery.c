@@ -5,13 +5,15 @@
 #include "recovery.h"
 
 static int recovery_new(struct admin *a, int argc, char **argv) {
-        if (argc != 2)
-                return admin_err(EXIT_USAGE, "usage: recovery new LOGIN");
+        if (argc > 2)
+                return admin_err(EXIT_USAGE, "usage: recovery new [LOGIN]");
+        /* Without a login: the caller's own codes (self-service). */
+        const char *login = argc == 2 ? argv[1] : a->actor;
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-        int r = admin_authorize(a, "recovery new", argv[1], EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        int r = admin_authorize(a, "recovery new", login, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
         if (r)
                 return r;
-        r = admin_get_user(a, argv[1], &u);
+        r = admin_get_user(a, login, &u);
         if (r)
                 return r;
         char codes[EHR_RECOVERY_CODES][EHR_RECOVERY_DISPLAY_SIZE];
@@ -36,5 +38,5 @@ static int recovery_new(struct admin *a, int argc, char **argv) {
 int verb_recovery(struct admin *a, int argc, char **argv) {
         if (argc >= 2 && streq(argv[1], "new"))
                 return recovery_new(a, argc - 1, argv + 1);
-        return admin_err(EXIT_USAGE, "usage: recovery new LOGIN");
+        return admin_err(EXIT_USAGE, "usage: recovery new [LOGIN]");
 }

@@ -93,15 +93,6 @@ static int user_add(struct admin *a, int argc, char **argv) {
         return 0;
 }
 
-static void format_time(uint64_t t, char *buf, size_t len) {
-        time_t tt = (time_t) t;
-        struct tm tm;
-        if (t == 0 || !localtime_r(&tt, &tm))
-                snprintf(buf, len, "-");
-        else
-                strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
-}
-
 static void user_json(const struct ehr_user *u, const struct ehr_failures *f, uint64_t now) {
         printf("{\"login\":");
         json_string(stdout, u->login);
@@ -180,8 +171,8 @@ static int user_show(struct admin *a, int argc, char **argv) {
                 printf("\n");
                 return 0;
         }
-        char created[32], until[64];
-        format_time(u->created_sec, created, sizeof created);
+        char created[ADMIN_TIME_BYTES], until[64];
+        admin_format_time(u->created_sec, created, sizeof created);
         uint64_t lock = ehr_policy_locked_until(&f, a->now_sec);
         printf("Login:           %s\n"
                "Name:            %s\n"

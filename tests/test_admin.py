@@ -219,6 +219,88 @@ class Admin(EnvTestCase):
                                    "2FA reset", "user deleted"])
         self.assertTrue(all(r["actor"] for r in self.env.audit("alice")))
 
+    def test_lockout_list(self):
+        self.env.add_user("alice")
+        self.env.add_user("bob")
+        wrong = "%06d" % ((int(oath()) + 500000) % 1000000)
+        for _ in range(5):  # deny = 5
+            self.assertNotEqual(self.env.login("alice", wrong).returncode, 0)
+        self.assertNotEqual(self.env.login("bob", wrong).returncode, 0)  # one failure: not locked
+        text = self.env.admin("lockout", "list").stdout
+        self.assertRegex(text, r"\nalice +\S+ \S+ [+-]\d{4} +5  \d{4}-\d\d-\d\d ")
+        self.assertNotIn("bob", text)
+        locked = json.loads(self.env.admin("--json", "lockout", "list").stdout)
+        self.assertEqual([(u["login"], u["failures"]) for u in locked], [("alice", 5)])
+        self.assertGreater(locked[0]["locked_until"], locked[0]["last_failure"])
+        self.env.admin("lockout", "clear", "alice")
+        self.assertEqual(json.loads(self.env.admin("lockout", "list", "--json").stdout), [])
+        self.assertIn("(no locked users)", self.env.admin("lockout", "list").stdout)
+
+    def test_group_list_json(self):
+        self.env.admin("user", "add", "alice")
+        self.env.admin("user", "add", "bob")
+        self.env.admin("group", "add", "icu", "--gid", "64001")
+        self.env.admin("group", "add", "ward3")
+        for u in ("alice", "bob"):
+            self.env.admin("group", "member", "add", "icu", u)
+        groups = json.loads(self.env.admin("--json", "group", "list").stdout)
+        self.assertEqual([(g["name"], g["members"]) for g in groups], [("icu", ["alice", "bob"]), ("ward3", [])])
+        self.assertEqual(groups[0]["gid"], 64001)
+        self.assertIn("icu:64001:alice,bob", self.env.admin("group", "list").stdout)
+
+    def test_audit_show_since_a_time_ago_by_type_with_zone(self):
+        self.env.add_user("alice")
+        self.env.login("alice", oath())
+        # The first row two hours old (the chain is not what this checks).
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
+        db.execute("DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET time = time - 7200 WHERE seq = 1")
+        db.commit()
+        db.close()
+        recent = json.loads(self.env.admin("--json", "audit", "show", "--since", "1h").stdout)
+        self.assertNotIn(1, [r["seq"] for r in recent])
+        self.assertTrue(recent)
+        self.assertIn(1, [r["seq"] for r in json.loads(self.env.admin("--json", "audit", "show", "--since", "3h").stdout)])
+        auth = json.loads(self.env.admin("--json", "audit", "show", "--type", "auth").stdout)
+        self.assertTrue(auth)
+        self.assertEqual({r["type"] for r in auth}, {"auth"})
+        self.assertEqual({r["type"] for r in json.loads(self.env.admin("--json", "audit", "show", "--type", "admin").stdout)},
+                         {"admin"})
+        # Date, time and zone in the table.
+        self.assertRegex(self.env.admin("audit", "show", "--since", "30m").stdout, r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}")
+        for bad in (["--since", "1x"], ["--type", "nope"]):
+            self.assertEqual(self.env.admin("audit", "show", *bad, check=False).returncode, 2)
+
+    def test_audit_verify_reads_json_and_csv_exports(self):
+        self.env.add_user("alice")
+        self.env.admin("lockout", "clear", "alice")
+        for fmt in ("json", "csv"):
+            path = os.path.join(self.env.dir, f"export.{fmt}")
+            with open(path, "w") as f:
+                f.write(self.env.admin("audit", "export", "--format", fmt).stdout)
+            r = self.env.admin("audit", "verify", "--file", path)
+            self.assertIn("intact", r.stdout)
+        path = os.path.join(self.env.dir, "export.json")
+        rows = json.load(open(path))
+        self.assertGreater(len(rows), 3)
+        rows[2]["details"] += " (edited)"
+        with open(path, "w") as f:
+            json.dump(rows, f)  # re-encoded by another tool: spacing differs, content must still verify or not
+        r = self.env.admin("audit", "verify", "--file", path, check=False)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+        self.assertIn("record 3", r.stdout)
+        rows[2]["details"] = rows[2]["details"].replace(" (edited)", "")
+        rows[1], rows[2] = rows[2], rows[1]
+        with open(path, "w") as f:
+            json.dump(rows, f, indent=2)
+        r = self.env.admin("audit", "verify", "--file", path, check=False)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)  # reordered
+        with open(path, "w") as f:
+            f.write('[{"seq": 1, "time": "x"')
+        r = self.env.admin("audit", "verify", "--file", path, check=False)
+        self.assertEqual(r.returncode, 5)
+        self.assertIn("malformed JSON", r.stdout)
+
     def test_newer_schema_refused(self):
         db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"))
         db.execute("PRAGMA user_version = 42")

@@ -309,6 +309,23 @@ class PrivilegedPath(Base):
         self.assertEqual(self.as_nobody([self.helper, "unlock"], "2468\n").returncode, 0)
 
 
+    def test_self_service_defaults_to_the_caller(self):
+        # No login: the caller's own account, through the helper as through sudo.
+        for args in (["device", "list"], ["lockout", "show"], ["--json", "lockout", "show"]):
+            r = self.as_nobody([ADMIN] + args)
+            self.assertEqual(r.returncode, 0, f"{args}: {r.stderr}")
+        self.assertEqual(json.loads(self.as_nobody([ADMIN, "--json", "lockout", "show"]).stdout)["login"], "nobody")
+        r = self.as_nobody([ADMIN, "device", "revoke", "--all"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("of nobody", r.stdout)
+        r = self.as_nobody([ADMIN, "recovery", "new"])
+        self.assertEqual(r.returncode, 3, r.stderr)  # nobody has no app enrolled: nothing to back up
+        self.assertIn("nobody has no app enrolled", r.stderr)
+        self.assertIn("no trusted devices", self.env.admin("device", "list", as_user="nurse1").stdout)
+        # Another user's account is still refused.
+        self.assertEqual(self.as_nobody([ADMIN, "device", "revoke", "nurse1", "--all"]).returncode, 6)
+
+
 class Permissions(Base):
     def test_authority_from_store_not_from_running_the_tool(self):
         r = self.env.admin("user", "add", "x1", as_user="clerk1", check=False)
