@@ -105,6 +105,12 @@ int verb_nss(struct admin *a, int argc, char **argv);
  * EXIT_TAMPER (printed: the first bad record), or another exit code. */
 int audit_verify_file(struct admin *a, const char *path);
 
+/* Help (help.c): the whole list; whether argv (a verb and its arguments) asks
+ * for --help; and the help of the verb and subcommand named in argv. */
+void admin_usage(FILE *f);
+bool admin_wants_help(int argc, char **argv);
+int admin_help(int argc, char **argv);
+
 /* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
 int qr_print(FILE *f, const char *text);
 

@@ -18,36 +18,6 @@ static int verb_version(struct admin *a, int argc, char **argv) {
         return 0;
 }
 
-static void usage(FILE *f) {
-        fputs("Usage: ehr2fa-admin [--conf FILE] [--json] COMMAND ...\n"
-              "\n"
-              "  init                                   create the store and its master key\n"
-              "  user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider L]\n"
-              "                 [--uid N] [--group G] [--home DIR] [--shell SH]\n"
-              "  user list | show LOGIN | del LOGIN\n"
-              "  totp enroll LOGIN [--secret BASE32|-] [--digits 6-8] [--period S] [--algorithm SHA1|SHA256|SHA512]\n"
-              "                    [--no-qr] [--force]\n"
-              "  totp reset LOGIN                       remove the phone app and recovery codes\n"
-              "  recovery new LOGIN                     10 new single-use recovery codes, shown once\n"
-              "  lockout show|clear LOGIN\n"
-              "  device list LOGIN | device revoke LOGIN ID|--all   trusted devices\n"
-              "  audit show [--user L] [--since T] [--until T] | audit verify [--file EXPORT]\n"
-              "  audit export --format csv|json [--user L] [--since T] [--until T]\n"
-              "  perm grant LOGIN PERM... | perm revoke LOGIN PERM | perm list LOGIN\n"
-              "                                         manage_accounts help_desk audit_export\n"
-              "  support-pin view | new | validate LOGIN | unlock LOGIN\n"
-              "  unlock-pin set\n"
-              "  support request --for LOGIN --by LOGIN [--note T] | approve ID [--pin] | show ID | list\n"
-              "  staff list | staff 2fa setup LOGIN\n"
-              "  group add NAME [--gid N] | group del NAME | group member add|del GROUP LOGIN | group list\n"
-              "  user lock|unlock LOGIN | nss publish\n"
-              "  version\n"
-              "\n"
-              "Options: --conf FILE (or EHR2FA_CONF), --json on list/show commands.\n"
-              "See ehr2fa-admin(8).\n",
-              f);
-}
-
 /* Unprivileged users reach their own Support PIN, Unlock PIN, devices and
  * recovery codes through the setuid helper, which answers only for them. */
 static bool self_service(const char *verb) {
@@ -132,18 +102,21 @@ int main(int argc, char **argv) {
                         a.json = true;
                         break;
                 case 'h':
-                        usage(stdout);
+                        admin_usage(stdout);
                         return 0;
                 case 'V':
                         return verb_version(&a, 0, NULL);
                 default:
-                        usage(stderr);
+                        admin_usage(stderr);
                         return EXIT_USAGE;
                 }
         if (optind >= argc) {
-                usage(stderr);
+                admin_usage(stderr);
                 return EXIT_USAGE;
         }
+        /* Help needs neither a config nor a store, nor the helper. */
+        if (admin_wants_help(argc - optind, argv + optind))
+                return admin_help(argc - optind, argv + optind);
         if (geteuid() != 0 && self_service(argv[optind]))
                 return exec_helper(&a, argc, argv);
 

@@ -310,6 +310,29 @@ class Admin(EnvTestCase):
         self.assertEqual(r.returncode, 4)
         self.assertIn("newer than this ehr2fa", r.stderr)
 
+    def test_every_command_answers_help_without_a_store(self):
+        env = Env()  # no init: there is no store
+        try:
+            listing = env.admin("--help").stdout
+            commands = [l.strip() for l in listing.splitlines() if re.match(r"^  [a-z]", l)]
+            commands = [" ".join(w for w in c.split() if re.match(r"^[a-z0-9][a-z0-9-]*$", w))
+                        for c in commands]
+            self.assertGreater(len(commands), 30, listing)
+            for verb in ("user add", "user show", "totp enroll", "lockout list", "audit verify", "staff 2fa setup",
+                         "group member add", "nss publish", "device list"):
+                self.assertIn(verb, commands)
+            for cmd in commands:
+                for flag in ("--help", "-h"):
+                    r = env.admin(*cmd.split(), flag, check=False)
+                    self.assertEqual(r.returncode, 0, f"{cmd} {flag}: {r.stderr}")
+                    self.assertIn(f"  {cmd}", r.stdout, cmd)
+                    self.assertIn("Usage", r.stdout, cmd)
+            # After arguments, and with a config file that does not exist.
+            r = env.admin("--conf", "/nonexistent/ehr2fa.conf", "user", "show", "alice", "--help", check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            env.cleanup()
+
     def test_no_store_says_init(self):
         env = Env()
         try:
