@@ -333,6 +333,25 @@ class Admin(EnvTestCase):
         finally:
             env.cleanup()
 
+    def test_man_pages_one_footer_and_see_also_each_other(self):
+        mandir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "man")
+        pages = sorted(f for f in os.listdir(mandir) if re.search(r"\.[1-8]$", f))
+        self.assertGreaterEqual(len(pages), 5)
+        version = self.env.admin("version").stdout.split()[1]
+        footers = set()
+        for page in pages:
+            text = open(os.path.join(mandir, page)).read()
+            th = re.search(r'^\.TH \S+ (\d) "([^"]*)" "([^"]*)"', text, re.M)
+            self.assertTrue(th, page)
+            footers.add((th.group(2), th.group(3)))
+            see_also = text.split(".SH SEE ALSO", 1)[1].replace("\\-", "-")
+            for other in pages:
+                if other != page:
+                    name, section = other.rsplit(".", 1)
+                    self.assertIn(f".BR {name} ({section})", see_also, f"{page} does not refer to {other}")
+        self.assertEqual(len(footers), 1, footers)  # one date and one version in every footer
+        self.assertEqual(footers.pop()[1], f"ehr2fa {version}")
+
     def test_no_store_says_init(self):
         env = Env()
         try:
