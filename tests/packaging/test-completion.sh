@@ -57,7 +57,7 @@ for m in $modes; do
         done
         exactly "$m" "user" ehr2fa-admin us
         exactly "$m" "add del list lock show unlock" ehr2fa-admin user ""
-        exactly "$m" "clear show" ehr2fa-admin --conf /etc/ehr2fa/ehr2fa.conf lockout ""
+        exactly "$m" "clear list show" ehr2fa-admin --conf /etc/ehr2fa/ehr2fa.conf lockout ""
         exactly "$m" "new unlock validate view" ehr2fa support-pin ""
         expect "$m" "--secret --no-qr --digits" ehr2fa-admin totp enroll root --
         expect "$m" "root" ehr2fa-admin user show ro
