@@ -81,6 +81,8 @@ void admin_take_json(struct admin *a, int *argc, char **argv);
  * Returns buf; ADMIN_TIME_BYTES is enough. */
 #define ADMIN_TIME_BYTES 40U
 const char *admin_format_time(uint64_t t, char *buf, size_t len);
+/* The end of a lock: a time, or "an administrator clears it" for UINT64_MAX. */
+const char *admin_format_until(uint64_t until, char *buf, size_t len);
 
 /* JSON helpers. */
 void json_string(FILE *f, const char *s);

@@ -79,6 +79,14 @@ const char *admin_format_time(uint64_t t, char *buf, size_t len) {
         return buf;
 }
 
+const char *admin_format_until(uint64_t until, char *buf, size_t len) {
+        if (until == UINT64_MAX) {
+                snprintf(buf, len, "an administrator clears it");
+                return buf;
+        }
+        return admin_format_time(until, buf, len);
+}
+
 void json_string(FILE *f, const char *s) {
         fputc('"', f);
         for (const unsigned char *p = (const unsigned char *) s; *p; p++) {

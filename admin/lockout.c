@@ -21,10 +21,10 @@ static int lockout_show(struct admin *a, const struct ehr_user *u) {
                        (unsigned long long) f.last_sec, (unsigned long long) a->cfg.deny);
                 return 0;
         }
-        char when[64];
+        char when[ADMIN_TIME_BYTES];
         if (until)
                 printf("%s is LOCKED until %s (%llu failures; %llu since the last success).\n", u->login,
-                       ehr_policy_format_until(until, a->now_sec, when, sizeof when), (unsigned long long) f.count,
+                       admin_format_until(until, when, sizeof when), (unsigned long long) f.count,
                        (unsigned long long) f.consecutive);
         else
                 printf("%s is not locked (%llu of %llu failures in the current interval; %llu since the last success).\n",
@@ -71,7 +71,7 @@ static int list_one(const struct ehr_user *u, void *userdata) {
                        (unsigned long long) f.last_sec);
         } else
                 printf("%-20s %-25s %8llu  %s\n", u->login,
-                       until == UINT64_MAX ? "until cleared" : admin_format_time(until, when, sizeof when),
+                       admin_format_until(until, when, sizeof when),
                        (unsigned long long) f.count, admin_format_time(f.last_sec, last, sizeof last));
         st->n++;
         return 0;

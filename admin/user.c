@@ -186,7 +186,7 @@ static int user_show(struct admin *a, int argc, char **argv) {
                "Locked:          %s\n",
                u->login, u->name, u->email, u->phone, u->role, created, u->totp_enrolled ? "active" : "inactive",
                u->recovery_left, (unsigned long long) f.count, (unsigned long long) f.consecutive,
-               lock ? ehr_policy_format_until(lock, a->now_sec, until, sizeof until) : "no");
+               lock ? admin_format_until(lock, until, sizeof until) : "no");
         return 0;
 }
 

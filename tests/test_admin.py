@@ -229,6 +229,9 @@ class Admin(EnvTestCase):
         text = self.env.admin("lockout", "list").stdout
         self.assertRegex(text, r"\nalice +\S+ \S+ [+-]\d{4} +5  \d{4}-\d\d-\d\d ")
         self.assertNotIn("bob", text)
+        when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"  # date, time and zone
+        self.assertRegex(self.env.admin("lockout", "show", "alice").stdout, "LOCKED until " + when)
+        self.assertRegex(self.env.admin("user", "show", "alice").stdout, "Locked: +" + when)
         locked = json.loads(self.env.admin("--json", "lockout", "list").stdout)
         self.assertEqual([(u["login"], u["failures"]) for u in locked], [("alice", 5)])
         self.assertGreater(locked[0]["locked_until"], locked[0]["last_failure"])
