@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
 #include "dl.h"
-#include "sms.h"
+#include "sms-internal.h"
+
+/* The libcurl transport: loading libcurl, the URL and proxy rules (what libcurl's own
+ * parser says it will connect to), one POST with every option pinned, and libcurl's
+ * failures as errnos. What the request carries is core/sms-request.c. */
 
 #ifndef EHR2FA_VERSION
 #define EHR2FA_VERSION "0"
@@ -18,11 +21,6 @@
  * a hostile or broken gateway from streaming into a login process until the
  * timeout. */
 #define SMS_RESPONSE_MAX (64U * 1024U)
-/* Longest gateway or proxy URL we accept (a Twilio URL is about 100 bytes). */
-#define SMS_URL_MAX 2048U
-/* Twilio Account SIDs are "AC" + 32 hex digits; leave room for other schemes. */
-#define SMS_TWILIO_SID_MAX 64U
-#define SMS_TWILIO_URL_FMT "https://api.twilio.com/2010-04-01/Accounts/%.*s/Messages.json"
 
 /* libcurl is loaded on the first text message, not linked. Linked, it made every
  * login process (each sshd connection, su, sudo, login) map and relocate libcurl
@@ -61,28 +59,6 @@ static int load_libcurl(void) {
         return ehr_dl_load(LIBCURL_SONAME, syms, ELEMENTSOF(syms), &lc);
 }
 
-/* A heap buffer that is wiped before it is freed: it holds the token or the code. */
-struct secbuf {
-        char *p;
-        size_t size;
-};
-
-static void secbuf_done(struct secbuf *b) {
-        if (b->p) {
-                explicit_bzero(b->p, b->size);
-                free(b->p);
-        }
-        *b = (struct secbuf) {};
-}
-
-static int secbuf_alloc(struct secbuf *b, size_t size) {
-        b->p = calloc(1, size);
-        if (!b->p)
-                return -ENOMEM;
-        b->size = size;
-        return 0;
-}
-
 /* curl_slist_append() copies our Authorization header; wipe its copy too. */
 static void slist_wipe_freep(struct curl_slist **l) {
         for (struct curl_slist *i = *l; i; i = i->next)
@@ -106,94 +82,6 @@ static void curl_url_cleanupp(CURLU **u) {
 static void curl_freep(char **p) {
         if (*p)
                 lc.free(*p);
-}
-
-static const char *const mode_names[_EHR_SMS_MODE_MAX] = {
-        [EHR_SMS_GENERIC] = "generic",
-        [EHR_SMS_TWILIO] = "twilio",
-};
-
-int ehr_sms_mode_from_string(const char *s, enum ehr_sms_mode *ret) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
-                if (streq(s, mode_names[i])) {
-                        *ret = (enum ehr_sms_mode) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-const char *ehr_sms_mode_to_string(enum ehr_sms_mode m) {
-        if ((unsigned) m >= ELEMENTSOF(mode_names))
-                return NULL;
-        return mode_names[m];
-}
-
-static bool is_digit(char c) {
-        return c >= '0' && c <= '9';
-}
-
-const char *ehr_phone_mask(const char *phone, char *buf, size_t len) {
-        char last[2] = {};
-        size_t n = 0;
-
-        if (len == 0)
-                return buf;
-        for (const char *p = phone; p && *p; p++)
-                if (is_digit(*p)) {
-                        last[0] = last[1];
-                        last[1] = *p;
-                        n++;
-                }
-        if (n < 2)
-                snprintf(buf, len, "***");
-        else
-                snprintf(buf, len, "***%c%c", last[0], last[1]);
-        return buf;
-}
-
-/* A token goes into an HTTP header: printable ASCII without spaces, so that no
- * CR/LF can start a header of its own. */
-static bool token_chars_ok(const char *s, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
-                        return false;
-        return n > 0;
-}
-
-static bool alnum_ok(const char *s, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (!is_digit(c) && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
-                        return false;
-        }
-        return n > 0;
-}
-
-/* "SID:TOKEN": split at the first ':'. */
-static int twilio_split(const char *token, size_t *ret_sid_len) {
-        const char *colon = token ? strchr(token, ':') : NULL;
-        if (!colon)
-                return -EINVAL;
-        size_t sid_len = (size_t) (colon - token);
-        if (sid_len > SMS_TWILIO_SID_MAX || !alnum_ok(token, sid_len) || !token_chars_ok(colon + 1, strlen(colon + 1)))
-                return -EINVAL;
-        *ret_sid_len = sid_len;
-        return 0;
-}
-
-static bool twilio_from_ok(const char *from) {
-        if (!from)
-                return false;
-        if (from[0] == '+')
-                return ehr_phone_is_e164(from);
-        /* An alphanumeric sender ID; Twilio wants at least one letter in it. */
-        size_t n = strlen(from);
-        bool letter = false;
-        for (size_t i = 0; i < n; i++)
-                letter = letter || !is_digit(from[i]);
-        return n <= EHR_SMS_SENDER_ID_MAX && alnum_ok(from, n) && letter;
 }
 
 static bool is_loopback_host(const char *host) {
@@ -281,26 +169,6 @@ static int url_parse(const char *url, const char *const *schemes, CURLU **ret_u,
         return 0;
 }
 
-static int gateway_url(const struct ehr_sms_gateway *g, char *buf, size_t len, const char **ret) {
-        size_t sid_len;
-        int r;
-
-        if (!isempty(g->url)) {
-                *ret = g->url;
-                return 0;
-        }
-        if (g->mode != EHR_SMS_TWILIO)
-                return -EINVAL;
-        r = twilio_split(g->token, &sid_len);
-        if (r < 0)
-                return r;
-        r = snprintf(buf, len, SMS_TWILIO_URL_FMT, (int) sid_len, g->token);
-        if (r < 0 || (size_t) r >= len)
-                return -EINVAL;
-        *ret = buf;
-        return 0;
-}
-
 /* Validate everything; on success hand out the parsed gateway URL for curl. */
 static int gateway_check(const struct ehr_sms_gateway *g, CURLU **ret_u) {
         static const char *const gw_schemes[] = { "https", "http", NULL };
@@ -308,25 +176,12 @@ static int gateway_check(const struct ehr_sms_gateway *g, CURLU **ret_u) {
         char urlbuf[SMS_URL_MAX];
         const char *url;
         bool loopback, plain, proxy_loopback, proxy_plain;
-        size_t sid_len;
         int r;
 
-        if (!g || (unsigned) g->mode >= _EHR_SMS_MODE_MAX)
-                return -EINVAL;
-        if (g->connect_timeout_ms > EHR_SMS_TIMEOUT_MS_MAX || g->timeout_ms > EHR_SMS_TIMEOUT_MS_MAX)
-                return -EINVAL;
-        if (g->mode == EHR_SMS_TWILIO) {
-                r = twilio_split(g->token, &sid_len);
-                if (r < 0)
-                        return r;
-                if (!twilio_from_ok(g->from))
-                        return -EINVAL;
-        } else if (!g->token || !token_chars_ok(g->token, strlen(g->token)))
-                return -EINVAL;
-        if (!isempty(g->ca_file) && g->ca_file[0] != '/')
-                return -EINVAL;
-
-        r = gateway_url(g, urlbuf, sizeof urlbuf, &url);
+        r = sms_gateway_fields_check(g);
+        if (r < 0)
+                return r;
+        r = sms_gateway_url(g, urlbuf, sizeof urlbuf, &url);
         if (r < 0)
                 return r;
         _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
@@ -358,133 +213,6 @@ int ehr_sms_gateway_check(const struct ehr_sms_gateway *g) {
                 return r;
         return gateway_check(g, NULL);
 }
-
-/* Append s to dst as the inside of a JSON string. dst must have 6 * strlen(s) bytes free.
- * Returns the new end. */
-static char *json_escape(char *dst, const char *s) {
-        static const char hex[] = "0123456789abcdef";
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                switch (*p) {
-                case '"':
-                case '\\':
-                        *dst++ = '\\';
-                        *dst++ = (char) *p;
-                        break;
-                case '\n':
-                        *dst++ = '\\';
-                        *dst++ = 'n';
-                        break;
-                case '\r':
-                        *dst++ = '\\';
-                        *dst++ = 'r';
-                        break;
-                case '\t':
-                        *dst++ = '\\';
-                        *dst++ = 't';
-                        break;
-                default:
-                        if (*p < 0x20) {
-                                memcpy(dst, "\\u00", 4);
-                                dst += 4;
-                                *dst++ = hex[*p >> 4];
-                                *dst++ = hex[*p & 0xf];
-                        } else
-                                *dst++ = (char) *p;
-                }
-        }
-        return dst;
-}
-
-/* Percent-encode everything but RFC 3986 unreserved characters. dst must have
- * 3 * strlen(s) bytes free. Returns the new end. */
-static char *form_escape(char *dst, const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (is_digit((char) *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
-                    *p == '.' || *p == '_' || *p == '~')
-                        *dst++ = (char) *p;
-                else {
-                        *dst++ = '%';
-                        *dst++ = hex[*p >> 4];
-                        *dst++ = hex[*p & 0xf];
-                }
-        }
-        return dst;
-}
-
-/* Standard base64 with padding, for the Basic credentials. dst must have
- * 4 * ((n + 2) / 3) + 1 bytes. */
-static void base64_encode(char *dst, const unsigned char *src, size_t n) {
-        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t i;
-        for (i = 0; i + 2 < n; i += 3) {
-                *dst++ = tab[src[i] >> 2];
-                *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
-                *dst++ = tab[((src[i + 1] & 0x0f) << 2) | (src[i + 2] >> 6)];
-                *dst++ = tab[src[i + 2] & 0x3f];
-        }
-        if (i < n) {
-                *dst++ = tab[src[i] >> 2];
-                if (i + 1 < n) {
-                        *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
-                        *dst++ = tab[(src[i + 1] & 0x0f) << 2];
-                } else {
-                        *dst++ = tab[(src[i] & 0x03) << 4];
-                        *dst++ = '=';
-                }
-                *dst++ = '=';
-        }
-        *dst = 0;
-}
-
-static int build_json(struct secbuf *b, const char *to, const char *message) {
-        static const char pre[] = "{\"to\":\"", mid[] = "\",\"message\":\"", post[] = "\"}";
-        int r = secbuf_alloc(b, sizeof pre + sizeof mid + sizeof post + 6 * (strlen(to) + strlen(message)));
-        if (r < 0)
-                return r;
-        char *e = stpcpy(b->p, pre);
-        e = json_escape(e, to);
-        e = stpcpy(e, mid);
-        e = json_escape(e, message);
-        stpcpy(e, post);
-        return 0;
-}
-
-static int build_form(struct secbuf *b, const char *to, const char *from, const char *message) {
-        int r = secbuf_alloc(b, sizeof "To=&From=&Body=" + 3 * (strlen(to) + strlen(from) + strlen(message)));
-        if (r < 0)
-                return r;
-        char *e = stpcpy(b->p, "To=");
-        e = form_escape(e, to);
-        e = stpcpy(e, "&From=");
-        e = form_escape(e, from);
-        e = stpcpy(e, "&Body=");
-        e = form_escape(e, message);
-        *e = 0;
-        return 0;
-}
-
-static int build_auth(struct secbuf *b, const struct ehr_sms_gateway *g) {
-        static const char bearer[] = "Authorization: Bearer ", basic[] = "Authorization: Basic ";
-        size_t n = strlen(g->token);
-        int r;
-
-        if (g->mode == EHR_SMS_TWILIO) {
-                /* Our own header rather than CURLOPT_USERNAME/PASSWORD: libcurl would keep
-                 * copies of the auth token that we cannot wipe. */
-                r = secbuf_alloc(b, sizeof basic + 4 * ((n + 2) / 3) + 1);
-                if (r < 0)
-                        return r;
-                base64_encode(stpcpy(b->p, basic), (const unsigned char *) g->token, n);
-        } else {
-                r = secbuf_alloc(b, sizeof bearer + n);
-                if (r < 0)
-                        return r;
-                stpcpy(stpcpy(b->p, bearer), g->token);
-        }
-        return 0;
-}
-
 static int errno_from_curl(CURLcode c, long os_errno) {
         switch (c) {
         case CURLE_OK:
@@ -567,67 +295,15 @@ static size_t sink_header(char *ptr, size_t size, size_t nitems, void *userdata)
         return size * nitems;
 }
 
-
 #define SETOPT(h, opt, val)                                             \
         do {                                                            \
-                CURLcode _c_ = lc.easy_setopt((h), (opt), (val));     \
-                if (_c_ != CURLE_OK) {                                  \
-                        r = errno_from_curl(_c_, 0);                    \
-                        goto finish;                                    \
-                }                                                       \
+                CURLcode _c_ = lc.easy_setopt((h), (opt), (val));       \
+                if (_c_ != CURLE_OK)                                    \
+                        return errno_from_curl(_c_, 0);                 \
         } while (0)
 
-int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message, long *ret_http_status) {
-        /* Cleanups run in reverse order: the easy handle goes first, before the URL, the
-         * header list and the body it points to. */
-        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-        _cleanup_(slist_wipe_freep) struct curl_slist *headers = NULL;
-        _cleanup_(secbuf_done) struct secbuf body = {}, auth = {};
-        _cleanup_(curl_easy_cleanupp) CURL *h = NULL;
-        struct sink sink = {};
-        long status = 0, os_errno = 0;
-        CURLcode c;
-        int r;
-
-        if (ret_http_status)
-                *ret_http_status = 0;
-        if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !ehr_utf8_valid(message))
-                return -EINVAL;
-        r = global_init_once();
-        if (r < 0)
-                return r;
-        r = gateway_check(g, &u);
-        if (r < 0)
-                return r;
-
-        r = g->mode == EHR_SMS_TWILIO ? build_form(&body, to_e164, g->from, message) : build_json(&body, to_e164, message);
-        if (r < 0)
-                return r;
-        r = build_auth(&auth, g);
-        if (r < 0)
-                return r;
-
-        const char *const lines[] = {
-                /* No "Expect: 100-continue" round trip: with a larger body it would cost up to a
-                 * second (CURLOPT_EXPECT_100_TIMEOUT_MS) against servers that never answer it. */
-                "Expect:",
-                "Accept: application/json",
-                g->mode == EHR_SMS_TWILIO ? "Content-Type: application/x-www-form-urlencoded"
-                                          : "Content-Type: application/json",
-                auth.p,
-        };
-        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
-                struct curl_slist *l = lc.slist_append(headers, lines[i]);
-                if (!l)
-                        return -ENOMEM;
-                headers = l;
-        }
-        secbuf_done(&auth);
-
-        h = lc.easy_init();
-        if (!h)
-                return -ENOMEM;
-
+/* How to connect: timeouts, protocols, no redirect, TLS, proxy, nothing from ~/.netrc. */
+static int setopt_transport(CURL *h, const struct ehr_sms_gateway *g) {
         /* Signals would make libcurl's resolver timeouts use alarm(), which is not ours to
          * touch inside sshd or login; the threaded resolver still honours the timeouts. */
         SETOPT(h, CURLOPT_NOSIGNAL, 1L);
@@ -640,7 +316,6 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
 #else
         SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-        SETOPT(h, CURLOPT_CURLU, u);
         /* A redirect would carry the code to wherever the gateway (or an attacker who owns
          * its DNS name) points; a gateway that moved is a configuration error. */
         SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -665,15 +340,50 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
         }
         SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
         SETOPT(h, CURLOPT_VERBOSE, 0L);
+        return 0;
+}
+
+/* What to send, where, and where the answer goes. */
+static int setopt_request(CURL *h, CURLU *u, struct curl_slist *headers, const char *body, struct sink *sink) {
+        SETOPT(h, CURLOPT_CURLU, u);
         SETOPT(h, CURLOPT_USERAGENT, "ehr2fa/" EHR2FA_VERSION);
         SETOPT(h, CURLOPT_HTTPHEADER, headers);
         SETOPT(h, CURLOPT_POST, 1L);
         /* POSTFIELDS, not COPYPOSTFIELDS: libcurl reads our buffer, which we wipe. */
-        SETOPT(h, CURLOPT_POSTFIELDS, body.p);
-        SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body.p));
+        SETOPT(h, CURLOPT_POSTFIELDS, body);
+        SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
         SETOPT(h, CURLOPT_WRITEFUNCTION, sink_write);
-        SETOPT(h, CURLOPT_WRITEDATA, &sink);
+        SETOPT(h, CURLOPT_WRITEDATA, sink);
         SETOPT(h, CURLOPT_HEADERFUNCTION, sink_header);
+        return 0;
+}
+
+#undef SETOPT
+
+/* The header lines, in a list libcurl copies them into (slist_wipe_freep() wipes its copies). */
+static int headers_build(const struct sms_request *req, struct curl_slist **headers) {
+        const char *const lines[] = {
+                /* No "Expect: 100-continue" round trip: with a larger body it would cost up to a
+                 * second (CURLOPT_EXPECT_100_TIMEOUT_MS) against servers that never answer it. */
+                "Expect:",
+                "Accept: application/json",
+                req->content_type,
+                req->auth.p,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                struct curl_slist *l = lc.slist_append(*headers, lines[i]);
+                if (!l)
+                        return -ENOMEM;
+                *headers = l;
+        }
+        return 0;
+}
+
+/* Send, and say what happened: 0 on a 2xx answer, else the errno of ehr_sms_send(). */
+static int perform(CURL *h, long *ret_http_status) {
+        long status = 0, os_errno = 0;
+        CURLcode c;
+        int r;
 
         c = lc.easy_perform(h);
         (void) lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -688,58 +398,45 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
         r = errno_from_curl(c, os_errno);
         if (r == 0 && (status < 200 || status > 299))
                 r = -EREMOTEIO;
-finish:
         return r;
 }
 
-int ehr_sms_read_token_file(const char *path, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_(secbuf_done) struct secbuf b = {};
-        size_t n = 0;
+int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message, long *ret_http_status) {
+        /* Cleanups run in reverse order: the easy handle goes first, before the URL, the
+         * header list and the request it points to. */
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(slist_wipe_freep) struct curl_slist *headers = NULL;
+        _cleanup_(sms_request_done) struct sms_request req = {};
+        _cleanup_(curl_easy_cleanupp) CURL *h = NULL;
+        struct sink sink = {};
         int r;
 
-        if (isempty(path) || !ret)
+        if (ret_http_status)
+                *ret_http_status = 0;
+        if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !ehr_utf8_valid(message))
                 return -EINVAL;
-        fd = ehr_open_checked(path, geteuid(), true, true);
-        if (fd < 0)
-                return fd;
-        /* One byte more than we accept, to tell "exactly at the limit" from "too long". */
-        r = secbuf_alloc(&b, EHR_SMS_TOKEN_MAX + 2);
+        r = global_init_once();
         if (r < 0)
                 return r;
-        for (;;) {
-                ssize_t k = read(fd, b.p + n, EHR_SMS_TOKEN_MAX + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > EHR_SMS_TOKEN_MAX)
-                        return -EFBIG;
-        }
-        while (n > 0 && (b.p[n - 1] == '\n' || b.p[n - 1] == '\r' || b.p[n - 1] == ' ' || b.p[n - 1] == '\t'))
-                b.p[--n] = 0;
-        if (n == 0)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) b.p[i] < 0x20 || (unsigned char) b.p[i] == 0x7f)
-                        return -EINVAL;
+        r = gateway_check(g, &u);
+        if (r < 0)
+                return r;
+        r = sms_request_build(&req, g, to_e164, message);
+        if (r < 0)
+                return r;
+        r = headers_build(&req, &headers);
+        if (r < 0)
+                return r;
+        sms_secbuf_done(&req.auth);
 
-        char *t = malloc(n + 1);
-        if (!t)
+        h = lc.easy_init();
+        if (!h)
                 return -ENOMEM;
-        memcpy(t, b.p, n + 1);
-        *ret = t;
-        return 0;
-}
-
-char *ehr_sms_token_free(char *token) {
-        if (token) {
-                explicit_bzero(token, strlen(token));
-                free(token);
-        }
-        return NULL;
+        r = setopt_transport(h, g);
+        if (r < 0)
+                return r;
+        r = setopt_request(h, u, headers, req.body.p, &sink);
+        if (r < 0)
+                return r;
+        return perform(h, ret_http_status);
 }
