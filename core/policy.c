@@ -142,10 +142,76 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
         return -EACCES;
 }
 
+/* Why a code that failed did not count as a success, for the audit row. */
+static const char *failure_reason(int check, const char *answer) {
+        return check == -EALREADY  ? "replayed (already used)"
+               : check == -EBADMSG ? "not checked: sealed seed does not open for this user"
+               : check == -ENOENT  ? "not checked: not enrolled"
+               : *answer == 0      ? "empty"
+                                   : "wrong";
+}
+
+/* A locked account: nothing checked, the refusal audited. Returns 0 or -errno (the
+ * transaction is left for the caller to end). */
+static int record_locked(struct ehr_store *s, const struct ehr_user *u, const struct ehr_failures *f, uint64_t now_sec,
+                         const char *source, struct ehr_verdict *v) {
+        v->failures = f->count;
+        int r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor refused",
+                                 "account locked; no code checked", source);
+        if (r >= 0)
+                r = ehr_store_commit(s);
+        return r;
+}
+
+/* An accepted code: the failures cleared, the success audited, committed. */
+static int record_success(struct ehr_store *s, const struct ehr_user *u, uint64_t now_sec, const char *source,
+                          const struct ehr_verdict *v) {
+        char details[160];
+        int r = ehr_store_failures_clear(s, u->id);
+        if (r < 0)
+                return r;
+        if (v->factor == EHR_FACTOR_RECOVERY)
+                snprintf(details, sizeof details, "recovery code used; %u left", v->recovery_left);
+        else
+                snprintf(details, sizeof details, "%s accepted", factor_name(v->factor));
+        r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor accepted", details,
+                             source);
+        if (r >= 0)
+                r = ehr_store_commit(s);
+        return r;
+}
+
+/* A failed code (check: -EACCES, -EALREADY, -EBADMSG or -ENOENT): counted, audited,
+ * and the lock it may cause audited too, committed. */
+static int record_failure(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
+                          struct ehr_failures *f, int check, const char *answer, uint64_t now_sec, const char *source,
+                          struct ehr_verdict *v) {
+        char details[160];
+        uint64_t locked = count_failure(c, f, now_sec);
+        v->failures = f->count;
+        int r = ehr_store_failures_put(s, u->id, f);
+        if (r < 0)
+                return r;
+        snprintf(details, sizeof details, "%s %s; failure %llu of %llu", factor_name(v->factor),
+                 failure_reason(check, answer), (unsigned long long) f->count, (unsigned long long) c->deny);
+        r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor failed", details, source);
+        if (r >= 0 && locked != 0) {
+                char until[64];
+                snprintf(details, sizeof details, "locked until %s after %llu failures (%llu consecutive)",
+                         ehr_policy_format_until(locked, now_sec, until, sizeof until), (unsigned long long) f->count,
+                         (unsigned long long) f->consecutive);
+                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_LOCKOUT, "account locked", details,
+                                     source);
+                v->locked_until_sec = locked;
+        }
+        if (r >= 0)
+                r = ehr_store_commit(s);
+        return r;
+}
+
 int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
                       uint64_t now_sec, const char *source, struct ehr_verdict *v) {
         *v = (struct ehr_verdict) { .recovery_left = u->recovery_left };
-        char details[160];
         struct ehr_failures f;
 
         int r = ehr_store_begin(s);
@@ -157,11 +223,7 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
 
         v->locked_until_sec = ehr_policy_locked_until(&f, now_sec);
         if (v->locked_until_sec != 0) {
-                v->failures = f.count;
-                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor refused",
-                                     "account locked; no code checked", source);
-                if (r >= 0)
-                        r = ehr_store_commit(s);
+                r = record_locked(s, u, &f, now_sec, source, v);
                 if (r < 0)
                         goto fail;
                 return -EAGAIN;
@@ -169,17 +231,7 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
 
         int check = check_answer(s, c, u, answer, now_sec, v);
         if (check == 0) {
-                r = ehr_store_failures_clear(s, u->id);
-                if (r < 0)
-                        goto fail;
-                if (v->factor == EHR_FACTOR_RECOVERY)
-                        snprintf(details, sizeof details, "recovery code used; %u left", v->recovery_left);
-                else
-                        snprintf(details, sizeof details, "%s accepted", factor_name(v->factor));
-                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor accepted",
-                                     details, source);
-                if (r >= 0)
-                        r = ehr_store_commit(s);
+                r = record_success(s, u, now_sec, source, v);
                 if (r < 0)
                         goto fail;
                 /* The code's use must outlive a power cut, or it could be replayed after one. */
@@ -190,31 +242,7 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                 r = check;
                 goto fail;
         }
-
-        uint64_t locked = count_failure(c, &f, now_sec);
-        v->failures = f.count;
-        r = ehr_store_failures_put(s, u->id, &f);
-        if (r < 0)
-                goto fail;
-        snprintf(details, sizeof details, "%s %s; failure %llu of %llu", factor_name(v->factor),
-                 check == -EALREADY  ? "replayed (already used)"
-                 : check == -EBADMSG ? "not checked: sealed seed does not open for this user"
-                 : check == -ENOENT  ? "not checked: not enrolled"
-                 : *answer == 0      ? "empty"
-                                     : "wrong",
-                 (unsigned long long) f.count, (unsigned long long) c->deny);
-        r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor failed", details, source);
-        if (r >= 0 && locked != 0) {
-                char until[64];
-                snprintf(details, sizeof details, "locked until %s after %llu failures (%llu consecutive)",
-                         ehr_policy_format_until(locked, now_sec, until, sizeof until), (unsigned long long) f.count,
-                         (unsigned long long) f.consecutive);
-                r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_LOCKOUT, "account locked", details,
-                                     source);
-                v->locked_until_sec = locked;
-        }
-        if (r >= 0)
-                r = ehr_store_commit(s);
+        r = record_failure(s, c, u, &f, check, answer, now_sec, source, v);
         if (r < 0)
                 goto fail;
         return check;
