@@ -3,6 +3,7 @@
 """SMS tokens on request through a real HTTP gateway on 127.0.0.1, trusted
 devices, and the fail mode, all through real libpam."""
 
+import contextlib
 import json
 import os
 import re
@@ -10,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -432,24 +432,22 @@ class Trust(EnvTestCase):
 class FailMode(EnvTestCase):
     conf_extra = "store_timeout_ms = 500\n"
 
-    def hold_lock(self, seconds):
-        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"), timeout=5, isolation_level=None,
-                             check_same_thread=False)
-        db.execute("BEGIN EXCLUSIVE")
-
-        def release():
-            time.sleep(seconds)
-            db.execute("ROLLBACK")
-            db.close()
-        t = threading.Thread(target=release)
-        t.start()
-        return t
+    @contextlib.contextmanager
+    def store_locked(self):
+        """The store held EXCLUSIVE for the whole of the block: from before the login
+        starts until after it has finished, however slow the machine. The login's own
+        timeout (60 s) bounds how long that can be."""
+        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"), timeout=5, isolation_level=None)
+        try:
+            db.execute("BEGIN EXCLUSIVE")
+            yield
+        finally:
+            db.close()  # rolls the open transaction back
 
     def test_store_locked_secure_denies_within_timeout(self):
         self.env.add_user("alice")
-        t = self.hold_lock(4)
-        r = self.env.login("alice", oath(), "n")
-        t.join()
+        with self.store_locked():
+            r = self.env.login("alice", oath(), "n")
         self.assertLoginFails(r)
         self.assertIn("unavailable", out(r))
         self.assertLess(r.elapsed, 0.5 + 1.5)
@@ -457,13 +455,11 @@ class FailMode(EnvTestCase):
     def test_store_locked_safe_allows_and_logs(self):
         self.env.add_user("alice")
         self.env.write_conf("store_timeout_ms = 500\nfail_mode = safe\n")
-        t = self.hold_lock(4)
-        r = self.env.login("alice", oath(), "n")
-        t.join()
+        with self.store_locked():
+            r = self.env.login("alice", oath(), "n")
         self.assertLoginOK(r)
         self.assertIn("fail_mode=safe", out(r))
         self.assertLess(r.elapsed, 0.5 + 1.5)
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -85,7 +85,13 @@ static double run(const char *confdir, const char *svc, unsigned procs, unsigned
                 if (pid[p] == 0) {
                         char c;
                         close(gate[1]);
-                        (void) read(gate[0], &c, 1); /* EOF when the parent lets go */
+                        /* EOF (0) when the parent lets go; anything else means the gate broke. */
+                        ssize_t r;
+                        do
+                                r = read(gate[0], &c, 1);
+                        while (r < 0 && errno == EINTR);
+                        if (r != 0)
+                                _exit(254);
                         unsigned f = child(confdir, svc, first + (unsigned long) p * logins, logins);
                         _exit(f > 254 ? 254 : (int) f);
                 }
