@@ -16,12 +16,9 @@ int account_audit(struct ehr_op *op, const char *user, const char *action, const
 }
 
 int account_end(struct ehr_op *op, int r, bool publish) {
-        if (r >= 0)
-                r = ehr_store_commit(op->store);
-        if (r < 0) {
-                ehr_store_rollback(op->store);
+        r = ehr_store_end(op->store, r);
+        if (r < 0)
                 return r;
-        }
         op->committed = true;
         return publish ? ehr_account_publish(op) : 0;
 }

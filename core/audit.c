@@ -70,7 +70,7 @@ int ehr_audit_append(struct ehr_store *s, uint64_t now_sec, const char *user, co
         if (r >= 0)
                 r = ehr_store_audit_head_put(s, row.seq, row.mac);
         if (own)
-                r = r >= 0 ? ehr_store_commit(s) : (ehr_store_rollback(s), r);
+                r = ehr_store_end(s, r);
         return r;
 }
 

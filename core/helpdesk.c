@@ -36,12 +36,7 @@ static int equals_unlock_pin(struct ehr_store *s, const struct ehr_user *u, cons
 }
 
 static int end(struct ehr_store *s, bool own, int r) {
-        if (!own)
-                return r;
-        if (r >= 0)
-                return ehr_store_commit(s);
-        ehr_store_rollback(s);
-        return r;
+        return own ? ehr_store_end(s, r) : r;
 }
 
 static int begin(struct ehr_store *s, bool *own) {

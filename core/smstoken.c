@@ -137,10 +137,7 @@ int ehr_sms_token_request(struct ehr_store *s, const struct ehr_config *c, const
         if (r >= 0)
                 r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "SMS token not sent", details,
                                      source);
-        if (r >= 0)
-                r = ehr_store_commit(s);
-        else
-                ehr_store_rollback(s);
+        r = ehr_store_end(s, r);
         return r < 0 ? r : -ECOMM;
 }
 

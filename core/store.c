@@ -285,6 +285,13 @@ void ehr_store_rollback(struct ehr_store *s) {
         s->ops->rollback(s->b);
 }
 
+int ehr_store_end(struct ehr_store *s, int r) {
+        if (r >= 0)
+                return ehr_store_commit(s);
+        ehr_store_rollback(s);
+        return r;
+}
+
 int ehr_store_sync(struct ehr_store *s) {
         return s->ops->sync(s->b);
 }

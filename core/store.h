@@ -79,6 +79,10 @@ int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes);
 
 bool ehr_store_in_transaction(struct ehr_store *s);
 
+/* End the open transaction: commit when r >= 0, else roll back. Returns the
+ * commit's result, or r. */
+int ehr_store_end(struct ehr_store *s, int r);
+
 /* Users */
 struct ehr_user {
         int64_t id;

@@ -54,11 +54,7 @@ int ehr_trust_check(struct ehr_store *s, const struct ehr_config *c, const struc
         if (r >= 0)
                 r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "second factor skipped", details,
                                      source);
-        if (r >= 0)
-                r = ehr_store_commit(s);
-        else
-                ehr_store_rollback(s);
-        return r;
+        return ehr_store_end(s, r);
 }
 
 int ehr_trust_add(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
@@ -77,11 +73,7 @@ int ehr_trust_add(struct ehr_store *s, const struct ehr_config *c, const struct 
                  (unsigned long long) c->trust_days, label);
         if (r >= 0)
                 r = ehr_audit_append(s, now_sec, u->login, u->login, EHR_AUDIT_AUTH, "device trusted", details, source);
-        if (r >= 0)
-                r = ehr_store_commit(s);
-        else
-                ehr_store_rollback(s);
-        return r;
+        return ehr_store_end(s, r);
 }
 
 int ehr_trust_revoke(struct ehr_store *s, const struct ehr_user *u, int64_t id, uint64_t now_sec, const char *actor,
@@ -102,7 +94,7 @@ int ehr_trust_revoke(struct ehr_store *s, const struct ehr_user *u, int64_t id, 
                                      source);
         }
         if (own)
-                r = r >= 0 ? ehr_store_commit(s) : (ehr_store_rollback(s), r);
+                r = ehr_store_end(s, r);
         return r < 0 ? r : n;
 }
 
