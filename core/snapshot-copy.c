@@ -216,14 +216,9 @@ int ehr_snapshot_open(const char *path, unsigned flags, struct ehr_snapshot **re
                 return r;
         if (!s->chunk)
                 drop_fd(s); /* all copied: nothing more to read */
-        r = snap_parse_header(s);
+        r = snap_parse(s, flags);
         if (r < 0)
                 return r;
-        if (flags & EHR_SNAPSHOT_VERIFY) {
-                r = ehr_snapshot_verify(s);
-                if (r < 0)
-                        return r;
-        }
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -36,7 +36,7 @@ bool ehr_snapshot_name_valid(const char *name) {
 
 /* ---- reader ---- */
 
-int snap_parse_header(struct ehr_snapshot *s) {
+static int parse_header(struct ehr_snapshot *s) {
         struct snap_header h;
 
         if (s->size < SNAP_HEADER_BYTES || s->size > EHR_SNAPSHOT_SIZE_MAX)
@@ -78,6 +78,15 @@ int snap_parse_header(struct ehr_snapshot *s) {
         return 0;
 }
 
+int snap_parse(struct ehr_snapshot *s, unsigned flags) {
+        int r = parse_header(s);
+        if (r < 0)
+                return r;
+        if (flags & EHR_SNAPSHOT_VERIFY)
+                return ehr_snapshot_verify(s);
+        return 0;
+}
+
 int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, struct ehr_snapshot **ret) {
         _cleanup_(ehr_snapshot_freep) struct ehr_snapshot *s = NULL;
         int r;
@@ -90,14 +99,9 @@ int ehr_snapshot_from_buffer(const void *data, size_t size, unsigned flags, stru
         s->fd = -1;
         s->base = data;
         s->size = size;
-        r = snap_parse_header(s);
+        r = snap_parse(s, flags);
         if (r < 0)
                 return r;
-        if (flags & EHR_SNAPSHOT_VERIFY) {
-                r = ehr_snapshot_verify(s);
-                if (r < 0)
-                        return r;
-        }
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -50,5 +50,6 @@ static inline int snap_need(const struct ehr_snapshot *s, size_t off, size_t len
         return 0;
 }
 
-/* Check the header and fill sec, ix and strings (snapshot-read.c). */
-int snap_parse_header(struct ehr_snapshot *s);
+/* Check the header and fill sec, ix and strings; with EHR_SNAPSHOT_VERIFY in flags,
+ * check the whole body against its checksum too (snapshot-read.c). */
+int snap_parse(struct ehr_snapshot *s, unsigned flags);
