@@ -317,12 +317,16 @@ static bool retry_after(int r, bool forced) {
         return r == -EBADMSG && !forced;
 }
 
-static int lookup_user(enum lookup_kind kind, const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len) {
-        struct node *n;
-        struct ehr_snap_user u;
+/* The entry named (BY_NAME) or numbered (BY_ID) in s, filled in; -ENOENT if absent. */
+typedef int (*find_fill_t)(const struct ehr_snapshot *s, enum lookup_kind kind, const char *name, uint32_t id,
+                           void *out, char *buf, size_t len);
 
-        /* Not a uid the snapshot can hold (it is 32 bits, and 0 and -1 are refused). */
-        if (kind == BY_ID && (uid == 0 || uid == (uid_t) -1))
+static int lookup(enum lookup_kind kind, const char *name, uint32_t id, find_fill_t find_fill, void *out, char *buf,
+                  size_t len) {
+        struct node *n;
+
+        /* Not an id the snapshot can hold (it is 32 bits, and 0 and -1 are refused). */
+        if (kind == BY_ID && (id == 0 || id == UINT32_MAX))
                 return -ENOENT;
         if (kind == BY_NAME && isempty(name))
                 return -ENOENT;
@@ -330,36 +334,25 @@ static int lookup_user(enum lookup_kind kind, const char *name, uid_t uid, struc
                 int r = acquire_for_lookup(force, &n);
                 if (r < 0)
                         return r;
-                r = kind == BY_NAME ? ehr_snapshot_user_by_name(n->snap, name, &u)
-                                    : ehr_snapshot_user_by_uid(n->snap, uid, &u);
-                if (r >= 0)
-                        r = fill_passwd(&u, pw, buf, len);
+                r = find_fill(n->snap, kind, name, id, out, buf, len);
                 nss_release(n);
                 if (!retry_after(r, force))
                         return r;
         }
 }
 
-static int lookup_group(enum lookup_kind kind, const char *name, gid_t gid, struct group *gr, char *buf, size_t len) {
-        struct node *n;
-        struct ehr_snap_group_view g;
+static int user_find(const struct ehr_snapshot *s, enum lookup_kind kind, const char *name, uint32_t uid, void *out,
+                     char *buf, size_t len) {
+        struct ehr_snap_user u;
+        int r = kind == BY_NAME ? ehr_snapshot_user_by_name(s, name, &u) : ehr_snapshot_user_by_uid(s, uid, &u);
+        return r < 0 ? r : fill_passwd(&u, out, buf, len);
+}
 
-        if (kind == BY_ID && (gid == 0 || gid == (gid_t) -1))
-                return -ENOENT;
-        if (kind == BY_NAME && isempty(name))
-                return -ENOENT;
-        for (bool force = false;; force = true) {
-                int r = acquire_for_lookup(force, &n);
-                if (r < 0)
-                        return r;
-                r = kind == BY_NAME ? ehr_snapshot_group_by_name(n->snap, name, &g)
-                                    : ehr_snapshot_group_by_gid(n->snap, gid, &g);
-                if (r >= 0)
-                        r = fill_group(n->snap, &g, gr, buf, len);
-                nss_release(n);
-                if (!retry_after(r, force))
-                        return r;
-        }
+static int group_find(const struct ehr_snapshot *s, enum lookup_kind kind, const char *name, uint32_t gid, void *out,
+                      char *buf, size_t len) {
+        struct ehr_snap_group_view g;
+        int r = kind == BY_NAME ? ehr_snapshot_group_by_name(s, name, &g) : ehr_snapshot_group_by_gid(s, gid, &g);
+        return r < 0 ? r : fill_group(s, &g, out, buf, len);
 }
 
 /* The one place an errno becomes an nss_status. */
@@ -398,22 +391,22 @@ _public_ enum nss_status _nss_ehr_initgroups_dyn(const char *user, gid_t group, 
 
 _public_ enum nss_status _nss_ehr_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop) {
         int saved_errno = errno;
-        return nss_status_from_errno(lookup_user(BY_NAME, name, 0, pw, buf, len), errnop, saved_errno);
+        return nss_status_from_errno(lookup(BY_NAME, name, 0, user_find, pw, buf, len), errnop, saved_errno);
 }
 
 _public_ enum nss_status _nss_ehr_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop) {
         int saved_errno = errno;
-        return nss_status_from_errno(lookup_user(BY_ID, NULL, uid, pw, buf, len), errnop, saved_errno);
+        return nss_status_from_errno(lookup(BY_ID, NULL, uid, user_find, pw, buf, len), errnop, saved_errno);
 }
 
 _public_ enum nss_status _nss_ehr_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *errnop) {
         int saved_errno = errno;
-        return nss_status_from_errno(lookup_group(BY_NAME, name, 0, gr, buf, len), errnop, saved_errno);
+        return nss_status_from_errno(lookup(BY_NAME, name, 0, group_find, gr, buf, len), errnop, saved_errno);
 }
 
 _public_ enum nss_status _nss_ehr_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop) {
         int saved_errno = errno;
-        return nss_status_from_errno(lookup_group(BY_ID, NULL, gid, gr, buf, len), errnop, saved_errno);
+        return nss_status_from_errno(lookup(BY_ID, NULL, gid, group_find, gr, buf, len), errnop, saved_errno);
 }
 
 /* ---- enumeration ---- */
@@ -502,21 +495,31 @@ _public_ enum nss_status _nss_ehr_endpwent(void) {
         return NSS_STATUS_SUCCESS;
 }
 
-_public_ enum nss_status _nss_ehr_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop) {
+/* getpwent_r, getgrent_r: the cursor's entry filled in (-ENOENT past the end), then the cursor moved on. */
+static enum nss_status cursor_next(struct cursor *c,
+                                   int (*fill)(const struct ehr_snapshot *, size_t, void *, char *, size_t), void *out,
+                                   char *buf, size_t len, int *errnop) {
         int saved_errno = errno;
         struct node *n;
         size_t i;
-        struct ehr_snap_user u;
 
-        int r = cursor_peek(&pw_cursor, &n, &i);
+        int r = cursor_peek(c, &n, &i);
         if (r < 0)
                 return nss_status_from_errno(r, errnop, saved_errno);
-        r = ehr_snapshot_user_at(n->snap, i, &u); /* -ENOENT: past the end */
-        if (r >= 0)
-                r = fill_passwd(&u, pw, buf, len);
+        r = fill(n->snap, i, out, buf, len);
         /* ERANGE: stay on this entry, glibc asks again with a bigger buffer. */
-        cursor_advance(&pw_cursor, n, i, r >= 0);
+        cursor_advance(c, n, i, r >= 0);
         return nss_status_from_errno(r, errnop, saved_errno);
+}
+
+static int passwd_at(const struct ehr_snapshot *s, size_t i, void *out, char *buf, size_t len) {
+        struct ehr_snap_user u;
+        int r = ehr_snapshot_user_at(s, i, &u); /* -ENOENT: past the end */
+        return r < 0 ? r : fill_passwd(&u, out, buf, len);
+}
+
+_public_ enum nss_status _nss_ehr_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop) {
+        return cursor_next(&pw_cursor, passwd_at, pw, buf, len, errnop);
 }
 
 _public_ enum nss_status _nss_ehr_setgrent(int stayopen) {
@@ -529,20 +532,14 @@ _public_ enum nss_status _nss_ehr_endgrent(void) {
         return NSS_STATUS_SUCCESS;
 }
 
-_public_ enum nss_status _nss_ehr_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop) {
-        int saved_errno = errno;
-        struct node *n;
-        size_t i;
+static int group_at(const struct ehr_snapshot *s, size_t i, void *out, char *buf, size_t len) {
         struct ehr_snap_group_view g;
+        int r = ehr_snapshot_group_at(s, i, &g);
+        return r < 0 ? r : fill_group(s, &g, out, buf, len);
+}
 
-        int r = cursor_peek(&gr_cursor, &n, &i);
-        if (r < 0)
-                return nss_status_from_errno(r, errnop, saved_errno);
-        r = ehr_snapshot_group_at(n->snap, i, &g);
-        if (r >= 0)
-                r = fill_group(n->snap, &g, gr, buf, len);
-        cursor_advance(&gr_cursor, n, i, r >= 0);
-        return nss_status_from_errno(r, errnop, saved_errno);
+_public_ enum nss_status _nss_ehr_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop) {
+        return cursor_next(&gr_cursor, group_at, gr, buf, len, errnop);
 }
 
 /* ---- initgroups ---- */
