@@ -3,23 +3,15 @@
 
 #include "audit.h"
 
-static void put_field(crypto_generichash_state *st, const void *p, size_t n) {
-        uint8_t len[8];
-        for (unsigned i = 0; i < 8; i++)
-                len[i] = (uint8_t) ((uint64_t) n >> (8 * i));
-        crypto_generichash_update(st, len, sizeof len);
-        crypto_generichash_update(st, p, n);
-}
-
 static void put_u64(crypto_generichash_state *st, uint64_t v) {
         uint8_t b[8];
         for (unsigned i = 0; i < 8; i++)
                 b[i] = (uint8_t) (v >> (8 * i));
-        put_field(st, b, sizeof b);
+        ehr_hash_field(st, b, sizeof b);
 }
 
 static void put_str(crypto_generichash_state *st, const char *s) {
-        put_field(st, s, strlen(s));
+        ehr_hash_field(st, s, strlen(s));
 }
 
 void ehr_audit_mac(const struct ehr_keys *k, const uint8_t prev[EHR_HASH_BYTES], const struct ehr_audit_row *row,
@@ -27,7 +19,7 @@ void ehr_audit_mac(const struct ehr_keys *k, const uint8_t prev[EHR_HASH_BYTES],
         crypto_generichash_state st;
         crypto_generichash_init(&st, ehr_keys_get(k, EHR_KEY_AUDIT), EHR_SUBKEY_BYTES, EHR_HASH_BYTES);
         put_str(&st, "ehr2fa-audit-v1");
-        put_field(&st, prev, EHR_HASH_BYTES);
+        ehr_hash_field(&st, prev, EHR_HASH_BYTES);
         put_u64(&st, row->seq);
         put_u64(&st, row->time_sec);
         put_str(&st, row->user);

@@ -99,7 +99,7 @@ int ehr_unseal(const struct ehr_keys *k, const uint8_t *ad, size_t adlen, const 
         return (int) plen;
 }
 
-static void update_field(crypto_generichash_state *st, const void *p, size_t n) {
+void ehr_hash_field(crypto_generichash_state *st, const void *p, size_t n) {
         uint8_t len[8];
         for (unsigned i = 0; i < 8; i++)
                 len[i] = (uint8_t) ((uint64_t) n >> (8 * i));
@@ -114,9 +114,9 @@ void ehr_keyed_hash(const struct ehr_keys *k, enum ehr_key_purpose purpose, cons
         for (unsigned i = 0; i < 8; i++)
                 uid[i] = (uint8_t) ((uint64_t) user_id >> (8 * i));
         crypto_generichash_init(&st, k->sub[purpose], EHR_SUBKEY_BYTES, EHR_HASH_BYTES);
-        update_field(&st, domain, strlen(domain));
-        update_field(&st, uid, sizeof uid);
-        update_field(&st, data, n);
+        ehr_hash_field(&st, domain, strlen(domain));
+        ehr_hash_field(&st, uid, sizeof uid);
+        ehr_hash_field(&st, data, n);
         crypto_generichash_final(&st, out, EHR_HASH_BYTES);
         sodium_memzero(&st, sizeof st);
 }

@@ -50,6 +50,11 @@ int ehr_seal(const struct ehr_keys *k, const uint8_t *ad, size_t adlen, const ui
 _warn_unused_result_ int ehr_unseal(const struct ehr_keys *k, const uint8_t *ad, size_t adlen, const uint8_t *sealed,
                                     size_t sealed_len, uint8_t *out, size_t outlen);
 
+/* Feed one field to a BLAKE2b state as its 8-byte little-endian length, then its
+ * bytes, so that no two sequences of fields hash alike (the keyed hash below and
+ * the audit chain's MAC). */
+void ehr_hash_field(crypto_generichash_state *st, const void *p, size_t n);
+
 /* Keyed BLAKE2b-256 of (domain, user id, data) with the given subkey. Fields
  * are length-prefixed so no two inputs collide by concatenation. */
 void ehr_keyed_hash(const struct ehr_keys *k, enum ehr_key_purpose purpose, const char *domain, int64_t user_id,
