@@ -86,6 +86,20 @@ const char *admin_format_until(uint64_t until, char *buf, size_t len);
 
 /* JSON helpers. */
 void json_string(FILE *f, const char *s);
+/* ,"key":"value" on stdout (value escaped by json_string()). */
+void json_field(const char *key, const char *value);
+
+/* A list verb over the store's users (user list, staff list, lockout list), for
+ * callers with Manage Accounts or Help Desk: a JSON array with --json, else the
+ * header line (printf-style), then one() for each user with the list; one() counts
+ * what it prints in n. Returns 0, the exit code of a refusal (admin_authorize()),
+ * or -errno from the store: the caller says what could not be listed. */
+struct admin_list {
+        struct admin *a;
+        size_t n;
+};
+int admin_list_users(struct admin *a, const char *what, int (*one)(const struct ehr_user *u, void *userdata),
+                     struct admin_list *st, const char *header_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* A fixed-size-argument verb: argv[0] is the verb's last word. */
 int verb_init(struct admin *a, int argc, char **argv);

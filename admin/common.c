@@ -259,3 +259,28 @@ int admin_read_secret(const char *prompt, char *buf, size_t len) {
         buf[n] = 0;
         return 0;
 }
+
+void json_field(const char *key, const char *value) {
+        printf(",\"%s\":", key);
+        json_string(stdout, value);
+}
+
+int admin_list_users(struct admin *a, const char *what, int (*one)(const struct ehr_user *u, void *userdata),
+                     struct admin_list *st, const char *header_fmt, ...) {
+        *st = (struct admin_list) { .a = a };
+        int r = admin_authorize(a, what, NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
+        if (r)
+                return r;
+        if (a->json)
+                printf("[");
+        else {
+                va_list ap;
+                va_start(ap, header_fmt);
+                vprintf(header_fmt, ap);
+                va_end(ap);
+        }
+        r = ehr_store_user_foreach(a->store, one, st);
+        if (a->json)
+                printf("]\n");
+        return r < 0 ? r : 0;
+}

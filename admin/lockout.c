@@ -43,13 +43,8 @@ static int lockout_clear(struct admin *a, const struct ehr_user *u) {
 }
 
 /* lockout list: the locked users, as faillock(8) lists users with failures. */
-struct list_state {
-        struct admin *a;
-        size_t n;
-};
-
 static int list_one(const struct ehr_user *u, void *userdata) {
-        struct list_state *st = userdata;
+        struct admin_list *st = userdata;
         struct ehr_failures f;
         char when[ADMIN_TIME_BYTES], last[ADMIN_TIME_BYTES];
         int r = ehr_store_failures_get(st->a->store, u->id, &f);
@@ -78,20 +73,12 @@ static int list_one(const struct ehr_user *u, void *userdata) {
 }
 
 static int lockout_list(struct admin *a) {
-        struct list_state st = { .a = a };
-        int r = admin_authorize(a, "lockout list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
-        if (r)
-                return r;
-        if (a->json)
-                printf("[");
-        else
-                printf("%-20s %-25s %8s  %s\n", "LOGIN", "LOCKED UNTIL", "FAILURES", "LAST FAILURE");
-        r = ehr_store_user_foreach(a->store, list_one, &st);
-        if (a->json)
-                printf("]\n");
-        else if (r >= 0 && st.n == 0)
+        struct admin_list st;
+        int r = admin_list_users(a, "lockout list", list_one, &st, "%-20s %-25s %8s  %s\n", "LOGIN", "LOCKED UNTIL",
+                                 "FAILURES", "LAST FAILURE");
+        if (r == 0 && !a->json && st.n == 0)
                 printf("(no locked users)\n");
-        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list lockouts: %s", ehr_strerror(r)) : 0;
+        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list lockouts: %s", ehr_strerror(r)) : r;
 }
 
 int verb_lockout(struct admin *a, int argc, char **argv) {

@@ -7,11 +7,6 @@
 
 #define PASSWORD_MAX 512U
 
-struct list_state {
-        struct admin *a;
-        size_t n;
-};
-
 static void twofa_column(const struct ehr_user *u, char *buf, size_t len) {
         if (*u->sms_2fa_id)
                 snprintf(buf, len, "Active: %s", u->sms_2fa_id);
@@ -22,7 +17,7 @@ static void twofa_column(const struct ehr_user *u, char *buf, size_t len) {
 }
 
 static int list_one(const struct ehr_user *u, void *userdata) {
-        struct list_state *st = userdata;
+        struct admin_list *st = userdata;
         char twofa[48];
         if (!streq(u->role, "staff"))
                 return 0;
@@ -30,16 +25,11 @@ static int list_one(const struct ehr_user *u, void *userdata) {
         if (st->a->json) {
                 printf("%s{\"login\":", st->n ? ",\n " : "");
                 json_string(stdout, u->login);
-                printf(",\"name\":");
-                json_string(stdout, u->name);
-                printf(",\"email\":");
-                json_string(stdout, u->email);
-                printf(",\"primary_provider\":");
-                json_string(stdout, u->provider);
-                printf(",\"cell\":");
-                json_string(stdout, u->phone);
-                printf(",\"2fa\":");
-                json_string(stdout, twofa);
+                json_field("name", u->name);
+                json_field("email", u->email);
+                json_field("primary_provider", u->provider);
+                json_field("cell", u->phone);
+                json_field("2fa", twofa);
                 printf("}");
         } else
                 printf("%-18s %-20s %-26s %-16s %-14s %s\n", u->login, u->name, u->email, u->provider, u->phone, twofa);
@@ -48,19 +38,10 @@ static int list_one(const struct ehr_user *u, void *userdata) {
 }
 
 static int staff_list(struct admin *a) {
-        struct list_state st = { .a = a };
-        int r = admin_authorize(a, "staff list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
-        if (r)
-                return r;
-        if (a->json)
-                printf("[");
-        else
-                printf("%-18s %-20s %-26s %-16s %-14s %s\n", "LOGIN", "NAME", "EMAIL", "PRIMARY PROVIDER", "CELL",
-                       "2-FAC SEC");
-        r = ehr_store_user_foreach(a->store, list_one, &st);
-        if (a->json)
-                printf("]\n");
-        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list staff: %s", ehr_strerror(r)) : 0;
+        struct admin_list st;
+        int r = admin_list_users(a, "staff list", list_one, &st, "%-18s %-20s %-26s %-16s %-14s %s\n", "LOGIN", "NAME",
+                                 "EMAIL", "PRIMARY PROVIDER", "CELL", "2-FAC SEC");
+        return r < 0 ? admin_err(admin_exit_from_errno(r), "cannot list staff: %s", ehr_strerror(r)) : r;
 }
 
 /* The manager's own password, read once, answered to PAM's prompts. */

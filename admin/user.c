@@ -96,14 +96,10 @@ static int user_add(struct admin *a, int argc, char **argv) {
 static void user_json(const struct ehr_user *u, const struct ehr_failures *f, uint64_t now) {
         printf("{\"login\":");
         json_string(stdout, u->login);
-        printf(",\"name\":");
-        json_string(stdout, u->name);
-        printf(",\"email\":");
-        json_string(stdout, u->email);
-        printf(",\"phone\":");
-        json_string(stdout, u->phone);
-        printf(",\"role\":");
-        json_string(stdout, u->role);
+        json_field("name", u->name);
+        json_field("email", u->email);
+        json_field("phone", u->phone);
+        json_field("role", u->role);
         printf(",\"created\":%llu,\"totp\":%s,\"recovery_codes_left\":%u", (unsigned long long) u->created_sec,
                u->totp_enrolled ? "true" : "false", u->recovery_left);
         if (f) {
@@ -118,13 +114,8 @@ static void user_json(const struct ehr_user *u, const struct ehr_failures *f, ui
         printf("}");
 }
 
-struct list_state {
-        struct admin *a;
-        size_t n;
-};
-
 static int list_one(const struct ehr_user *u, void *userdata) {
-        struct list_state *st = userdata;
+        struct admin_list *st = userdata;
         if (st->a->json) {
                 printf("%s", st->n ? ",\n " : "");
                 user_json(u, NULL, 0);
@@ -136,20 +127,12 @@ static int list_one(const struct ehr_user *u, void *userdata) {
 }
 
 static int user_list(struct admin *a, int argc, char **argv) {
-        struct list_state st = { .a = a };
-        int r = admin_authorize(a, "user list", NULL, EHR_PERM_MANAGE_ACCOUNTS, EHR_PERM_HELP_DESK);
-        if (r)
-                return r;
-        if (a->json)
-                printf("[");
-        else
-                printf("%-20s %-9s %-8s %-9s %s\n", "LOGIN", "ROLE", "2FA", "RECOVERY", "NAME");
-        r = ehr_store_user_foreach(a->store, list_one, &st);
-        if (a->json)
-                printf("]\n");
+        struct admin_list st;
+        int r = admin_list_users(a, "user list", list_one, &st, "%-20s %-9s %-8s %-9s %s\n", "LOGIN", "ROLE", "2FA",
+                                 "RECOVERY", "NAME");
         if (r < 0)
                 return admin_err(admin_exit_from_errno(r), "cannot list users: %s", ehr_strerror(r));
-        return 0;
+        return r;
 }
 
 static int user_show(struct admin *a, int argc, char **argv) {
