@@ -52,10 +52,15 @@ else
         tar -C "$src" --exclude='./build*' --exclude='./obj-*' --exclude=.git -cf - . | tar -xf - -C "$work/src/ehr2fa"
 fi
 phase "dpkg-buildpackage -us -uc -b"
-if ! (cd "$work/src/ehr2fa" && DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -us -uc -b) \
-                >"$work/build.log" 2>&1; then
+# A fresh export needs no pre-clean (-nc); no -dbgsym packages (noautodbgsym): the
+# chroot installs none. Bounded: a wedged build is a failure, not a hang.
+rc=0
+(cd "$work/src/ehr2fa" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
+        timeout 900 dpkg-buildpackage -us -uc -b -nc) >"$work/build.log" 2>&1 || rc=$?
+if [ "$rc" != 0 ]; then
         tail -n 40 "$work/build.log"
-        echo "FAIL: dpkg-buildpackage (log: $work/build.log)"
+        [ "$rc" = 124 ] && echo "FAIL: dpkg-buildpackage still running after 900 s (log: $work/build.log)"
+        echo "FAIL: dpkg-buildpackage exited $rc (log: $work/build.log)"
         exit 1
 fi
 debs=$(ls "$work"/src/*.deb | grep -v -- -dbgsym_)
@@ -73,10 +78,14 @@ if [ -f "$cache" ]; then
 else
         phase "debootstrap --variant=minbase $suite from $mirror (cold; cached afterwards)"
         rm -rf "$work/base" "$work"/chroot-*.tar
-        if ! debootstrap --variant=minbase --include="$include" "$suite" "$work/base" "$mirror" \
-                        >"$work/debootstrap.log" 2>&1; then
+        # Bounded: an unreachable or stalled mirror is a failure with its log, not a hang.
+        rc=0
+        timeout 900 debootstrap --variant=minbase --include="$include" "$suite" "$work/base" "$mirror" \
+                >"$work/debootstrap.log" 2>&1 || rc=$?
+        if [ "$rc" != 0 ]; then
                 tail -n 20 "$work/debootstrap.log"
-                echo "FAIL: debootstrap (log: $work/debootstrap.log)"
+                [ "$rc" = 124 ] && echo "FAIL: debootstrap from $mirror still running after 900 s"
+                echo "FAIL: debootstrap $suite from $mirror exited $rc (log: $work/debootstrap.log)"
                 exit 1
         fi
         rm -f "$work/base"/var/cache/apt/archives/*.deb
