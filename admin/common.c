@@ -221,10 +221,10 @@ int verb_init(struct admin *a, int argc, char **argv) {
         /* A store that already has an audit log keeps it: init on an existing store is harmless. */
         r = ehr_audit_verify(a->store, &rows, &bad);
         if (r == 0 && rows == 0)
-                r = admin_audit(a, "", "store initialised", ehr_store_path(a->store));
+                r = admin_audit(a, "", "store initialised", ehr_store_location(a->store));
         if (r < 0 && r != -EBADMSG)
                 return admin_err(admin_exit_from_errno(r), "cannot write the audit log: %s", ehr_strerror(r));
-        printf("Store ready: %s (schema %d). Key: %s/%s (keep a root-only backup of it).\n", ehr_store_path(a->store),
+        printf("Store ready: %s (schema %d). Key: %s/%s (keep a root-only backup of it).\n", ehr_store_location(a->store),
                EHR_STORE_SCHEMA_VERSION, a->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, EHR_STORE_KEY_NAME);
         return 0;
 }

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "authd.h"
@@ -13,14 +12,10 @@
 #include "store.h"
 #include "util.h"
 
-#define EHR_AUTHD_WAL_RESERVE (1100U * (4096U + 24U) + 32U)
-
 struct ehr_authd {
         char *store_dir;
         uint64_t timeout_ms;
         struct ehr_store *store;
-        dev_t dev;
-        ino_t ino;
         char last_err[EHR_CONFIG_ERR_MAX]; /* the last reason the store could not be opened, said once */
 };
 
@@ -52,31 +47,20 @@ static void close_store(struct ehr_authd *d) {
 }
 
 int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
-        struct stat st;
         if (d->store) {
                 /* A store replaced under us (restored from backup, init again) is reopened, and
                  * so is one whose mode changed: the reopen then refuses it as the module would. */
-                if (stat(ehr_store_path(d->store), &st) == 0 && st.st_dev == d->dev && st.st_ino == d->ino &&
-                    S_ISREG(st.st_mode) && ehr_stat_check(&st, geteuid(), false, true) == 0)
+                if (ehr_store_changed(d->store) == 0)
                         return 0;
                 close_store(d);
         }
         int r = ehr_store_open(d->store_dir, 0, d->timeout_ms, &d->store, err, errlen);
         if (r < 0)
                 return r;
-        if (stat(ehr_store_path(d->store), &st) < 0) {
-                r = negative_errno();
-                snprintf(err, errlen, "%s: %s", ehr_store_path(d->store), ehr_strerror(r));
-                close_store(d);
-                return r;
-        }
-        d->dev = st.st_dev;
-        d->ino = st.st_ino;
-        /* SQLite checkpoints at 1000 pages: room for that many frames and some. */
-        r = ehr_store_wal_reserve(d->store, EHR_AUTHD_WAL_RESERVE);
+        r = ehr_store_reserve(d->store);
         if (r < 0) {
-                snprintf(err, errlen, "cannot size the WAL of %s (%s); going on", ehr_store_path(d->store),
-                         ehr_strerror(r));
+                snprintf(err, errlen, "cannot prepare %s for a long-lived connection (%s); going on",
+                         ehr_store_location(d->store), ehr_strerror(r));
                 return 1;
         }
         return 0;

@@ -18,6 +18,7 @@
  *   -EROFS      the store cannot record a use (read-only, full disk)
  *   -EILSEQ     the audit chain is broken: its head and its rows disagree
  *   -EOVERFLOW  an impossible value in the store (ehr_store_bad_value() names it)
+ *   -ENOPKG     the store's locator names a backend this build does not have
  *
  * Foreign codes are converted once where they come in (errno_from_sqlite()
  * in store.c), and mapped back once on the way out (pam_status_from_errno()

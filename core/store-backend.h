@@ -17,9 +17,9 @@
  * impossible stored value, which bad_value then names, ...), with the
  * backend's handle in place of the store. The exceptions take or return what
  * the neutral part seals and opens: totp_put/totp_get and
- * support_pin_put/support_pin_get. open() makes or checks whatever the backend
- * keeps in (or for) the store directory, which the neutral part has checked;
- * its message goes to err. See doc/ARCHITECTURE.md, "Adding a store backend". */
+ * support_pin_put/support_pin_get. open() is given what follows the locator's
+ * scheme (for SQLite, the directory, which the neutral part has checked) and
+ * makes or checks whatever the backend keeps there; its message goes to err. See doc/ARCHITECTURE.md, "Adding a store backend". */
 
 #include "store.h"
 
@@ -49,13 +49,14 @@ struct ehr_store_ops {
         int (*open)(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
                     char *err, size_t errlen);
         void (*free)(struct ehr_store_backend *b);
-        const char *(*path)(const struct ehr_store_backend *b);
+        const char *(*location)(const struct ehr_store_backend *b);
+        int (*changed)(struct ehr_store_backend *b);
         const char *(*bad_value)(const struct ehr_store_backend *b);
         int (*begin)(struct ehr_store_backend *b);
         int (*sync)(struct ehr_store_backend *b);
         int (*commit)(struct ehr_store_backend *b);
         void (*rollback)(struct ehr_store_backend *b);
-        int (*wal_reserve)(struct ehr_store_backend *b, uint64_t bytes);
+        int (*reserve)(struct ehr_store_backend *b);
         int (*release)(struct ehr_store_backend *b);
         bool (*in_transaction)(struct ehr_store_backend *b);
         int (*user_add)(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
@@ -134,5 +135,6 @@ struct ehr_store_ops {
         int (*unlock_pin_set_state)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
 };
 
-/* The backends built in. */
+/* The backends built in; ehr_store_open() picks one by the locator's scheme
+ * (its table of schemes is in store.c). */
 extern const struct ehr_store_ops ehr_store_sqlite_ops;

@@ -3,12 +3,15 @@
  * key, sealing with associated data, validation of what is written; every row
  * goes through the backend's table of operations (store-backend.h). */
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include "sodium-load.h"
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+#include "config.h" /* EHR_STORE_DEFAULT_DIR */
 #include "store-backend.h"
 
 #define AD_MAX (16U + EHR_LOGIN_MAX)
@@ -110,15 +113,73 @@ static int load_key(struct ehr_store *s, const char *dir, unsigned flags, char *
         return r;
 }
 
-int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
+/* The backends by the scheme of the store's locator (store_dir in ehr2fa.conf).
+ * A locator without a scheme is a directory: SQLite's. A backend known but not
+ * built (ops NULL) is named in the refusal; its locator is never repeated, as
+ * a server's may hold a password. */
+static const struct store_scheme {
+        const char *prefix;
+        const char *backend;
+        const struct ehr_store_ops *ops;
+} schemes[] = {
+        { "sqlite:", "SQLite", &ehr_store_sqlite_ops },
+        { "postgresql://", "PostgreSQL", NULL },
+        { "postgres://", "PostgreSQL", NULL },
+};
+
+/* The length of the locator's URI scheme ("foo" in "foo:..."), 0 if it has none. */
+static size_t scheme_len(const char *locator) {
+        size_t n = 0;
+        if (!isalpha((unsigned char) locator[0]))
+                return 0;
+        while (isalnum((unsigned char) locator[n]) || strchr("+-.", locator[n]))
+                n++;
+        return locator[n] == ':' ? n : 0;
+}
+
+/* Which backend, and what it is given (for SQLite: the directory). Returns 0,
+ * -ENOPKG (a backend this build has not) or -EINVAL (no backend's locator). */
+static int pick_backend(const char *locator, const struct ehr_store_ops **ret_ops, const char **ret_where, char *err,
+                        size_t errlen) {
+        const struct store_scheme *sc = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(schemes) && !sc; i++)
+                if (strncasecmp(locator, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+                        sc = &schemes[i];
+        /* A libpq connection string ("host=db dbname=ehr2fa") is PostgreSQL's too. */
+        static const struct store_scheme conninfo = { "", "PostgreSQL", NULL };
+        if (!sc && locator[0] != '/' && strchr(locator, '='))
+                sc = &conninfo;
+        if (sc && !sc->ops) {
+                snprintf(err, errlen, "store_dir names a %s store, but this build of ehr2fa has no %s backend "
+                         "(planned: issue 16); name a store directory instead, such as %s", sc->backend, sc->backend,
+                         EHR_STORE_DEFAULT_DIR);
+                return -ENOPKG;
+        }
+        size_t n = sc ? 0 : scheme_len(locator);
+        if (n > 0) {
+                snprintf(err, errlen, "store_dir: no store backend for \"%.*s:\"; name a directory (or sqlite:DIR)",
+                         n > 32 ? 32 : (int) n, locator);
+                return -EINVAL;
+        }
+        *ret_ops = sc ? sc->ops : &ehr_store_sqlite_ops;
+        *ret_where = locator + (sc ? strlen(sc->prefix) : 0);
+        return 0;
+}
+
+int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
                    size_t errlen) {
-        int r = check_dir(dir, flags, err, errlen);
+        const struct ehr_store_ops *ops;
+        const char *dir;
+        int r = pick_backend(locator, &ops, &dir, err, errlen);
+        if (r < 0)
+                return r;
+        r = check_dir(dir, flags, err, errlen);
         if (r < 0)
                 return r;
         _cleanup_(ehr_store_freep) struct ehr_store *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        s->ops = &ehr_store_sqlite_ops;
+        s->ops = ops;
         r = load_key(s, dir, flags, err, errlen);
         if (r < 0)
                 return r;
@@ -143,8 +204,12 @@ const struct ehr_keys *ehr_store_keys(const struct ehr_store *s) {
         return s->keys;
 }
 
-const char *ehr_store_path(const struct ehr_store *s) {
-        return s->ops->path(s->b);
+const char *ehr_store_location(const struct ehr_store *s) {
+        return s->ops->location(s->b);
+}
+
+int ehr_store_changed(struct ehr_store *s) {
+        return s->ops->changed(s->b);
 }
 
 const char *ehr_store_bad_value(const struct ehr_store *s) {
@@ -300,8 +365,8 @@ int ehr_store_release(struct ehr_store *s) {
         return s->ops->release(s->b);
 }
 
-int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes) {
-        return s->ops->wal_reserve(s->b, bytes);
+int ehr_store_reserve(struct ehr_store *s) {
+        return s->ops->reserve(s->b);
 }
 
 bool ehr_store_in_transaction(struct ehr_store *s) {

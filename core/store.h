@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* The store: one SQLite file (WAL) and the master key, in a directory that only
- * the running uid may enter. core/store.c is the backend-neutral part (files,
- * key, sealing, validation); the rows are a backend's, behind the table of
- * operations in store-backend.h: the SQLite one in core/store/sqlite/, the only
- * place with SQL (its vfs.c keeps the WAL between connections, see there). A
- * connection does not checkpoint when it closes unless it leaves 64 frames or
- * more in the WAL: the .db file alone is not the whole store. All calls return 0 (or a
- * count) or a negative errno; none logs. A store handle is not thread-safe:
- * one per thread, and reopened after fork. */
+/* The store: the rows (users, enrollments, counters, the audit chain) and the
+ * master key that seals their secrets. core/store.c is the backend-neutral part
+ * (the directory, the key, sealing, validation); the rows are a backend's, behind
+ * the table of operations in store-backend.h, chosen by the store's locator (see
+ * ehr_store_open()). The SQLite one, in core/store/sqlite/, is the only place
+ * with SQL; how it keeps its files is said there (db.c, vfs.c). Nothing in this
+ * header is shaped by one backend. All calls return 0 (or a count) or a
+ * negative errno; none logs. A store handle is not thread-safe: one per
+ * thread, and reopened after fork. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,11 +31,17 @@ enum ehr_store_flags {
         EHR_STORE_MIGRATE = 1U << 1, /* bring an older schema up to date (ehr2fa-admin only) */
 };
 
-/* Open the store in dir. The directory, database and key must be owned by the
- * euid and not accessible to group or others; otherwise returns -EPERM/-EACCES
- * with a message naming the file and the fix in err. Returns 0, -ENOENT (no
- * store: run init), -EPROTO (schema from another version), -EBUSY, or -errno. */
-int ehr_store_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
+/* Open the store named by locator, the store_dir of ehr2fa.conf:
+ *   /var/lib/ehr2fa, sqlite:/var/lib/ehr2fa   a directory: the SQLite backend
+ *   postgresql://..., postgres://...          a PostgreSQL server: not built yet
+ *                                              (issue 16): -ENOPKG, err says so
+ * anything else with a scheme (foo:...) or not absolute is -EINVAL. A message
+ * never repeats a server locator, which may hold a password. The directory,
+ * database and key must be owned by the euid and not accessible to group or
+ * others; otherwise returns -EPERM/-EACCES with a message naming the file and
+ * the fix in err. Returns 0, -ENOENT (no store: run init), -EPROTO (schema from
+ * another version), -EBUSY, or -errno. */
+int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
                    size_t errlen);
 struct ehr_store *ehr_store_free(struct ehr_store *s);
 static inline void ehr_store_freep(struct ehr_store **s) {
@@ -53,7 +59,14 @@ static inline void ehr_store_freep(struct ehr_store **s) {
 const char *ehr_store_bad_value(const struct ehr_store *s);
 
 const struct ehr_keys *ehr_store_keys(const struct ehr_store *s);
-const char *ehr_store_path(const struct ehr_store *s);
+/* The store as messages name it (the SQLite backend: its database file). */
+const char *ehr_store_location(const struct ehr_store *s);
+/* Is the store this handle has open still the one its locator names, and still
+ * one an open would accept? For a handle kept open (ehr2fad): a store replaced
+ * under it (restored from a backup, init again) or whose mode changed is to be
+ * reopened, so the open can refuse it as a login would. Returns 0 (the same), 1
+ * (replaced or changed: reopen) or -errno. */
+int ehr_store_changed(struct ehr_store *s);
 
 /* BEGIN IMMEDIATE: takes the write lock now, so a read-modify-write cannot race
  * another login on the same user. */
@@ -61,21 +74,20 @@ int ehr_store_begin(struct ehr_store *s);
 int ehr_store_commit(struct ehr_store *s);
 void ehr_store_rollback(struct ehr_store *s);
 
-/* A commit survives the crash of a process at once, but a power cut only after
- * ehr_store_sync() (WAL with synchronous=NORMAL): sync after a commit that must
- * never be lost, such as the use of a code; a failure count need not cost an
- * fsync. Returns 0 or -EROFS/-EIO. */
+/* A commit survives the crash of a process at once, but not necessarily a power
+ * cut: ehr_store_sync() makes what was committed durable. Sync after a commit
+ * that must never be lost, such as the use of a code; a failure count need not
+ * cost a sync. Returns 0 or -EROFS/-EIO. */
 int ehr_store_sync(struct ehr_store *s);
-/* End whatever a long-lived connection still holds: statements not reset (each
- * keeps a read snapshot open) and an open transaction. Returns how many there were. */
+/* For a handle kept open across many logins (ehr2fad): prepare, once, what
+ * makes its later commits and syncs cheap (the SQLite backend writes its WAL
+ * out to a fixed size, see db.c). Failing costs speed only: the store works as
+ * before. Returns 0 or -errno. */
+int ehr_store_reserve(struct ehr_store *s);
+/* End whatever a long-lived handle still holds after an operation (a read left
+ * open keeps an old view of the store; an open transaction, its lock). Returns
+ * how many such things there were. */
 int ehr_store_release(struct ehr_store *s);
-
-/* Make the WAL file at least `bytes` long, with written zeros after its last
- * frame, so that the commits of a long-lived connection overwrite blocks that
- * already exist: a sync is then a data sync, not a journal commit for a file
- * that grows (about 4x cheaper on ext4). For ehr2fad, which keeps the store
- * open (the WAL then stays as long as the daemon runs). */
-int ehr_store_wal_reserve(struct ehr_store *s, uint64_t bytes);
 
 bool ehr_store_in_transaction(struct ehr_store *s);
 

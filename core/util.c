@@ -159,6 +159,8 @@ const char *ehr_strerror(int r) {
         case -EOVERFLOW:
                 return "the store holds an impossible value (edited by hand?); the refused login's audit row "
                        "names it";
+        case -ENOPKG:
+                return "this build of ehr2fa has no backend for the store that store_dir names";
         default:
                 return strerror(r < 0 ? -r : r);
         }

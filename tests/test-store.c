@@ -350,6 +350,55 @@ static void test_wal_kept(void) {
         sqlite3_close(db);
 }
 
+/* The store's locator picks its backend: a directory or sqlite:DIR is SQLite; a
+ * PostgreSQL locator is refused at once with what is missing, without the
+ * password it may hold; an unknown scheme is a configuration error. */
+static void test_locators(void) {
+        static const char *const pg[] = {
+                "postgresql://ehr2fa:s3cret@db.example/ehr2fa",
+                "POSTGRES://ehr2fa:s3cret@db.example:5432/ehr2fa?sslmode=require",
+                "host=db.example dbname=ehr2fa password=s3cret",
+        };
+        char err[EHR_CONFIG_ERR_MAX], loc[400];
+        struct ehr_store *s = NULL;
+        for (unsigned i = 0; i < ELEMENTSOF(pg); i++) {
+                err[0] = 0;
+                CHECK(ehr_store_open(pg[i], EHR_STORE_CREATE | EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) ==
+                      -ENOPKG);
+                CHECK(!s);
+                CHECK(strstr(err, "no PostgreSQL backend") != NULL);
+                CHECK(strstr(err, "s3cret") == NULL);
+        }
+        CHECK(strstr(ehr_strerror(-ENOPKG), "no backend") != NULL);
+        CHECK(ehr_store_open("mysql://root@db/ehr2fa", 0, 1000, &s, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "\"mysql:\"") != NULL);
+        CHECK(strstr(err, "root@db") == NULL);
+
+        /* sqlite:DIR is the same store as DIR. */
+        snprintf(loc, sizeof loc, "sqlite:%s", sdir);
+        CHECK(ehr_store_open(loc, 0, 1000, &s, err, sizeof err) == 0);
+        struct ehr_user *u = NULL;
+        CHECK(ehr_store_user_get(s, "alice", &u) == 0);
+        ehr_user_free(u);
+        CHECK(strcmp(ehr_store_location(s), dbpath) == 0);
+
+        /* A store replaced under an open handle, or made readable to others, is "changed". */
+        CHECK(ehr_store_changed(s) == 0);
+        char copy[420], cmd[1800];
+        snprintf(copy, sizeof copy, "%s.copy", dbpath);
+        snprintf(cmd, sizeof cmd, "cp -p %s %s && mv %s %s", dbpath, copy, copy, dbpath);
+        CHECK(system(cmd) == 0);
+        CHECK(ehr_store_changed(s) == 1);
+        ehr_store_free(s);
+        s = open_store(0, 0);
+        CHECK(ehr_store_changed(s) == 0);
+        CHECK(chmod(dbpath, 0644) == 0);
+        CHECK(ehr_store_changed(s) == 1);
+        CHECK(chmod(dbpath, 0600) == 0);
+        CHECK(ehr_store_changed(s) == 0);
+        ehr_store_free(s);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -362,6 +411,7 @@ int main(int argc, char **argv) {
         if (argc > 1)
                 test_migration(argv[1]);
         test_sealed_copy();
+        test_locators();
         test_lockout();
         test_recovery();
         test_wal_kept();

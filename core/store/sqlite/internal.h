@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "load.h"
 #include "store-backend.h"
@@ -85,6 +86,8 @@ struct ehr_store_backend {
         sqlite3 *db;
         sqlite3_stmt *stmts[_STMT_MAX];
         char *db_path;
+        dev_t dev; /* the database file opened (ehr_sqlite_changed()) */
+        ino_t ino;
         bool vfs_ref;
         int wal_frames; /* frames in the WAL after this connection's last commit */
         char bad_value[EHR_STORE_BAD_VALUE_MAX]; /* the last impossible value read */
@@ -251,13 +254,14 @@ static inline sqlite3_int64 to_i64(uint64_t v) {
 int ehr_sqlite_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
                     char *err, size_t errlen);
 void ehr_sqlite_free(struct ehr_store_backend *s);
-const char *ehr_sqlite_path(const struct ehr_store_backend *s);
+const char *ehr_sqlite_location(const struct ehr_store_backend *s);
+int ehr_sqlite_changed(struct ehr_store_backend *s);
 const char *ehr_sqlite_bad_value(const struct ehr_store_backend *s);
 int ehr_sqlite_begin(struct ehr_store_backend *s);
 int ehr_sqlite_sync(struct ehr_store_backend *s);
 int ehr_sqlite_commit(struct ehr_store_backend *s);
 void ehr_sqlite_rollback(struct ehr_store_backend *s);
-int ehr_sqlite_wal_reserve(struct ehr_store_backend *s, uint64_t bytes);
+int ehr_sqlite_reserve(struct ehr_store_backend *s);
 int ehr_sqlite_release(struct ehr_store_backend *s);
 bool ehr_sqlite_in_transaction(struct ehr_store_backend *s);
 int ehr_sqlite_user_add(struct ehr_store_backend *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
