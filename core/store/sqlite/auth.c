@@ -9,17 +9,8 @@
 
 int ehr_sqlite_totp_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t *sealed, size_t n,
                         const char *algorithm, unsigned digits, unsigned period, uint64_t now_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, sealed, (int) n, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, algorithm, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, (int) digits);
-        sqlite3_bind_int(st, 5, (int) period);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64) now_sec);
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_TOTP_PUT, b_int(user_id), b_blob(sealed, n), b_text(algorithm), b_int(digits),
+                                b_int(period), b_int((sqlite3_int64) now_sec)));
 }
 
 /* Copy a sealed column into buf; a blob larger than buf is a damaged row. */
@@ -34,11 +25,8 @@ static int column_sealed(sqlite3_stmt *st, int col, uint8_t *buf, size_t cap, si
 }
 
 int ehr_sqlite_totp_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_store_totp_row *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_TOTP_GET, &st, b_int(user_id));
         if (found < 0)
                 return found;
         /* Everything read from the store is checked: it may have been edited by hand. */
@@ -57,73 +45,38 @@ int ehr_sqlite_totp_get(struct ehr_store_backend *s, int64_t user_id, struct ehr
 }
 
 int ehr_sqlite_totp_use_step(struct ehr_store_backend *s, int64_t user_id, uint64_t step) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_USE);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) step);
-        int r = step_done(s, st);
-        return r < 0 ? r : r == 0 ? -EALREADY : 0;
+        return changed_or(sql_run(s, STMT_TOTP_USE, b_int(user_id), b_int((sqlite3_int64) step)), -EALREADY);
 }
 
 int ehr_sqlite_totp_del(struct ehr_store_backend *s, int64_t user_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_TOTP_DEL);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int r = step_done(s, st);
-        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+        return changed_or(sql_run(s, STMT_TOTP_DEL, b_int(user_id)), -ENOENT);
 }
 
 /* Recovery codes */
 
 int ehr_sqlite_recovery_del(struct ehr_store_backend *s, int64_t user_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_DEL);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_RECOVERY_DEL, b_int(user_id)));
 }
 
 int ehr_sqlite_recovery_replace(struct ehr_store_backend *s, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
-                               size_t n) {
+                                size_t n) {
         int r = ehr_sqlite_recovery_del(s, user_id);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_ADD);
-                if (!st)
-                        return -EIO;
-                sqlite3_bind_int64(st, 1, user_id);
-                sqlite3_bind_blob(st, 2, hashes[i], EHR_HASH_BYTES, SQLITE_STATIC);
-                r = step_done(s, st);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = sql_run(s, STMT_RECOVERY_ADD, b_int(user_id), b_hash(hashes[i]));
+        return no_count(r);
 }
 
 int ehr_sqlite_recovery_use(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
-                           uint64_t now_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_RECOVERY_USE);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_sec);
-        int r = step_done(s, st);
-        return r < 0 ? r : r == 0 ? -EACCES : 0;
+                            uint64_t now_sec) {
+        return changed_or(sql_run(s, STMT_RECOVERY_USE, b_int(user_id), b_hash(hash), b_int((sqlite3_int64) now_sec)),
+                          -EACCES);
 }
 
 /* Failures */
 
 int ehr_sqlite_failures_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_failures *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_FAIL_GET, &st, b_int(user_id));
         if (found == -ENOENT) {
                 *ret = (struct ehr_failures) {};
                 return 0;
@@ -145,56 +98,28 @@ int ehr_sqlite_failures_get(struct ehr_store_backend *s, int64_t user_id, struct
 }
 
 int ehr_sqlite_failures_put(struct ehr_store_backend *s, int64_t user_id, const struct ehr_failures *f) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, to_i64(f->count));
-        sqlite3_bind_int64(st, 3, to_i64(f->first_sec));
-        sqlite3_bind_int64(st, 4, to_i64(f->last_sec));
-        sqlite3_bind_int64(st, 5, to_i64(f->consecutive));
-        sqlite3_bind_int64(st, 6, to_i64(f->locked_until_sec));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_FAIL_PUT, b_int(user_id), b_u64(f->count), b_u64(f->first_sec),
+                                b_u64(f->last_sec), b_u64(f->consecutive), b_u64(f->locked_until_sec)));
 }
 
 int ehr_sqlite_failures_clear(struct ehr_store_backend *s, int64_t user_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_FAIL_DEL);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_FAIL_DEL, b_int(user_id)));
 }
 
 /* Audit */
 
 int ehr_sqlite_audit_insert(struct ehr_store_backend *s, const struct ehr_audit_row *row) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_AUDIT_INSERT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, to_i64(row->seq));
-        sqlite3_bind_int64(st, 2, to_i64(row->time_sec));
-        sqlite3_bind_text(st, 3, row->user, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, row->actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, row->type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, row->action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, row->details, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, row->source, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 9, row->mac, EHR_HASH_BYTES, SQLITE_STATIC);
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_AUDIT_INSERT, b_u64(row->seq), b_u64(row->time_sec), b_text(row->user),
+                                b_text(row->actor), b_text(row->type), b_text(row->action), b_text(row->details),
+                                b_text(row->source), b_hash(row->mac)));
 }
 
 #define AUDIT_HEAD_KEY "audit_head"
 #define AUDIT_HEAD_BYTES (8U + EHR_HASH_BYTES)
 
 int ehr_sqlite_audit_head_get(struct ehr_store_backend *s, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_META_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_text(st, 1, AUDIT_HEAD_KEY, -1, SQLITE_STATIC);
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_META_GET, &st, b_text(AUDIT_HEAD_KEY));
         if (found == -ENOENT) {
                 *ret_seq = 0;
                 memset(ret_mac, 0, EHR_HASH_BYTES);
@@ -218,28 +143,15 @@ int ehr_sqlite_audit_head_put(struct ehr_store_backend *s, uint64_t seq, const u
         for (unsigned i = 0; i < 8; i++)
                 b[i] = (uint8_t) (seq >> (8 * i));
         memcpy(b + 8, mac, EHR_HASH_BYTES);
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_META_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_text(st, 1, AUDIT_HEAD_KEY, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, b, sizeof b, SQLITE_TRANSIENT);
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_META_PUT, b_text(AUDIT_HEAD_KEY), b_blob(b, sizeof b)));
 }
 
 int ehr_sqlite_audit_foreach(struct ehr_store_backend *s, uint64_t since_sec, uint64_t until_sec, const char *user,
                             int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_AUDIT_LIST);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, to_i64(since_sec));
-        sqlite3_bind_int64(st, 2, until_sec > INT64_MAX ? INT64_MAX : (sqlite3_int64) until_sec);
-        if (user)
-                sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
-        for (;;) {
-                int more = step_next(st);
-                if (more <= 0)
-                        return more;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sql_prepare(s, STMT_AUDIT_LIST, &st, b_u64(since_sec),
+                            b_int(until_sec > INT64_MAX ? INT64_MAX : (sqlite3_int64) until_sec), b_text(user));
+        each_row(st, r) {
                 struct reader rd = { s, st, 0 };
                 struct ehr_audit_row row = {
                         .seq = read_uint(&rd, 0, "audit.seq", ID_MAX),
@@ -251,38 +163,24 @@ int ehr_sqlite_audit_foreach(struct ehr_store_backend *s, uint64_t since_sec, ui
                         .details = col_text(st, 6),
                         .source = col_text(st, 7),
                 };
-                if (rd.r < 0)
-                        return rd.r;
                 const void *mac = sqlite3_column_blob(st, 8);
                 if (mac && sqlite3_column_bytes(st, 8) == (int) EHR_HASH_BYTES)
                         memcpy(row.mac, mac, EHR_HASH_BYTES);
-                int r = cb(&row, userdata);
-                if (r < 0)
-                        return r;
+                r = rd.r < 0 ? rd.r : cb(&row, userdata);
         }
+        return r;
 }
 
 /* SMS tokens */
 
 int ehr_sqlite_sms_token_put(struct ehr_store_backend *s, int64_t user_id, const struct ehr_sms_token *t) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, t->hash, EHR_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, to_i64(t->created_sec));
-        sqlite3_bind_int64(st, 4, to_i64(t->expires_sec));
-        sqlite3_bind_int64(st, 5, to_i64(t->tries));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_SMS_PUT, b_int(user_id), b_hash(t->hash), b_u64(t->created_sec),
+                                b_u64(t->expires_sec), b_u64(t->tries)));
 }
 
 int ehr_sqlite_sms_token_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_sms_token *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_SMS_GET, &st, b_int(user_id));
         if (found < 0)
                 return found;
         if (column_hash(st, 0, ret->hash) < 0)
@@ -294,36 +192,17 @@ int ehr_sqlite_sms_token_get(struct ehr_store_backend *s, int64_t user_id, struc
         return rd.r;
 }
 
-static int exec_user(struct ehr_store_backend *s, enum stmt id, int64_t user_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, id);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        return step_done(s, st);
-}
-
 int ehr_sqlite_sms_token_del(struct ehr_store_backend *s, int64_t user_id) {
-        int r = exec_user(s, STMT_SMS_DEL, user_id);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_SMS_DEL, b_int(user_id)));
 }
 
 int ehr_sqlite_sms_token_set_tries(struct ehr_store_backend *s, int64_t user_id, uint64_t tries) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_TRIES);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, to_i64(tries));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_SMS_TRIES, b_int(user_id), b_u64(tries)));
 }
 
 int ehr_sqlite_sms_send_nth(struct ehr_store_backend *s, int64_t user_id, uint64_t n, uint64_t *ret_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_SENDS);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, to_i64(n));
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_SMS_SENDS, &st, b_int(user_id), b_u64(n));
         if (found < 0)
                 return found;
         struct reader rd = { s, st, 0 };
@@ -336,37 +215,18 @@ int ehr_sqlite_sms_send_nth(struct ehr_store_backend *s, int64_t user_id, uint64
 
 int ehr_sqlite_sms_send_add(struct ehr_store_backend *s, int64_t user_id, uint64_t now_sec,
                             uint64_t forget_before_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SMS_SEND_FORGET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, to_i64(forget_before_sec));
-        int r = step_done(s, st);
-        if (r < 0)
-                return r;
-        _cleanup_stmt_ sqlite3_stmt *add = stmt(s, STMT_SMS_SEND_ADD);
-        if (!add)
-                return -EIO;
-        sqlite3_bind_int64(add, 1, user_id);
-        sqlite3_bind_int64(add, 2, to_i64(now_sec));
-        r = step_done(s, add);
-        return r < 0 ? r : 0;
+        int r = sql_run(s, STMT_SMS_SEND_FORGET, b_int(user_id), b_u64(forget_before_sec));
+        if (r >= 0)
+                r = sql_run(s, STMT_SMS_SEND_ADD, b_int(user_id), b_u64(now_sec));
+        return no_count(r);
 }
 
 /* Trusted devices */
 
 int ehr_sqlite_device_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
-                          const char *label,
-                         uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, to_i64(now_sec));
-        sqlite3_bind_int64(st, 5, to_i64(expires_sec));
-        int r = step_done(s, st);
+                          const char *label, uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id) {
+        int r = sql_run(s, STMT_DEV_PUT, b_int(user_id), b_hash(hash), b_text(label), b_u64(now_sec),
+                        b_u64(expires_sec));
         if (r < 0)
                 return r;
         if (ret_id)
@@ -375,15 +235,9 @@ int ehr_sqlite_device_put(struct ehr_store_backend *s, int64_t user_id, const ui
 }
 
 int ehr_sqlite_device_find(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
-                           uint64_t now_sec,
-                          int64_t *ret_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_FIND);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, to_i64(now_sec));
-        int found = step_row(st);
+                           uint64_t now_sec, int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_DEV_FIND, &st, b_int(user_id), b_hash(hash), b_u64(now_sec));
         if (found < 0)
                 return found;
         struct reader rd = { s, st, 0 };
@@ -395,25 +249,14 @@ int ehr_sqlite_device_find(struct ehr_store_backend *s, int64_t user_id, const u
 }
 
 int ehr_sqlite_device_touch(struct ehr_store_backend *s, int64_t id, uint64_t now_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_TOUCH);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, to_i64(now_sec));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_DEV_TOUCH, b_int(id), b_u64(now_sec)));
 }
 
 int ehr_sqlite_device_foreach(struct ehr_store_backend *s, int64_t user_id,
                              int (*cb)(const struct ehr_device *d, void *userdata), void *userdata) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_LIST);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        for (;;) {
-                int more = step_next(st);
-                if (more <= 0)
-                        return more;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sql_prepare(s, STMT_DEV_LIST, &st, b_int(user_id));
+        each_row(st, r) {
                 struct reader rd = { s, st, 0 };
                 struct ehr_device d = {
                         .id = read_int(&rd, 0, "trusted_devices.id", 1, ID_MAX),
@@ -422,21 +265,15 @@ int ehr_sqlite_device_foreach(struct ehr_store_backend *s, int64_t user_id,
                         .expires_sec = read_time(&rd, 3, "trusted_devices.expires"),
                         .last_used_sec = read_time(&rd, 4, "trusted_devices.last_used"),
                 };
-                int r = rd.r < 0 ? rd.r : cb(&d, userdata);
-                if (r < 0)
-                        return r;
+                r = rd.r < 0 ? rd.r : cb(&d, userdata);
         }
+        return r;
 }
 
 int ehr_sqlite_device_del(struct ehr_store_backend *s, int64_t user_id, int64_t id) {
         if (id == 0)
-                return exec_user(s, STMT_DEV_DEL_ALL, user_id);
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_DEV_DEL);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, id);
-        return step_done(s, st);
+                return sql_run(s, STMT_DEV_DEL_ALL, b_int(user_id));
+        return sql_run(s, STMT_DEV_DEL, b_int(user_id), b_int(id));
 }
 
 /* PINs */
@@ -454,34 +291,17 @@ static int pin_state_from(struct ehr_store_backend *s, sqlite3_stmt *st, int col
 }
 
 static int pin_set_state(struct ehr_store_backend *s, enum stmt id, int64_t user_id, const struct ehr_pin_state *ps) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, id);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, to_i64(ps->failures));
-        sqlite3_bind_int64(st, 3, to_i64(ps->locked_until_sec));
-        int r = step_done(s, st);
-        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+        return changed_or(sql_run(s, id, b_int(user_id), b_u64(ps->failures), b_u64(ps->locked_until_sec)), -ENOENT);
 }
 
 int ehr_sqlite_support_pin_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t *sealed, size_t n,
                                uint64_t now_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SPIN_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, sealed, (int) n, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, to_i64(now_sec));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+        return no_count(sql_run(s, STMT_SPIN_PUT, b_int(user_id), b_blob(sealed, n), b_u64(now_sec)));
 }
 
 int ehr_sqlite_support_pin_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_store_pin_row *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_SPIN_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int found = step_row(st);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_SPIN_GET, &st, b_int(user_id));
         if (found < 0)
                 return found;
         int r = pin_state_from(s, st, 1, &ret->state);
@@ -495,24 +315,14 @@ int ehr_sqlite_support_pin_set_state(struct ehr_store_backend *s, int64_t user_i
 }
 
 int ehr_sqlite_unlock_pin_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
-                             uint64_t now_sec) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_UPIN_PUT);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_blob(st, 2, hash, EHR_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, to_i64(now_sec));
-        int r = step_done(s, st);
-        return r < 0 ? r : 0;
+                              uint64_t now_sec) {
+        return no_count(sql_run(s, STMT_UPIN_PUT, b_int(user_id), b_hash(hash), b_u64(now_sec)));
 }
 
 int ehr_sqlite_unlock_pin_get(struct ehr_store_backend *s, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
-                             struct ehr_pin_state *ret_state) {
-        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_UPIN_GET);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, user_id);
-        int found = step_row(st);
+                              struct ehr_pin_state *ret_state) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int found = sql_row(s, STMT_UPIN_GET, &st, b_int(user_id));
         if (found < 0)
                 return found;
         struct ehr_pin_state ps;

@@ -170,6 +170,99 @@ static inline int step_next(sqlite3_stmt *st) {
         return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }
 
+/* A statement's parameters, typed: each row function lists its binds in order,
+ * as FreeBSD pkg's run_prstmt() does, and the compiler checks each value:
+ *         return changed_or(sql_run(s, STMT_TOTP_DEL, b_int(user_id)), -ENOENT); */
+struct bind {
+        enum { BIND_NULL, BIND_INT, BIND_TEXT, BIND_BLOB } type;
+        sqlite3_int64 i;
+        const void *p; /* text (NULL binds NULL) or blob */
+        int n;         /* blob bytes */
+};
+#define b_int(v) ((struct bind) { .type = BIND_INT, .i = (v) })
+#define b_u64(v) b_int(to_i64(v)) /* times and counts; UINT64_MAX ("forever") is -1 */
+#define b_text(v) ((struct bind) { .type = BIND_TEXT, .p = (v) })
+#define b_blob(v, len) ((struct bind) { .type = BIND_BLOB, .p = (v), .n = (int) (len) })
+#define b_hash(v) b_blob(v, EHR_HASH_BYTES)
+#define b_null() ((struct bind) { .type = BIND_NULL })
+#define BINDS(...) (const struct bind[]) { __VA_ARGS__ }, sizeof((const struct bind[]) { __VA_ARGS__ }) / sizeof(struct bind)
+
+/* Text and blobs are bound SQLITE_STATIC: every caller steps and resets the
+ * statement before its values go out of scope. */
+static inline int bind_all(sqlite3_stmt *st, const struct bind *b, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int rc, col = (int) i + 1;
+                switch (b[i].type) {
+                case BIND_INT:
+                        rc = sqlite3_bind_int64(st, col, b[i].i);
+                        break;
+                case BIND_TEXT:
+                        rc = sqlite3_bind_text(st, col, b[i].p, -1, SQLITE_STATIC);
+                        break;
+                case BIND_BLOB:
+                        rc = sqlite3_bind_blob(st, col, b[i].p, b[i].n, SQLITE_STATIC);
+                        break;
+                default:
+                        rc = sqlite3_bind_null(st, col);
+                }
+                if (rc != SQLITE_OK)
+                        return errno_from_sqlite(rc);
+        }
+        return 0;
+}
+
+/* The statement id, prepared (kept, see stmt()) with these binds in *ret; the
+ * caller steps it and resets it (_cleanup_stmt_). Returns 0 or -errno. */
+static inline int sql_prepare_binds(struct ehr_store_backend *s, enum stmt id, sqlite3_stmt **ret,
+                                    const struct bind *b, size_t n) {
+        sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        int r = bind_all(st, b, n);
+        if (r < 0) {
+                done(st);
+                return r;
+        }
+        *ret = st;
+        return 0;
+}
+#define sql_prepare(s, id, ret, ...) sql_prepare_binds(s, id, ret, BINDS(__VA_ARGS__))
+
+/* Run a statement that returns no rows: the number of rows it changed, or -errno. */
+static inline int sql_run_binds(struct ehr_store_backend *s, enum stmt id, const struct bind *b, size_t n) {
+        sqlite3_stmt *st = NULL;
+        int r = sql_prepare_binds(s, id, &st, b, n);
+        return r < 0 ? r : step_done(s, st);
+}
+#define sql_run(s, id, ...) sql_run_binds(s, id, BINDS(__VA_ARGS__))
+
+/* A statement that returns one row: 0 with *ret on the row (the caller's
+ * _cleanup_stmt_ resets it), -ENOENT when there is none, or -errno. */
+static inline int sql_row_binds(struct ehr_store_backend *s, enum stmt id, sqlite3_stmt **ret, const struct bind *b,
+                                size_t n) {
+        int r = sql_prepare_binds(s, id, ret, b, n);
+        return r < 0 ? r : step_row(*ret);
+}
+#define sql_row(s, id, ret, ...) sql_row_binds(s, id, ret, BINDS(__VA_ARGS__))
+
+/* Run the body once for each row of st while r stays >= 0 (the body sets r,
+ * from the caller's callback say); r begins as the prepare's result and ends 0
+ * after the last row, or the first negative errno:
+ *         int r = sql_prepare(s, STMT_PERM_LIST, &st, b_int(user_id));
+ *         each_row(st, r)
+ *                 r = cb(col_text(st, 0), userdata);
+ *         return r; */
+#define each_row(st, r) while ((r) >= 0 && ((r) = step_next(st)) > 0)
+
+/* What a write returns: 0 whatever it changed (no_count), or 0 when it changed
+ * a row and `none` when it changed nothing (changed_or). */
+static inline int no_count(int r) {
+        return r < 0 ? r : 0;
+}
+static inline int changed_or(int r, int none) {
+        return r < 0 ? r : r == 0 ? none : 0;
+}
+
 /* Integers come out of the store only through this reader. A row may have been
  * edited by hand: a value outside what the code writes (a negative count, a
  * time after 9999, a text where a number belongs) fails the read with
