@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -133,8 +134,10 @@ class Env:
         self.daemon = subprocess.Popen([EHR2FAD, "--conf", self.conf, "--debug", *args], stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=log, preexec_fn=preexec_fn)
         log.close()
-        deadline = time.monotonic() + 10
-        while wait and not os.path.exists(self.daemon_sock):
+        deadline = time.monotonic() + 30
+        # Ready means listening, not just bound: the socket file appears at bind(),
+        # and a connect() before the listen() that follows is refused.
+        while wait and not self._daemon_listening():
             if not required and self.daemon.poll() is not None:
                 self.daemon = None
                 return None
@@ -142,6 +145,14 @@ class Env:
                 raise AssertionError(f"ehr2fad did not start: {self.daemon_lines()}")
             time.sleep(0.02)
         return self.daemon
+
+    def _daemon_listening(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            try:
+                s.connect(self.daemon_sock)
+                return True
+            except (FileNotFoundError, ConnectionRefusedError):
+                return False
 
     def stop_daemon(self):
         """SIGTERM, and it must exit 0: under ASan a leak or a memory error shows here."""
