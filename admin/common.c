@@ -37,6 +37,9 @@ int admin_exit_from_errno(int r) {
         case -EPROTO:
         case -EACCES:
         case -EUCLEAN:
+        case -ENOTUNIQ:
+        case -ENOMEDIUM:
+        case -EDOM:
                 return EXIT_STORE;
         case -EPERM:
                 return EXIT_PERM;
@@ -49,7 +52,7 @@ int helper_exit_from_errno(int r) {
         switch (r) {
         case 0:
                 return EHR_HELPER_OK;
-        case -EACCES:
+        case -EBADRQC:
                 return EHR_HELPER_WRONG;
         case -EAGAIN:
                 return EHR_HELPER_LOCKED;

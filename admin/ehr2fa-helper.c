@@ -66,7 +66,7 @@ static int do_unlock(struct admin *a, const char *login) {
         r = ehr_unlock_pin_verify(a->store, &a->cfg, u, pin, a->now_sec, source, &until);
         sodium_memzero(pin, sizeof pin);
         /* A failed PIN costs a delay, so that guessing through the helper is slow. */
-        if (r == -EACCES || r == -EAGAIN)
+        if (r == -EBADRQC || r == -EAGAIN)
                 usleep(FAIL_DELAY_US);
         return helper_exit_from_errno(r);
 }

@@ -118,7 +118,7 @@ static int spin_validate(struct admin *a, const char *login) {
                 printf("Support PIN valid: the caller is %s (%s). A new PIN was generated for them.\n", u->login,
                        u->name);
                 return 0;
-        case -EACCES:
+        case -EBADRQC:
                 printf("Support PIN NOT valid for %s. Do not proceed.\n", u->login);
                 return EXIT_FAIL;
         case -EAGAIN:
@@ -252,7 +252,7 @@ static int support_approve(struct admin *a, int64_t id, bool by_pin) {
                         return admin_err(EXIT_LOCKED, "Support PIN validation for %s is locked", prov->login);
                 if (r < 0) {
                         printf("Support PIN NOT valid for %s: request #%lld stays open.\n", prov->login, (long long) id);
-                        return r == -EACCES ? EXIT_FAIL : admin_exit_from_errno(r);
+                        return r == -EBADRQC ? EXIT_FAIL : admin_exit_from_errno(r);
                 }
                 snprintf(how, sizeof how, "Support PIN of provider %s validated by %s", prov->login, a->actor);
         } else {

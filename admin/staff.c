@@ -94,7 +94,7 @@ static int confirm_password(struct admin *a) {
         sodium_memzero(&d, sizeof d);
         if (pamh)
                 pam_end(pamh, r);
-        return r == PAM_SUCCESS ? 0 : -EACCES;
+        return r == PAM_SUCCESS ? 0 : -EBADRQC;
 }
 
 static int setup_refused(const struct ehr_user *u, int r) {

@@ -176,7 +176,7 @@ static int request_from(struct ehr_authd_conn *conn, const struct ehr_wire *req,
         if (ehr_wire_getu(req, "v", &version) < 0 || version != EHR_WIRE_VERSION)
                 return -EPROTONOSUPPORT;
         if (!ehr_wire_get(req, "op") || !q->user || !q->source || ehr_wire_getu(req, "now", &q->now_sec) < 0)
-                return -EBADMSG;
+                return -ENOMSG;
         return config_from(req, &conn->cfg);
 }
 

@@ -135,7 +135,7 @@ int ehr_support_pin_validate(struct ehr_store *s, const struct ehr_user *u, cons
                 if (r >= 0)
                         r = ehr_audit_append(s, now_sec, u->login, actor, EHR_AUDIT_ACCOUNT, "Not specified", details,
                                              source);
-                verdict = st.locked_until_sec ? -EAGAIN : -EACCES;
+                verdict = st.locked_until_sec ? -EAGAIN : -EBADRQC;
         }
         r = end(s, own, r);
         return r < 0 ? r : verdict;
@@ -226,7 +226,7 @@ int ehr_unlock_pin_verify(struct ehr_store *s, const struct ehr_config *c, const
                         st.failures = 0;
                         verdict = -EAGAIN;
                 } else
-                        verdict = -EACCES;
+                        verdict = -EBADRQC;
                 snprintf(details, sizeof details, "wrong Unlock PIN%s", verdict == -EAGAIN ? "; Unlock PIN locked" : "");
                 r = ehr_store_unlock_pin_set_state(s, u->id, &st);
                 if (r >= 0)

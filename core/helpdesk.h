@@ -37,7 +37,7 @@ int ehr_support_pin_view(struct ehr_store *s, const struct ehr_user *u, uint64_t
                          char ret_pin[EHR_PIN_DIGITS + 1]);
 
 /* The help desk checks what a caller said. On success the PIN rotates at once.
- * Returns 0, -EACCES (wrong; counted), -EAGAIN (validation locked after
+ * Returns 0, -EBADRQC (wrong; counted), -EAGAIN (validation locked after
  * EHR_SUPPORT_PIN_MAX_FAILURES failures until a manager clears it). */
 _warn_unused_result_ int ehr_support_pin_validate(struct ehr_store *s, const struct ehr_user *u, const char *pin,
                                                   uint64_t now_sec, const char *actor, const char *source);
@@ -53,7 +53,7 @@ int ehr_unlock_pin_set(struct ehr_store *s, const struct ehr_user *u, const char
 
 /* Check an Unlock PIN (screen lockers). Failures are counted; after
  * EHR_UNLOCK_PIN_MAX_FAILURES the PIN is locked for unlock_time. Returns 0,
- * -EACCES, -EAGAIN (locked; *ret_until), -ENOENT (no Unlock PIN set). */
+ * -EBADRQC, -EAGAIN (locked; *ret_until), -ENOENT (no Unlock PIN set). */
 _warn_unused_result_ int ehr_unlock_pin_verify(struct ehr_store *s, const struct ehr_config *c,
                                                const struct ehr_user *u, const char *pin, uint64_t now_sec,
                                                const char *source, uint64_t *ret_until);

@@ -14,11 +14,11 @@ void ehr_remote_close(struct ehr_remote *c) {
 }
 
 bool ehr_remote_absent(int r) {
-        return r == -ENOENT || r == -ECONNREFUSED;
+        return r == -ECONNREFUSED;
 }
 
 bool ehr_remote_undelivered(int r) {
-        return ehr_remote_absent(r) || r == -EAGAIN;
+        return ehr_remote_absent(r) || r == -ENOBUFS;
 }
 
 static struct ehr_wire *request(const struct ehr_login_req *q, const char *op) {
@@ -97,7 +97,7 @@ static int send_request(struct ehr_remote *c, const struct ehr_login_req *q, str
                 return (int) r;
         }
         if (ehr_wire_geti(reply, "r", &v) < 0 || v > 0 || v < -4095)
-                return -EBADMSG;
+                return -ENOMSG;
         *ret_r = (int) v;
         return 0;
 }
@@ -111,7 +111,7 @@ static int call(struct ehr_remote *c, const struct ehr_login_req *q, struct ehr_
 static int errno_field(const struct ehr_wire *w, const char *key, int *ret) {
         int64_t v;
         if (ehr_wire_geti(w, key, &v) < 0 || v > 0 || v < -4095)
-                return -EBADMSG;
+                return -ENOMSG;
         *ret = (int) v;
         return 0;
 }
@@ -136,7 +136,7 @@ static int get_state(const struct ehr_wire *w, int r, struct ehr_login_state *st
         if (!login || !ehr_login_valid(login) || ehr_wire_getu(w, "enrolled", &enrolled) < 0 ||
             ehr_wire_getu(w, "until", &st->until) < 0 || errno_field(w, "lock_r", &st->lock_r) < 0 ||
             errno_field(w, "trust_r", &st->trust_r) < 0)
-                return -EBADMSG;
+                return -ENOMSG;
         snprintf(st->login, sizeof st->login, "%s", login);
         st->enrolled = enrolled != 0;
         return 0;
@@ -149,7 +149,7 @@ int ehr_remote_begin(struct ehr_remote *c, const struct ehr_login_req *q, const 
         if (!req || !reply)
                 return -ENOMEM;
         if (dev && (ehr_wire_add(req, "trust", "1") < 0 || put_device(req, dev) < 0))
-                return -ENOBUFS;
+                return -EMSGSIZE;
         int rr, r = send_request(c, q, req, reply, &rr);
         if (r < 0)
                 return r;
@@ -183,7 +183,7 @@ int ehr_remote_verify(struct ehr_remote *c, const struct ehr_login_req *q, const
         if (ehr_wire_getu(reply, "factor", &factor) < 0 || factor > EHR_FACTOR_SMS ||
             ehr_wire_getu(reply, "locked_until", &until) < 0 || ehr_wire_getu(reply, "failures", &failures) < 0 ||
             ehr_wire_getu(reply, "recovery_left", &left) < 0 || left > UINT_MAX)
-                return -EBADMSG;
+                return -ENOMSG;
         *ret = (struct ehr_verdict) { .factor = (enum ehr_factor) factor, .locked_until_sec = until,
                                       .failures = failures, .recovery_left = (unsigned) left };
         *ret_r = rr;
@@ -196,7 +196,7 @@ int ehr_remote_trust(struct ehr_remote *c, const struct ehr_login_req *q, const 
         if (!req)
                 return -ENOMEM;
         if (put_device(req, dev) < 0)
-                return -ENOBUFS;
+                return -EMSGSIZE;
         return call(c, q, req, ret_r);
 }
 
@@ -206,6 +206,6 @@ int ehr_remote_audit(struct ehr_remote *c, const struct ehr_login_req *q, const 
         if (!req)
                 return -ENOMEM;
         if (ehr_wire_add(req, "action", action) < 0 || ehr_wire_add(req, "details", details) < 0)
-                return -ENOBUFS;
+                return -EMSGSIZE;
         return call(c, q, req, ret_r);
 }

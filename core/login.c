@@ -50,7 +50,7 @@ int ehr_login_store_audit(struct ehr_store *s, const struct ehr_login_req *q, co
 bool ehr_login_fails_open(const struct ehr_config *c, int r, bool mid_check) {
         if (c->fail_mode != EHR_FAIL_SAFE)
                 return false;
-        return mid_check ? r == -EBUSY : r != -EACCES && r != -EPERM && r != -EBADMSG;
+        return mid_check ? r == -EBUSY : r != -EACCES && r != -ENOTUNIQ && r != -EPERM && r != -EBADMSG;
 }
 
 /* A login of a front end: its steps go to ehr2fad (remote.path set) or to the

@@ -94,7 +94,7 @@ int ehr_login_sms(struct ehr_login *l, const char *login, struct ehr_sms_request
 /* The password changed: revoke the user's trusted devices. Returns how many, or
  * a negative errno; *ret_login is the store's login on success. */
 int ehr_login_password_changed(struct ehr_login *l, const char **ret_login);
-/* Check the Unlock PIN: 0, -EACCES (wrong), -EAGAIN (locked, until
+/* Check the Unlock PIN: 0, -EBADRQC (wrong), -EAGAIN (locked, until
  * *ret_until), -ENOENT (none set or no such user), or a store error. */
 _warn_unused_result_ int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until);
 

@@ -106,9 +106,9 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
                         v->factor = EHR_FACTOR_SMS;
                         return 0;
                 }
-                if (sms != -ENOENT && sms != -EACCES)
+                if (sms != -ENOENT && sms != -EBADRQC)
                         return sms;
-                v->factor = sms == -EACCES ? EHR_FACTOR_SMS : EHR_FACTOR_TOTP;
+                v->factor = sms == -EBADRQC ? EHR_FACTOR_SMS : EHR_FACTOR_TOTP;
 
                 _cleanup_(ehr_secret_freep) struct ehr_secret *secret = NULL;
                 struct ehr_otp_params p;
@@ -117,7 +117,7 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
                 int r = ehr_store_totp_get(s, u, &secret, &p, &last_step, &have_last);
                 /* Staff whose 2FA a manager set up may have SMS only: no app is just a wrong code. */
                 if (r == -ENOENT && ehr_user_enrolled(u))
-                        return -EACCES;
+                        return -EBADRQC;
                 if (r < 0)
                         return r;
                 r = ehr_totp_verify(secret->data, secret->len, &p, now_sec, (unsigned) c->window, last_step, have_last,
@@ -139,7 +139,7 @@ static int check_answer(struct ehr_store *s, const struct ehr_config *c, const s
                         v->recovery_left--;
                 return r;
         }
-        return -EACCES;
+        return -EBADRQC;
 }
 
 /* Why a code that failed did not count as a success, for the audit row. */
@@ -237,7 +237,7 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                 /* The code's use must outlive a power cut, or it could be replayed after one. */
                 return ehr_store_sync(s) < 0 ? -EROFS : 0;
         }
-        if (check != -EACCES && check != -EALREADY && check != -EBADMSG && check != -ENOENT) {
+        if (check != -EBADRQC && check != -EALREADY && check != -EBADMSG && check != -ENOENT) {
                 /* A store fault is not the user's failure: count nothing, change nothing. */
                 r = check;
                 goto fail;

@@ -33,7 +33,7 @@ int ehr_policy_check_lock(struct ehr_store *s, const struct ehr_user *u, uint64_
 /* Check a second-factor answer (a TOTP code, a pending SMS token or a recovery code) for an enrolled
  * user, in one transaction: lock state, verification, the used step or code,
  * the failure counter and the audit row are read and written together.
- * Returns 0 (accepted), -EACCES (wrong or empty), -EALREADY (TOTP replay),
+ * Returns 0 (accepted), -EBADRQC (wrong or empty), -EALREADY (TOTP replay),
  * -EAGAIN (already locked: nothing was checked), -EBADMSG (the seed does not
  * open), -ENOENT (not enrolled), or a store error; -EROFS when the use of a
  * correct code cannot be recorded, which is then refused. `verdict` is filled

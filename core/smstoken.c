@@ -42,7 +42,7 @@ static int reserve(struct ehr_store *s, const struct ehr_config *c, const struct
                         r = ehr_store_commit(s);
                 if (r < 0)
                         goto fail;
-                return -EAGAIN;
+                return -ETOOMANYREFS; /* not -EAGAIN: that is "locked out" */
         }
 
         struct ehr_sms_token t = { .created_sec = now_sec, .expires_sec = now_sec + c->sms_token_ttl };
@@ -163,5 +163,5 @@ int ehr_sms_token_check(struct ehr_store *s, const struct ehr_config *c, const s
         }
         r = tries >= c->sms_max_tries ? ehr_store_sms_token_del(s, u->id)
                                       : ehr_store_sms_token_set_tries(s, u->id, tries);
-        return r < 0 ? r : -EACCES;
+        return r < 0 ? r : -EBADRQC;
 }

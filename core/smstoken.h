@@ -15,7 +15,7 @@
 
 struct ehr_sms_request {
         char masked[EHR_PHONE_MASK_BYTES]; /* "***66" */
-        uint64_t retry_after_sec;          /* -EAGAIN: the next send is possible at this time */
+        uint64_t retry_after_sec;          /* -ETOOMANYREFS: the next send is possible at this time */
         uint64_t expires_sec;              /* 0: the token expires at this time */
         int send_error;                    /* -ECOMM: what ehr_sms_send() returned */
         long http_status;                  /* -ECOMM: the gateway's status, 0 if none */
@@ -24,14 +24,14 @@ struct ehr_sms_request {
 /* Make a token, record its hash, and send it to the user's phone. The store is
  * not locked while the gateway is contacted (that takes up to sms_timeout_ms).
  * Returns 0 (sent), -EOPNOTSUPP (SMS is off), -ENOENT (no phone on file),
- * -EAGAIN (rate limited; see retry_after_sec), -ECOMM (the gateway failed;
+ * -ETOOMANYREFS (rate limited; see retry_after_sec), -ECOMM (the gateway failed;
  * the token is voided), -EINVAL (gateway settings), or a store error. Audited. */
 int ehr_sms_token_request(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
                           uint64_t now_sec, const char *source, struct ehr_sms_request *ret);
 
 /* Inside a transaction: check answer against the user's pending token. Returns
  * 0 (match: the token is spent), -ENOENT (no usable token: none, expired or out
- * of tries), or -EACCES (a token is pending and this is not it; the try is
+ * of tries), or -EBADRQC (a token is pending and this is not it; the try is
  * counted and the token voided after sms_max_tries). */
 int ehr_sms_token_check(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
                         const char *answer, uint64_t now_sec);

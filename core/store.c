@@ -32,7 +32,7 @@ static char *path_join(const char *dir, const char *name) {
 /* The store directory's parents, as OpenSSH checks a home directory: each one up
  * to / is owned by root or the euid and not writable by group or others unless
  * sticky (/tmp). Whoever can write in one of them can rename the store directory
- * away and put another in its place. Returns 0, -EPERM or -EACCES (err says
+ * away and put another in its place. Returns 0, -EPERM or -ENOTUNIQ (err says
  * which directory and the fix). A directory that cannot be resolved is left to
  * the open that follows, which says why. */
 static int check_parents(const char *dir, char *err, size_t errlen) {
@@ -53,7 +53,7 @@ static int check_parents(const char *dir, char *err, size_t errlen) {
                 if ((st.st_mode & 0022) && !(st.st_mode & S_ISVTX)) {
                         snprintf(err, errlen, "%s (above the store directory %s) is writable by group or others, who "
                                  "could replace the store; fix: chmod go-w %s", path, dir, path);
-                        return -EACCES;
+                        return -ENOTUNIQ;
                 }
         }
         return 0;

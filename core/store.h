@@ -38,7 +38,7 @@ enum ehr_store_flags {
  * anything else with a scheme (foo:...) or not absolute is -EINVAL. A message
  * never repeats a server locator, which may hold a password. The directory,
  * database and key must be owned by the euid and not accessible to group or
- * others; otherwise returns -EPERM/-EACCES with a message naming the file and
+ * others; otherwise returns -EPERM/-ENOTUNIQ with a message naming the file and
  * the fix in err. Returns 0, -ENOENT (no store: run init), -EPROTO (schema from
  * another version), -EBUSY, or -errno. */
 int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
@@ -212,7 +212,7 @@ int ehr_store_totp_del(struct ehr_store *s, int64_t user_id);
 /* Recovery codes, as keyed hashes only. */
 int ehr_store_recovery_replace(struct ehr_store *s, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
                                size_t n);
-/* Mark the code with this hash used. Returns 0, or -EACCES if no unused code has it. */
+/* Mark the code with this hash used. Returns 0, or -EBADRQC if no unused code has it. */
 int ehr_store_recovery_use(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
                            uint64_t now_sec);
 int ehr_store_recovery_del(struct ehr_store *s, int64_t user_id);

@@ -98,7 +98,7 @@ int ehr_totp_verify(const uint8_t *key, size_t keylen, const struct ehr_otp_para
                 return -EINVAL;
         size_t len = strlen(code);
         if (len != p->digits)
-                return -EACCES;
+                return -EBADRQC;
 
         uint64_t now_step = ehr_totp_step(now_sec, p->period);
         bool found = false, replay = false;
@@ -127,5 +127,5 @@ int ehr_totp_verify(const uint8_t *key, size_t keylen, const struct ehr_otp_para
                 *ret_step = found_step;
                 return 0;
         }
-        return replay ? -EALREADY : -EACCES;
+        return replay ? -EALREADY : -EBADRQC;
 }

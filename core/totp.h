@@ -47,7 +47,7 @@ static inline uint64_t ehr_totp_step(uint64_t now_sec, unsigned period) {
 /* Check `code` against steps now-window..now+window. Every candidate is computed
  * and compared in constant time, so timing tells nothing about which step matched.
  * Returns 0 and the matching step in *ret_step; -EALREADY if the code matches only
- * a step <= last_step (a replay); -EACCES if it matches nothing (or is not
+ * a step <= last_step (a replay); -EBADRQC if it matches nothing (or is not
  * `digits` digits long). */
 _warn_unused_result_ int ehr_totp_verify(const uint8_t *key, size_t keylen, const struct ehr_otp_params *p,
                                          uint64_t now_sec, unsigned window, uint64_t last_step, bool have_last_step,

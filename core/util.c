@@ -49,7 +49,7 @@ int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool stric
         if (st->st_uid != uid && !(allow_root && st->st_uid == 0))
                 return -EPERM;
         if (st->st_mode & (strict_private ? 0077 : 0022))
-                return -EACCES;
+                return -ENOTUNIQ;
         return 0;
 }
 
@@ -97,21 +97,19 @@ const char *ehr_open_error(int r, const char *path, bool strict_private, char *b
         case -EPERM:
                 snprintf(buf, len, "%s is owned by another user; fix: chown %u %s", path, (unsigned) geteuid(), path);
                 break;
-        case -EACCES: {
-                /* Two causes: the mode check above (the file is too open), or open()
-                 * itself (the caller may not enter or read it: not root). */
-                struct stat st;
-                if (lstat(path, &st) == 0 && (st.st_mode & (strict_private ? 0077 : 0022)))
-                        snprintf(buf, len, "%s is accessible by group or others; fix: chmod %s %s", path,
-                                 strict_private ? "go-rwx" : "go-w", path);
-                else if (geteuid() != 0)
+        case -ENOTUNIQ:
+                snprintf(buf, len, "%s is accessible by group or others; fix: chmod %s %s", path,
+                         strict_private ? "go-rwx" : "go-w", path);
+                break;
+        case -EACCES:
+                /* open() itself: the caller may not enter or read it. */
+                if (geteuid() != 0)
                         snprintf(buf, len, "%s: permission denied; this needs root (run it as root, or with sudo)",
                                  path);
                 else
                         snprintf(buf, len, "%s: permission denied even to root (a security module, or a root-squashed "
                                  "network mount?)", path);
                 break;
-        }
         default:
                 snprintf(buf, len, "%s: %s", path, ehr_strerror(r));
         }
@@ -137,14 +135,32 @@ const char *ehr_strerror(int r) {
                 return "TLS with the SMS gateway failed (handshake, or its certificate did not verify)";
         case -ECHILD:
                 return "the SMS sender (ehr2fa-sms-send, see sms_sender) could not run or died";
+        case -EBADRQC:
+                return "wrong code, PIN or password";
         case -EACCES:
-                /* Not "wrong code": the kernel's EACCES (a directory or socket this uid may not
-                 * use) comes through here too. A wrong code is worded where it is checked. */
+                /* The kernel's (or SQLite's) EACCES: a file, directory or socket this uid
+                 * may not use. A wrong code is -EBADRQC. */
                 return "permission denied";
+        case -ENOTUNIQ:
+                return "accessible by group or others (mode too open)";
+        case -ENOMEDIUM:
+                return "a store file cannot be opened (missing, or its directory not writable)";
+        case -EDOM:
+                return "the store refused a row that breaks its schema (a CHECK, NOT NULL or FOREIGN KEY rule)";
         case -EALREADY:
                 return "code already used";
         case -EAGAIN:
                 return "locked out";
+        case -ETOOMANYREFS:
+                return "rate limited: a text message was sent too recently";
+        case -ENOBUFS:
+                return "ehr2fad's queue is full (too busy to take the request)";
+        case -ENOMSG:
+                return "malformed message between pam_ehr2fa and ehr2fad";
+        case -ECONNABORTED:
+                return "ehr2fad closed the connection without answering";
+        case -ENOLINK:
+                return "the conversation with the user failed or was cancelled";
         case -EBADMSG:
                 return "sealed data fails to open (tampered with, or copied from another user)";
         case -EPROTO:

@@ -72,8 +72,8 @@ int ehr_parse_bool(const char *s, bool *ret);
  * readable by them. Opened O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK so a FIFO or a link
  * never hangs or redirects us; the checks are made on the descriptor.
  * Returns the fd, or -ENOENT, -ELOOP (symlink), -EBADFD (not a regular file),
- * -EPERM (wrong owner), -EACCES (mode too open, or open() itself denied: not root;
- * ehr_open_error() tells which), or another -errno. */
+ * -EPERM (wrong owner), -ENOTUNIQ (mode too open), -EACCES (open() itself
+ * denied: not root), or another -errno; ehr_open_error() words each. */
 int ehr_open_checked(const char *path, uid_t uid, bool allow_root, bool strict_private);
 
 /* CLOCK_MONOTONIC in microseconds: for timeouts and durations, never for dates. */
@@ -82,7 +82,7 @@ static inline uint64_t ehr_monotonic_msec(void) {
         return ehr_monotonic_usec() / 1000U;
 }
 
-/* The ownership and mode checks of both, on a stat result: 0, -EPERM or -EACCES. */
+/* The ownership and mode checks of both, on a stat result: 0, -EPERM or -ENOTUNIQ. */
 int ehr_stat_check(const struct stat *st, uid_t uid, bool allow_root, bool strict_private);
 
 /* Same checks for a directory, opened O_DIRECTORY|O_NOFOLLOW. */

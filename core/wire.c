@@ -48,7 +48,7 @@ int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value) {
         if (!key_valid(key, kn))
                 return -EINVAL;
         if (w->len + kn + 2 * vn + 2 > sizeof w->data)
-                return -ENOBUFS;
+                return -EMSGSIZE;
         char *p = w->data + w->len;
         memcpy(p, key, kn);
         p += kn;
@@ -102,17 +102,17 @@ int ehr_wire_parse(struct ehr_wire *w) {
         const char *p = w->data, *end = w->data + w->len;
         w->n = 0;
         if (w->len > sizeof w->data)
-                return -EBADMSG;
+                return -ENOMSG;
         /* Whatever happens below, everything up to len may be written to decoded. */
         w->dlen = w->len;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 const char *eq = nl ? memchr(p, '=', (size_t) (nl - p)) : NULL;
                 if (!nl || !eq || w->n >= EHR_WIRE_FIELDS_MAX || !key_valid(p, (size_t) (eq - p)))
-                        return -EBADMSG;
+                        return -ENOMSG;
                 size_t hn = (size_t) (nl - eq - 1);
                 if (hn % 2 != 0)
-                        return -EBADMSG;
+                        return -ENOMSG;
                 /* decoded is as large as data, and a field never decodes longer than it is encoded. */
                 w->key[w->n] = out;
                 memcpy(out, p, (size_t) (eq - p));
@@ -120,12 +120,12 @@ int ehr_wire_parse(struct ehr_wire *w) {
                 *out++ = 0;
                 for (size_t i = 0; i < w->n; i++)
                         if (streq(w->key[i], w->key[w->n]))
-                                return -EBADMSG;
+                                return -ENOMSG;
                 w->value[w->n] = out;
                 for (const char *h = eq + 1; h < nl; h += 2) {
                         int hi = unhex(h[0]), lo = unhex(h[1]);
                         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                                return -EBADMSG;
+                                return -ENOMSG;
                         *out++ = (char) (hi << 4 | lo);
                 }
                 *out++ = 0;
@@ -146,7 +146,7 @@ int ehr_wire_getu(const struct ehr_wire *w, const char *key, uint64_t *ret) {
         const char *v = ehr_wire_get(w, key);
         if (!v)
                 return -ENOENT;
-        return ehr_parse_uint(v, 0, UINT64_MAX, ret) < 0 ? -EBADMSG : 0;
+        return ehr_parse_uint(v, 0, UINT64_MAX, ret) < 0 ? -ENOMSG : 0;
 }
 
 int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret) {
@@ -156,7 +156,7 @@ int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret) {
                 return -ENOENT;
         bool neg = v[0] == '-';
         if (ehr_parse_uint(v + neg, 0, (uint64_t) INT64_MAX, &u) < 0)
-                return -EBADMSG;
+                return -ENOMSG;
         *ret = neg ? -(int64_t) u : (int64_t) u;
         return 0;
 }
@@ -166,13 +166,15 @@ int ehr_wire_connect(const char *path) {
         if (strlen(path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        /* Non-blocking: a daemon whose backlog is full refuses at once (-EAGAIN)
+        /* Non-blocking: a daemon whose backlog is full refuses at once (-ENOBUFS)
          * instead of holding the login; nothing was delivered then. */
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
+        /* One errno per meaning (core/errors.h): no socket and nobody behind it are
+         * both "no ehr2fad there"; a full backlog is -ENOBUFS, as -EAGAIN is "locked out". */
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return negative_errno();
+                return errno == ENOENT ? -ECONNREFUSED : errno == EAGAIN ? -ENOBUFS : negative_errno();
         struct ucred cred;
         socklen_t cl = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
@@ -185,8 +187,8 @@ int ehr_wire_connect(const char *path) {
 int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply) {
         uint64_t deadline = ehr_monotonic_msec() + (timeout_ms ? timeout_ms : 1);
         ssize_t n = send(fd, req->data, req->len, MSG_NOSIGNAL);
-        if (n < 0)
-                return negative_errno(); /* -EAGAIN: its queue is full; -EPIPE: it closed. Not delivered. */
+        if (n < 0) /* -ENOBUFS: its queue is full; -EPIPE: it closed. Not delivered. */
+                return errno == EAGAIN ? -ENOBUFS : negative_errno();
         if ((size_t) n != req->len)
                 return -EIO;
 
@@ -210,7 +212,7 @@ int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, s
         if (n == 0)
                 return -ECONNABORTED; /* closed without an answer */
         if ((size_t) n > sizeof reply->data)
-                return -EBADMSG; /* more than a reply may hold */
+                return -ENOMSG; /* more than a reply may hold */
         reply->len = (size_t) n;
         return ehr_wire_parse(reply);
 }

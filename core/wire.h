@@ -33,7 +33,7 @@ static inline void ehr_wire_freep(struct ehr_wire **w) {
         ehr_wire_free(*w);
 }
 
-/* Append a field. -EINVAL for a bad key, -ENOBUFS when the message is full. */
+/* Append a field. -EINVAL for a bad key, -EMSGSIZE when the message is full. */
 int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value);
 int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value);
 int ehr_wire_addi(struct ehr_wire *w, const char *key, int64_t value);
@@ -42,24 +42,24 @@ struct ehr_config;
  * the module's whole effective config (core/authd.c reads it back). */
 int ehr_wire_add_config(struct ehr_wire *w, const struct ehr_config *c);
 
-/* Split data[0..len) into fields. -EBADMSG for anything malformed: a bad key,
+/* Split data[0..len) into fields. -ENOMSG for anything malformed: a bad key,
  * odd or non-hex digits, a NUL in a value, a duplicate key, too many fields. */
 int ehr_wire_parse(struct ehr_wire *w);
 
 /* A field's value, or NULL. */
 const char *ehr_wire_get(const struct ehr_wire *w, const char *key);
-/* A number; -ENOENT when absent, -EBADMSG when not a number in range. */
+/* A number; -ENOENT when absent, -ENOMSG when not a number in range. */
 int ehr_wire_getu(const struct ehr_wire *w, const char *key, uint64_t *ret);
 int ehr_wire_geti(const struct ehr_wire *w, const char *key, int64_t *ret);
 
 /* A connection to the daemon at path, which must run as our euid (SO_PEERCRED),
- * else -EPERM: the descriptor, or -ENOENT or -ECONNREFUSED (no daemon there),
- * -EAGAIN (too busy to take a connection). */
+ * else -EPERM: the descriptor, or -ECONNREFUSED (no daemon there: no socket, or
+ * nobody listening), -ENOBUFS (too busy to take a connection). */
 int ehr_wire_connect(const char *path);
 
 /* Send req on a connection and wait up to timeout_ms for the reply, parsed into
- * reply. Not delivered: -EAGAIN (the daemon's queue is full), -EPIPE or
+ * reply. Not delivered: -ENOBUFS (the daemon's queue is full), -EPIPE or
  * -ECONNRESET (it closed the connection). -ETIMEDOUT: it took the request but
  * did not answer; -ECONNABORTED: it closed the connection without answering;
- * -EBADMSG: the reply is malformed. */
+ * -ENOMSG: the reply is malformed. */
 int ehr_wire_exchange(int fd, uint64_t timeout_ms, const struct ehr_wire *req, struct ehr_wire *reply);

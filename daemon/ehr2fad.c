@@ -226,7 +226,7 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
         req->len = (size_t) n;
         if ((size_t) n > sizeof req->data || ehr_wire_parse(req) < 0) {
                 snprintf(summary, sizeof summary, "malformed request (%zd bytes)", n);
-                (void) ehr_wire_addi(reply, "r", -EBADMSG);
+                (void) ehr_wire_addi(reply, "r", -ENOMSG);
         } else
                 (void) ehr_authd_handle(d, c->conn, req, reply, summary, sizeof summary, notice, sizeof notice);
         uint64_t t1 = ehr_monotonic_usec();
@@ -238,7 +238,7 @@ static bool serve(struct ehr_authd *d, struct client *c, bool debug) {
                         (unsigned long long) (t1 - t0));
         bool ok = send(c->fd, reply->data, reply->len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
         if (!ok)
-                /* The kernel's errno, in its own words: ehr_strerror(-EAGAIN) is "locked out". */
+                /* The kernel's errno, in its own words: ehr_strerror(-EAGAIN) is "locked out" (core/errors.h). */
                 fprintf(stderr, "ehr2fad: cannot answer pid %d: %s\n", (int) c->pid, strerror(errno));
         return ok;
 }

@@ -383,7 +383,7 @@ static void login(struct ehr_store *s, const struct ehr_config *c, const char *n
                 die("pristine store", "alice's device is not trusted");
         static const char *const wrong = "000000";
         const char *answers[] = { wrong, g.code, g.recovery, "" };
-        const int expect[] = { -EACCES, 0, 0, -EACCES };
+        const int expect[] = { -EBADRQC, 0, 0, -EBADRQC };
         for (unsigned i = 0; i < sizeof answers / sizeof answers[0]; i++) {
                 struct ehr_verdict v;
                 r = ehr_policy_verify(s, c, u, answers[i], NOW, "fuzz", &v);

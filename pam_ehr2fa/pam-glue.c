@@ -23,6 +23,7 @@ int pam_status_from_errno(int r) {
                 return PAM_SUCCESS;
         case PAM_R_IGNORE:
                 return PAM_IGNORE;
+        case -EBADRQC:
         case -EACCES:
         case -EALREADY:
         case -EAGAIN:
@@ -42,6 +43,9 @@ int pam_status_from_errno(int r) {
         case -EIO:
         case -EUCLEAN:
         case -EPROTO:
+        case -ENOMEDIUM:
+        case -ENOTUNIQ:
+        case -EDOM:
                 return PAM_AUTHINFO_UNAVAIL;
         default:
                 return PAM_SYSTEM_ERR;
@@ -170,7 +174,7 @@ static void log_remote_error(struct pam_ctx *ctx, bool checking) {
         const char *path;
         bool expected;
         int r = ehr_login_take_remote_error(ctx->login, &path, &expected);
-        const char *why = r == -EBADMSG ? "malformed reply" : ehr_strerror(r);
+        const char *why = ehr_strerror(r);
         if (r == 0)
                 return;
         if (checking)
@@ -261,7 +265,7 @@ static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
         if (r < 0)
                 return r;
         pam_error(ctx->pamh, "%s", MSG_FAILED);
-        return -EACCES;
+        return -EBADRQC;
 }
 
 /* The device this login comes from, for "trust this device". */
@@ -311,8 +315,10 @@ static void request_sms(struct pam_ctx *ctx, const char *login, char *prompt, si
         case -ENOENT:
                 snprintf(prompt, len, "No cell phone on file; use your app or a recovery code. %s", PROMPT);
                 return;
-        case -EAGAIN:
+        case -ETOOMANYREFS:
                 ehr_policy_format_until(req.retry_after_sec, ctx->now_sec, when, sizeof when);
+                pam_syslog(ctx->pamh, LOG_NOTICE, "SMS token not sent: %s, next possible at %s; user=%s service=%s",
+                           ehr_strerror(r), when, login, ctx->service);
                 snprintf(prompt, len,
                          "A text message was sent recently; the next is possible at %s. Use your app or a recovery "
                          "code. %s",
@@ -454,7 +460,7 @@ static int tell_verdict(struct pam_ctx *ctx, const char *login, int r, const str
         case -EAGAIN:
                 tell_locked(ctx, v->locked_until_sec);
                 return r;
-        case -EACCES:
+        case -EBADRQC:
         case -EALREADY:
         case -EBADMSG:
         case -ENOENT:
@@ -470,7 +476,7 @@ static int tell_verdict(struct pam_ctx *ctx, const char *login, int r, const str
                         tell_locked(ctx, v->locked_until_sec);
                 } else
                         pam_error(ctx->pamh, "%s", MSG_FAILED);
-                return r == -ENOENT ? -EACCES : r;
+                return r == -ENOENT ? -EBADRQC : r;
         case -EROFS:
                 pam_syslog(ctx->pamh, LOG_ERR, "store cannot record the code's use; refusing it; user=%s", login);
                 pam_error(ctx->pamh, "The code cannot be recorded (store read-only or full); contact the help desk.");

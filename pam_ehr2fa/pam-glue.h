@@ -9,7 +9,7 @@
 /* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
 #define PAM_R_IGNORE 1
 /* The conversation failed or was cancelled: a failure, never a skip. */
-#define PAM_R_CONV (-ECONNABORTED)
+#define PAM_R_CONV (-ENOLINK) /* the conversation failed; not ehr2fad's -ECONNABORTED */
 
 #define MSG_UNAVAILABLE "Two-factor authentication is unavailable; contact the help desk."
 

@@ -98,7 +98,7 @@ int pam_do_unlock(struct pam_ctx *ctx) {
                 }
                 r = ehr_login_unlock(ctx->login, pin, &until);
                 code = r == 0         ? EHR_HELPER_OK
-                       : r == -EACCES ? EHR_HELPER_WRONG
+                       : r == -EBADRQC ? EHR_HELPER_WRONG
                        : r == -EAGAIN ? EHR_HELPER_LOCKED
                        : r == -ENOENT ? EHR_HELPER_NO_PIN
                                       : EHR_HELPER_UNAVAILABLE;
@@ -114,7 +114,7 @@ int pam_do_unlock(struct pam_ctx *ctx) {
         case EHR_HELPER_WRONG:
                 pam_syslog(ctx->pamh, LOG_NOTICE, "wrong Unlock PIN; user=%s service=%s", ctx->user, ctx->service);
                 pam_error(ctx->pamh, "Wrong Unlock PIN.");
-                return -EACCES;
+                return -EBADRQC;
         case EHR_HELPER_LOCKED:
                 pam_syslog(ctx->pamh, LOG_NOTICE, "Unlock PIN locked; user=%s service=%s", ctx->user, ctx->service);
                 pam_error(ctx->pamh, "The Unlock PIN is locked after too many wrong tries; use your password.");

@@ -62,7 +62,7 @@ static void test_permissions(void) {
                 CHECK(stat(paths[i], &st) == 0);
                 CHECK((st.st_mode & 077) == 0);
                 CHECK(chmod(paths[i], (st.st_mode & 0700) | 0044) == 0);
-                CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -EACCES);
+                CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ENOTUNIQ);
                 CHECK(strstr(err, paths[i]) != NULL && strstr(err, "chmod go-rwx") != NULL);
                 CHECK(chmod(paths[i], st.st_mode & 07777) == 0);
         }
@@ -164,11 +164,11 @@ static void test_lockout(void) {
         ehr_config_init(&c);
         c.deny = 3;
 
-        CHECK(ehr_policy_verify(s, &c, u, "000000", t, "test", &v) == -EACCES);
+        CHECK(ehr_policy_verify(s, &c, u, "000000", t, "test", &v) == -EBADRQC);
         CHECK(v.failures == 1 && v.locked_until_sec == 0);
-        CHECK(ehr_policy_verify(s, &c, u, "", t + 1, "test", &v) == -EACCES); /* empty is a failure too */
+        CHECK(ehr_policy_verify(s, &c, u, "", t + 1, "test", &v) == -EBADRQC); /* empty is a failure too */
         CHECK(ehr_policy_check_lock(s, u, t + 1, &until) == 0);
-        CHECK(ehr_policy_verify(s, &c, u, "not-a-code", t + 2, "test", &v) == -EACCES);
+        CHECK(ehr_policy_verify(s, &c, u, "not-a-code", t + 2, "test", &v) == -EBADRQC);
         CHECK(v.failures == 3 && v.locked_until_sec == t + 2 + 900);
 
         /* Locked: even the right code is not checked. */
@@ -190,11 +190,11 @@ static void test_lockout(void) {
 
         /* Failures spread out beyond fail_interval never lock... */
         for (unsigned i = 0; i < 6; i++)
-                CHECK(ehr_policy_verify(s, &c, u, "000000", t + 2000 + i * 1000, "test", &v) == -EACCES);
+                CHECK(ehr_policy_verify(s, &c, u, "000000", t + 2000 + i * 1000, "test", &v) == -EBADRQC);
         CHECK(v.locked_until_sec == 0);
         /* ...until max_failures consecutive ones, which lock until an admin clears it. */
         c.max_failures = 8;
-        CHECK(ehr_policy_verify(s, &c, u, "000000", t + 9000, "test", &v) == -EACCES);
+        CHECK(ehr_policy_verify(s, &c, u, "000000", t + 9000, "test", &v) == -EBADRQC);
         CHECK(v.locked_until_sec == UINT64_MAX);
         CHECK(ehr_policy_check_lock(s, u, t + 999999, &until) == -EAGAIN && until == UINT64_MAX);
         CHECK(ehr_store_failures_clear(s, u->id) == 0);
@@ -227,13 +227,13 @@ static void test_recovery(void) {
         typed[n] = 0;
         CHECK(ehr_policy_verify(s, &c, u2, typed, 5000, "test", &v) == 0);
         CHECK(v.factor == EHR_FACTOR_RECOVERY && v.recovery_left == EHR_RECOVERY_CODES - 1);
-        CHECK(ehr_policy_verify(s, &c, u2, codes[3], 5001, "test", &v) == -EACCES); /* once only */
+        CHECK(ehr_policy_verify(s, &c, u2, codes[3], 5001, "test", &v) == -EBADRQC); /* once only */
         CHECK(v.factor == EHR_FACTOR_RECOVERY);
         CHECK(ehr_policy_verify(s, &c, u2, codes[4], 5002, "test", &v) == 0);
 
         /* Another user's code is not ours. */
         struct ehr_user *e = add_user(s, "erin");
-        CHECK(ehr_policy_verify(s, &c, e, codes[5], 5003, "test", &v) == -EACCES);
+        CHECK(ehr_policy_verify(s, &c, e, codes[5], 5003, "test", &v) == -EBADRQC);
 
         /* Only hashes are stored: no code appears in the database or its WAL. */
         ehr_store_free(s);

@@ -69,7 +69,7 @@ int ehr_sqlite_recovery_replace(struct ehr_store_backend *s, int64_t user_id, co
 int ehr_sqlite_recovery_use(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
                             uint64_t now_sec) {
         return changed_or(sql_run(s, STMT_RECOVERY_USE, b_int(user_id), b_hash(hash), b_int((sqlite3_int64) now_sec)),
-                          -EACCES);
+                          -EBADRQC);
 }
 
 /* Failures */

@@ -75,7 +75,7 @@ static void side_file_error(int r, const char *path, char *err, size_t errlen) {
         }
         char msg[PATH_MAX + 160];
         snprintf(err, errlen, "store file refused: %s%s", ehr_open_error(r, path, true, msg, sizeof msg),
-                 r == -EPERM || r == -EACCES ? " (then check that no other user's process holds it open: fuser -v)"
+                 r == -EPERM || r == -ENOTUNIQ ? " (then check that no other user's process holds it open: fuser -v)"
                                              : "");
 }
 

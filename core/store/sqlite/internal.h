@@ -100,6 +100,10 @@ static inline int errno_from_sqlite(int rc) {
                 if (r < 0)
                         return r;
         }
+        /* A row that is already there is -EEXIST; any other rule of the schema
+         * (CHECK, NOT NULL, FOREIGN KEY) is -EDOM: not "already exists". */
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                return -EEXIST;
         switch (rc & 0xff) {
         case SQLITE_OK:
         case SQLITE_ROW:
@@ -112,7 +116,7 @@ static inline int errno_from_sqlite(int rc) {
         case SQLITE_FULL:
                 return -EROFS;
         case SQLITE_CONSTRAINT:
-                return -EEXIST;
+                return -EDOM;
         case SQLITE_NOMEM:
                 return -ENOMEM;
         case SQLITE_CORRUPT:
@@ -121,10 +125,10 @@ static inline int errno_from_sqlite(int rc) {
         case SQLITE_MISMATCH:
                 return -EUCLEAN;
         case SQLITE_CANTOPEN:
-                return -ENOENT;
+                return -ENOMEDIUM; /* not -ENOENT: that is "not enrolled", a failure counted */
         case SQLITE_PERM:
         case SQLITE_AUTH:
-                return -EACCES;
+                return -EACCES; /* permission denied, as the kernel's: never a wrong code */
         default:
                 return -EIO;
         }

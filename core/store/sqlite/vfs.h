@@ -14,7 +14,7 @@ void ehr_store_vfs_unref(void);
 /* Check a file the store would open, without opening it for I/O (O_PATH, so a
  * FIFO cannot block): absent, or a regular file owned by the euid with no
  * group or other bits. Returns 0, -ELOOP (symlink), -EBADFD (not a regular
- * file), -EPERM (another owner), -EACCES (mode too open) or -errno. */
+ * file), -EPERM (another owner), -ENOTUNIQ (mode too open) or -errno. */
 int ehr_store_vfs_check_file(const char *path);
 /* The last file the VFS refused in this thread, if any: returns its error (as
  * above) and copies its path to ret_path (may be NULL), or returns 0. Clears it. */
