@@ -90,7 +90,7 @@ class SmsBase(EnvTestCase):
         self.gw.stop()
         os.unlink(self.token_file)
 
-    def request_and_answer(self, now, answer_fn, trust="n", sent=True):
+    def request_and_answer(self, now, answer_fn, trust="n", sent=True, env_extra=None):
         """Type sms, then whatever answer_fn(token) returns (token None when not sent)."""
         n = len(self.gw.requests()) + 1
 
@@ -99,7 +99,7 @@ class SmsBase(EnvTestCase):
             write(answer_fn(self.gw.wait_token(n) if sent else None))
             write(trust)
 
-        return self.env.login_interactive("alice", script, now=now)
+        return self.env.login_interactive("alice", script, now=now, env_extra=env_extra)
 
 
 class SmsLogin(SmsBase):
@@ -171,6 +171,62 @@ class SmsLogin(SmsBase):
         self.assertEqual(len(self.gw.requests()), 5)
         self.assertLoginOK(self.request_and_answer(self.t + 3601, lambda tok: tok))
         self.assertEqual(len(self.gw.requests()), 6)
+
+    def test_rate_limited_text_and_lockout_are_logged_apart(self):
+        """-EAGAIN was both "locked out" and "SMS rate limited": a text refused for
+        the rate is logged as such (it once left no line at all), and a lockout says
+        "account locked", never "rate limited"."""
+        notices = {"PAM_WRAPPER_DEBUGLEVEL": "2"}  # pam_wrapper shows LOG_NOTICE lines from level 2
+        self.assertLoginOK(self.request_and_answer(self.t, lambda tok: tok))
+        r = self.request_and_answer(self.t + 10, lambda tok: oath(now=self.t + 10), sent=False, env_extra=notices)
+        self.assertLoginOK(r)
+        self.assertIn("SMS token not sent: rate limited: a text message was sent too recently, next possible at",
+                      out(r))
+        self.assertNotIn("locked", out(r))
+        wrong = "%06d" % ((int(oath(now=self.t + 40)) + 1) % 1000000)
+        for i in range(5):  # deny = 5 by default
+            self.assertLoginFails(self.env.login("alice", wrong, now=self.t + 40 + i))
+        r = self.env.login("alice", oath(now=self.t + 50), now=self.t + 50, env_extra=notices)
+        self.assertLoginFails(r)
+        self.assertIn("account locked; user=alice", out(r))
+        self.assertNotIn("rate limited", out(r))
+
+    def test_store_fault_during_the_check_is_not_a_wrong_code(self):
+        """A store that faults in the middle of a code check is the store's failure,
+        not the user's: nothing counted, the log says what is wrong with the store,
+        the user is told 2FA is unavailable. Here a group/world-writable side file
+        appears while the user is at the prompt (the store's journal, with the store
+        out of WAL mode as an admin may leave it). -EACCES once meant both "wrong
+        code" and such a fault: the right code was logged as "wrong code"."""
+        dbpath = os.path.join(self.env.store, "ehr2fa.db")
+        with contextlib.closing(sqlite3.connect(dbpath)) as db:
+            self.assertEqual(db.execute("PRAGMA journal_mode = DELETE").fetchone()[0], "delete")
+        journal = dbpath + "-journal"
+
+        def answer(tok):
+            # Once the send is audited (committed: its journal gone), the module is at the prompt.
+            deadline = time.monotonic() + 10
+            with contextlib.closing(sqlite3.connect(dbpath, timeout=5)) as db:
+                while not db.execute("SELECT count(*) FROM audit WHERE action = 'SMS token sent'").fetchone()[0]:
+                    self.assertLess(time.monotonic(), deadline, "the text's send was never audited")
+                    time.sleep(0.02)
+            fd = os.open(journal, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            os.fchmod(fd, 0o666)
+            os.close(fd)
+            return tok
+
+        r = self.request_and_answer(self.t, answer)
+        self.assertLoginFails(r)
+        self.assertIn("cannot check the second factor of alice: accessible by group or others", out(r))
+        self.assertIn("Two-factor authentication is unavailable", out(r))
+        self.assertNotIn("wrong code", out(r))
+        self.assertNotIn("Verification failed", out(r))
+        os.unlink(journal)
+        with contextlib.closing(sqlite3.connect(dbpath)) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM failures WHERE count != 0").fetchone()[0], 0)
+        self.assertNotIn("second factor failed", [x["action"] for x in self.env.audit("alice")])
+        # The store fixed, the same token still works: nothing of the faulty check was kept.
+        self.assertLoginOK(self.env.login("alice", self.gw.wait_token(1), "n", now=self.t + 5))
 
     def test_user_without_phone_is_told(self):
         self.env.add_user("bob", phone="")
