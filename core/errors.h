@@ -2,45 +2,76 @@
 #pragma once
 
 /* The error convention of core/: every function returns 0 (or a count) on
- * success and a negative errno on failure. Meanings shared across units:
+ * success and a negative errno on failure.
  *
- *   -EACCES     wrong code, PIN or password
- *   -EALREADY   code replayed (its time step was already used)
- *   -EAGAIN     locked out
- *   -ENOENT     no such user / not enrolled / no such row
- *   -EEXIST     already exists
- *   -EBUSY      store locked past the busy timeout
- *   -EBADMSG    a sealed row failed to open (tampered or copied from another user)
- *   -EPROTO     schema newer (or older) than this binary understands
- *   -EINVAL     bad input or configuration
- *   -ERANGE     buffer too small
- *   -ETIMEDOUT  SMS gateway timed out
- *   -EROFS      the store cannot record a use (read-only, full disk)
- *   -EILSEQ     the audit chain is broken: its head and its rows disagree
- *   -EOVERFLOW  an impossible value in the store (ehr_store_bad_value() names it)
- *   -ENOPKG     the store's locator names a backend this build does not have
+ * One errno, one meaning. ehr_strerror() turns a code into words without
+ * knowing where it came from, and callers decide by the code alone (is this the
+ * user's failure, to count, or the store's, for fail_mode?). A code that two
+ * units use for two things puts one unit's words, or one unit's verdict, on the
+ * other's failure: an SMS gateway's HTTP 500 was logged as "store schema
+ * version not supported"; a store file refused in the middle of a check (then
+ * -EACCES) was logged as a wrong code, and SQLite's CANTOPEN (then -ENOENT) was
+ * counted as "not enrolled". Before giving an errno a meaning here, grep the tree
+ * for it. The meanings, across core/ and the ehr2fad wire protocol (its replies
+ * carry these numbers in "r"):
  *
- * Foreign codes are converted once where they come in (errno_from_sqlite()
- * in store.c), and mapped back once on the way out (pam_status_from_errno()
- * in pam-glue.c, exit codes in admin/). PAM_* never appears in core/.
+ *   The user's answer (counted and audited by policy.c; PAM_AUTH_ERR):
+ *   -EBADRQC       wrong code, PIN or password (errno's "invalid request code")
+ *   -EALREADY      code replayed (its time step was already used)
+ *   -EAGAIN        locked out (too many failures), and only that
+ *   -EBADMSG       a sealed row fails to open (tampered with, or copied from
+ *                  another user), and only that
  *
- * One errno, one meaning: ehr_strerror() turns a code into words without
- * knowing where it came from, so a code that two units use for two things
- * puts one unit's words on the other's failure (an SMS gateway's HTTP 500 was
- * once logged as "store schema version not supported"). The text gateway
- * (sms.c) therefore has codes of its own that nothing else in core returns:
+ *   Lookups and requests:
+ *   -ENOENT        no such user / not enrolled / no such row
+ *   -EEXIST        already exists (SQLite's UNIQUE or PRIMARY KEY constraint)
+ *   -EINVAL        bad input or configuration
+ *   -ERANGE        buffer too small, or a number out of range
+ *   -ETOOMANYREFS  SMS rate limited: a text was sent too recently (retry_after_sec)
  *
+ *   The store (never the user's failure: nothing counted, fail_mode decides):
+ *   -EACCES        permission denied, by the kernel (not root?) or SQLite
+ *                  (SQLITE_PERM, SQLITE_AUTH); never "wrong code"
+ *   -EPERM         a file owned by another user
+ *   -ENOTUNIQ      a file accessible by group or others: its mode is too open
+ *                  (ehr_stat_check(); the snapshot reader keeps -EACCES, the
+ *                  errno NSS callers expect)
+ *   -ENOMEDIUM     SQLITE_CANTOPEN: a store file cannot be opened
+ *   -EDOM          a row breaks a schema rule other than uniqueness (CHECK,
+ *                  NOT NULL, FOREIGN KEY)
+ *   -EBUSY         store locked past the busy timeout
+ *   -EROFS         the store cannot record a use (read-only, full disk)
+ *   -EPROTO        schema newer (or older) than this binary understands
+ *   -EUCLEAN       not an ehr2fa store, or corrupt
+ *   -EILSEQ        the audit chain is broken: its head and its rows disagree
+ *   -EOVERFLOW     an impossible value in the store (ehr_store_bad_value() names it)
+ *   -ENOPKG        the store's locator names a backend this build does not have
+ *
+ *   Peers:
+ *   -ETIMEDOUT     a peer did not answer in time (the SMS gateway, or ehr2fad
+ *                  after taking a request); the log line names which
+ *
+ *   The text gateway (sms.c), codes nothing else in core returns:
  *   -EREMOTEIO     the SMS gateway answered, with a status other than 2xx
  *   -EBADE         the SMS gateway's (or its proxy's) answer is not HTTP
  *   -EKEYREJECTED  TLS with the SMS gateway failed (handshake or certificate)
  *
- * and -EPROTO is the store's schema version only. Before giving an errno a
- * meaning here, grep the tree for it.
+ *   ehr2fad and its clients (wire.c, login-remote.c):
+ *   -ECONNREFUSED  no ehr2fad there (no socket, or nobody listening)
+ *   -ENOBUFS       ehr2fad's queue is full: the request was not delivered
+ *   -ECONNABORTED  ehr2fad closed the connection without answering
+ *   -ENOMSG        a malformed datagram (request or reply)
+ *   -EMSGSIZE      a message too large for one datagram
  *
- * Some codes above are also what the kernel returns, so ehr_strerror() words
- * them to be true of both: -EACCES is "permission denied" (a directory this
- * uid may not create is not a "wrong code"; a wrong code is worded where it
- * is checked). wire.c returns -EAGAIN for a daemon whose queue is full and
- * -EBADMSG for a malformed datagram; their callers word those themselves. */
+ *   The PAM module:
+ *   -ENOLINK       the conversation with the user failed or was cancelled
+ *                  (PAM_R_CONV, PAM_CONV_ERR)
+ *
+ * Foreign codes are converted once where they come in (errno_from_sqlite()
+ * in store/sqlite/internal.h, errno_from_curl() in sms.c), and mapped back once
+ * on the way out (pam_status_from_errno() in pam-glue.c, admin_exit_from_errno()
+ * and helper_exit_from_errno() in admin/common.c). PAM_* never appears in core/.
+ * A kernel errno passed through unchanged keeps the kernel's meaning, so a code
+ * above is only given a meaning the kernel's own use of it cannot contradict. */
 
 #include <errno.h>

@@ -112,7 +112,7 @@ class Daemon(EnvTestCase):
             reply = unwire(s.recv(65536))
         s.close()
         # Checked on our store, and deny = 2 (the connection's) locked at the second failure.
-        self.assertEqual(reply["r"], str(-errno.EACCES))
+        self.assertEqual(reply["r"], str(-errno.EBADRQC))
         self.assertNotEqual(reply["locked_until"], "0")
         # A new connection starts from the defaults, whose store is not the daemon's.
         t = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -155,7 +155,7 @@ class Daemon(EnvTestCase):
         self.assertEqual(unwire(b.recv(65536))["r"], "0")
         b.close()
         a.send(wire(op="verify", answer="000000" if oath() != "000000" else "111111", **base))
-        self.assertEqual(unwire(a.recv(65536))["r"], "-13")
+        self.assertEqual(unwire(a.recv(65536))["r"], str(-errno.EBADRQC))
         a.close()
         actions = [row["action"] for row in self.env.audit("alice")]
         self.assertEqual(actions[-2:], ["second factor accepted", "second factor failed"])
@@ -265,7 +265,7 @@ class Daemon(EnvTestCase):
         r = self.env.login("alice", wrong)
         self.assertLoginFails(r)
         self.assertIn("Verification failed", out(r))
-        self.assertTrue([l for l in self.served("verify") if " r=-13 (" in l])
+        self.assertTrue([l for l in self.served("verify") if f" r={-errno.EBADRQC} (" in l])
 
     def test_module_policy_is_applied_not_the_daemons(self):
         # The daemon's own config says deny = 5 (default); the module says 2.
@@ -362,7 +362,7 @@ class Daemon(EnvTestCase):
         self.env.start_daemon()
         base = dict(v="1", op="verify", user="alice", now=str(int(time.time())), source="service=test",
                     answer=oath(), **{"cfg.store_dir": self.env.store, "cfg.window": "1"})
-        for data, want in ((wire(**base) + b"cfg.window=" + b"3".hex().encode() + b"\n", -errno.EBADMSG),
+        for data, want in ((wire(**base) + b"cfg.window=" + b"3".hex().encode() + b"\n", -errno.ENOMSG),
                            (wire(**base, **{"cfg.windw": "3"}), -errno.EINVAL),
                            (wire(**dict(base, **{"cfg.window": "11"})), -errno.EINVAL)):
             self.assertEqual(int(unwire(self.call(data))["r"]), want, data)
@@ -439,7 +439,7 @@ class Daemon(EnvTestCase):
         for t in threads:
             t.join(60)
         self.assertEqual(errors, [])
-        self.assertEqual(results, [-13] * 200)
+        self.assertEqual(results, [-errno.EBADRQC] * 200)
         self.assertIn("200 of 1000 failures", self.env.admin("lockout", "show", "alice").stdout)
         self.assertEqual(sum(1 for a in self.env.audit("alice") if a["action"] == "second factor failed"), 200)
         self.env.admin("audit", "verify")
