@@ -181,7 +181,7 @@ static int record_success(struct ehr_store *s, const struct ehr_user *u, uint64_
         return r;
 }
 
-/* A failed code (check: -EACCES, -EALREADY, -EBADMSG or -ENOENT): counted, audited,
+/* A failed code (check: -EBADRQC, -EALREADY, -EBADMSG or -ENOENT): counted, audited,
  * and the lock it may cause audited too, committed. */
 static int record_failure(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
                           struct ehr_failures *f, int check, const char *answer, uint64_t now_sec, const char *source,
