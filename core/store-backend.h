@@ -84,6 +84,8 @@ struct ehr_store_ops {
                                 const char *home, const char *shell);
         int (*user_set_locked)(struct ehr_store_backend *b, int64_t user_id, bool locked);
         int (*id_used)(struct ehr_store_backend *b, int64_t id);
+        int (*id_high)(struct ehr_store_backend *b, int64_t *ret_high);
+        int (*id_high_raise)(struct ehr_store_backend *b, int64_t id);
         int (*group_add)(struct ehr_store_backend *b, const char *name, int64_t gid);
         int (*group_del)(struct ehr_store_backend *b, const char *name);
         int (*group_get)(struct ehr_store_backend *b, const char *name, int64_t *ret_id, int64_t *ret_gid);

@@ -406,6 +406,14 @@ int ehr_store_id_used(struct ehr_store *s, int64_t id) {
         return s->ops->id_used(s->b, id);
 }
 
+int ehr_store_id_high(struct ehr_store *s, int64_t *ret_high) {
+        return s->ops->id_high(s->b, ret_high);
+}
+
+int ehr_store_id_high_raise(struct ehr_store *s, int64_t id) {
+        return s->ops->id_high_raise(s->b, id);
+}
+
 int ehr_store_group_add(struct ehr_store *s, const char *name, int64_t gid) {
         return s->ops->group_add(s->b, name, gid);
 }

@@ -136,6 +136,12 @@ int ehr_store_user_set_account(struct ehr_store *s, int64_t user_id, int64_t uid
 int ehr_store_user_set_locked(struct ehr_store *s, int64_t user_id, bool locked);
 /* Is this uid (or gid, for groups) taken in the store? Returns 1, 0 or -errno. */
 int ehr_store_id_used(struct ehr_store *s, int64_t id);
+/* The high-water mark of uids and gids: the highest id any user or group of the
+ * store has ever had, deleted ones included, or -1. An id at or below it is never
+ * handed out again (a deleted user's files keep their owner). Returns 0 or -errno. */
+int ehr_store_id_high(struct ehr_store *s, int64_t *ret_high);
+/* Raise the mark to id (never lowers it). Inside the transaction that uses id. */
+int ehr_store_id_high_raise(struct ehr_store *s, int64_t id);
 struct ehr_group {
         int64_t id, gid;
         const char *name;

@@ -399,6 +399,30 @@ static void test_locators(void) {
         ehr_store_free(s);
 }
 
+/* The uid high-water mark: ids of deleted users and groups stay handed out; a
+ * store from before the mark (no meta row) starts at its highest id. */
+static void test_id_high(void) {
+        struct ehr_store *s = open_store(0, 0);
+        _cleanup_(ehr_user_freep) struct ehr_user *u = add_user(s, "hw1");
+        int64_t high = 0;
+        CHECK(ehr_store_id_high(s, &high) == 0 && high == -1);
+        CHECK(ehr_store_user_set_account(s, u->id, 61005, 61005, "", "") == 0);
+        CHECK(ehr_store_group_add(s, "hwg", 61007) == 0);
+        CHECK(ehr_store_id_high(s, &high) == 0 && high == 61007);
+        CHECK(ehr_store_id_high_raise(s, 61007) == 0);
+        CHECK(ehr_store_group_del(s, "hwg") == 0 && ehr_store_user_del(s, "hw1") == 0);
+        CHECK(ehr_store_id_high(s, &high) == 0 && high == 61007);
+        CHECK(ehr_store_id_high_raise(s, 61002) == 0); /* never lowered */
+        CHECK(ehr_store_id_high(s, &high) == 0 && high == 61007);
+        s = ehr_store_free(s);
+        sql("INSERT OR REPLACE INTO meta(key, value) VALUES ('id_high', 99999999999)");
+        s = open_store(0, 0);
+        CHECK(ehr_store_id_high(s, &high) == -EOVERFLOW);
+        CHECK(strstr(ehr_store_bad_value(s), "high-water") != NULL);
+        s = ehr_store_free(s);
+        sql("DELETE FROM meta WHERE key = 'id_high'");
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -416,6 +440,7 @@ int main(int argc, char **argv) {
         test_recovery();
         test_wal_kept();
         test_audit_chain();
+        test_id_high();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -64,6 +64,8 @@ enum stmt {
         STMT_USER_SET_ACCOUNT,
         STMT_USER_SET_LOCKED,
         STMT_ID_USED,
+        STMT_ID_HIGH,
+        STMT_ID_HIGH_RAISE,
         STMT_GROUP_ADD,
         STMT_GROUP_DEL,
         STMT_GROUP_GET,
@@ -386,6 +388,8 @@ int ehr_sqlite_user_set_account(struct ehr_store_backend *s, int64_t user_id, in
                                 const char *home, const char *shell);
 int ehr_sqlite_user_set_locked(struct ehr_store_backend *s, int64_t user_id, bool locked);
 int ehr_sqlite_id_used(struct ehr_store_backend *s, int64_t id);
+int ehr_sqlite_id_high(struct ehr_store_backend *s, int64_t *ret_high);
+int ehr_sqlite_id_high_raise(struct ehr_store_backend *s, int64_t id);
 int ehr_sqlite_group_add(struct ehr_store_backend *s, const char *name, int64_t gid);
 int ehr_sqlite_group_del(struct ehr_store_backend *s, const char *name);
 int ehr_sqlite_group_get(struct ehr_store_backend *s, const char *name, int64_t *ret_id, int64_t *ret_gid);

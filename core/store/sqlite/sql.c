@@ -75,6 +75,12 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_USER_SET_LOCKED] = "UPDATE users SET locked = ?2 WHERE id = ?1",
         [STMT_ID_USED] = "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1 OR gid = ?1) OR "
                          "EXISTS (SELECT 1 FROM groups WHERE gid = ?1)",
+        /* The mark lives in meta (no migration: a store from before it starts at its highest id). */
+        [STMT_ID_HIGH] = "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'id_high'), -1),"
+                         " coalesce((SELECT max(max(coalesce(uid, -1)), max(coalesce(gid, -1))) FROM users), -1),"
+                         " coalesce((SELECT max(gid) FROM groups), -1))",
+        [STMT_ID_HIGH_RAISE] = "INSERT OR REPLACE INTO meta(key, value) VALUES ('id_high',"
+                               " max(?1, coalesce((SELECT value FROM meta WHERE key = 'id_high'), -1)))",
         [STMT_GROUP_ADD] = "INSERT INTO groups(name, gid) VALUES (?1, ?2)",
         [STMT_GROUP_DEL] = "DELETE FROM groups WHERE name = ?1",
         [STMT_GROUP_GET] = "SELECT id, gid FROM groups WHERE name = ?1",

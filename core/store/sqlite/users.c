@@ -184,6 +184,25 @@ int ehr_sqlite_id_used(struct ehr_store_backend *s, int64_t id) {
         return rd.r < 0 ? rd.r : used;
 }
 
+int ehr_sqlite_id_high(struct ehr_store_backend *s, int64_t *ret_high) {
+        _cleanup_stmt_ sqlite3_stmt *st = stmt(s, STMT_ID_HIGH);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return errno_from_sqlite(rc);
+        struct reader rd = { s, st, 0 };
+        int64_t high = read_int(&rd, 0, "uid high-water mark", -1, UID_MAX);
+        if (rd.r < 0)
+                return rd.r;
+        *ret_high = high;
+        return 0;
+}
+
+int ehr_sqlite_id_high_raise(struct ehr_store_backend *s, int64_t id) {
+        return no_count(sql_run(s, STMT_ID_HIGH_RAISE, b_int(id)));
+}
+
 int ehr_sqlite_group_add(struct ehr_store_backend *s, const char *name, int64_t gid) {
         return no_count(sql_run(s, STMT_GROUP_ADD, b_text(name), b_int(gid)));
 }
