@@ -14,10 +14,13 @@ static int group_add(struct admin *a, int argc, char **argv) {
                 return admin_err(EXIT_USAGE, "usage: group add NAME [--gid N]");
         struct ehr_op op = admin_op(a);
         r = ehr_account_group_add(&op, argv[2], gid, &gid);
+        if (r == -ERANGE)
+                return admin_err(EXIT_USAGE, "gid %lld is outside uid_min..uid_max (%llu..%llu)", (long long) gid,
+                                 (unsigned long long) a->cfg.uid_min, (unsigned long long) a->cfg.uid_max);
         if (r == -EEXIST && op.field == EHR_FIELD_UID)
-                return admin_err(EXIT_FAIL, "gid %lld is already in use", (long long) gid);
+                return admin_err(EXIT_FAIL, "gid %lld is already in use%s", (long long) gid, op.host ? " on this host" : "");
         if (r == -EEXIST)
-                return admin_err(EXIT_FAIL, "group %s already exists", argv[2]);
+                return admin_err(EXIT_FAIL, "%s %s already exists", op.host ? "this host's group" : "group", argv[2]);
         if (r == -ENOSPC)
                 return admin_err(EXIT_FAIL, "no free gid between uid_min and uid_max");
         if (r < 0)

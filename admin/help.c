@@ -10,9 +10,11 @@ static const struct {
         { "init", "", "create the store and its master key" },
         { "user add",
           "LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]\n"
-          "                 [--uid N] [--group G] [--home DIR] [--shell SH]",
-          "add a staff record and its system account, published to NSS; each value follows its rule\n"
-          "        (ehr2fa-admin(8), FIELDS); --provider: a staff member's primary provider" },
+          "                 [--uid N] [--group G] [--home DIR] [--shell SH] [--no-home] | [--existing]",
+          "add a staff record and its managed account (uid, group, home from skel_dir), published to\n"
+          "        NSS; --existing: 2FA only, for an account the host already has (files, LDAP, SSSD);\n"
+          "        each value follows its rule (ehr2fa-admin(8), FIELDS); --provider: a staff member's\n"
+          "        primary provider" },
         { "user list", "", "login, role, 2FA, recovery codes left, name of every user" },
         { "user show", "LOGIN", "one user with their failure count and lock state" },
         { "user del", "LOGIN", "delete a user with their seed, recovery codes and failures" },

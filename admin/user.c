@@ -14,6 +14,7 @@ static int parse_user_add(int argc, char **argv, struct ehr_account_new *n) {
                 { "provider", required_argument, NULL, 'P' },
                 { "uid", required_argument, NULL, 'U' },    { "group", required_argument, NULL, 'G' },
                 { "home", required_argument, NULL, 'H' },   { "shell", required_argument, NULL, 'S' },
+                { "existing", no_argument, NULL, 'X' },     { "no-home", no_argument, NULL, 'N' },
                 {},
         };
         const char **slot[128] = {
@@ -28,14 +29,21 @@ static int parse_user_add(int argc, char **argv, struct ehr_account_new *n) {
                         if (parse_uint_arg("--uid", optarg, 1000, UINT32_MAX - 1, &v))
                                 return EXIT_USAGE;
                         n->uid = (int64_t) v;
-                } else if (c > 0 && c < 128 && slot[c])
+                } else if (c == 'X' || c == 'N')
+                        *(c == 'X' ? &n->existing : &n->no_home) = true;
+                else if (c > 0 && c < 128 && slot[c])
                         *slot[c] = optarg;
                 else
                         return EXIT_USAGE;
         }
         if (optind + 1 != argc)
-                return admin_err(EXIT_USAGE, "usage: user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]");
+                return admin_err(EXIT_USAGE, "usage: user add LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] "
+                                             "[--provider LOGIN] [--uid N] [--group G] [--home DIR] [--shell SH] "
+                                             "[--no-home] | [--existing]");
         n->login = argv[optind];
+        if (n->existing && (n->uid >= 0 || n->group || n->home || n->shell || n->no_home))
+                return admin_err(EXIT_USAGE, "--existing takes no --uid, --group, --home, --shell or --no-home: "
+                                             "the account, its uid and its home are the host's");
         return 0;
 }
 
@@ -59,9 +67,28 @@ static const char *new_value(const struct ehr_account_new *n, enum ehr_field f) 
         }
 }
 
-static int user_add_fail(struct admin *a, const struct ehr_op *op, const struct ehr_account_new *n, int r) {
+/* Refusals that come from the host's own accounts (op->host) or the uid range. */
+static int user_add_host_fail(struct admin *a, const struct ehr_op *op, const struct ehr_account_new *n, int r) {
+        if (r == -ERANGE)
+                return admin_err(EXIT_USAGE, "uid %lld is outside uid_min..uid_max (%llu..%llu)", (long long) n->uid,
+                                 (unsigned long long) a->cfg.uid_min, (unsigned long long) a->cfg.uid_max);
         if (r == -EEXIST && op->field == EHR_FIELD_UID)
-                return admin_err(EXIT_FAIL, "uid %lld is already in use", (long long) n->uid);
+                return admin_err(EXIT_FAIL, "uid %lld is already in use%s", (long long) n->uid,
+                                 op->host ? " on this host" : "");
+        if (r == -EEXIST && op->field == EHR_FIELD_LOGIN)
+                return admin_err(EXIT_FAIL, "%s is already an account of this host (files, LDAP or SSSD): a managed "
+                                 "account would be a second, conflicting entry; to give that account 2FA, use "
+                                 "'user add %s --existing'", n->login, n->login);
+        if (r == -EEXIST)
+                return admin_err(EXIT_FAIL, "this host already has a group %s: give the account a group of ours with "
+                                 "--group", n->login);
+        return admin_err(EXIT_NOTFOUND, "%s does not resolve on this host (getent passwd %s): --existing is for an "
+                         "account that files, LDAP or SSSD already has", n->login, n->login);
+}
+
+static int user_add_fail(struct admin *a, const struct ehr_op *op, const struct ehr_account_new *n, int r) {
+        if (r == -ERANGE || (op->host && (r == -EEXIST || r == -ENOENT)) || (r == -EEXIST && op->field == EHR_FIELD_UID))
+                return user_add_host_fail(a, op, n, r);
         if (r == -EEXIST)
                 return admin_err(EXIT_FAIL, "user %s already exists", n->login);
         if (r == -ENOSPC)
@@ -89,7 +116,19 @@ static int user_add(struct admin *a, int argc, char **argv) {
         r = ehr_account_user_add(&op, &n, &uid);
         if (r < 0)
                 return user_add_fail(a, &op, &n, r);
+        if (n.existing) {
+                printf("Added %s (%s): 2FA for the host's own account, nothing published.\n", n.login, n.role ?: "staff");
+                return 0;
+        }
         printf("Added %s (%s), uid %lld.\n", n.login, n.role ?: "staff", (long long) uid);
+        char home[EHR_FIELD_PATH_MAX + 1];
+        ehr_account_home_path(&a->cfg, n.login, n.home, home, sizeof home);
+        if (op.home == -EEXIST)
+                fprintf(stderr, "ehr2fa-admin: %s exists: left as it is (not copied from the skeleton, owner unchanged)\n",
+                        home);
+        else if (op.home < 0)
+                return admin_err(EXIT_FAIL, "%s is added, but its home %s could not be made: %s (make it by hand, or "
+                                 "let pam_mkhomedir make it at the first login)", n.login, home, ehr_strerror(op.home));
         return 0;
 }
 
@@ -199,7 +238,10 @@ static int user_lock(struct admin *a, int argc, char **argv, bool lock) {
         if (r || (r = admin_get_user(a, argv[1], &u)))
                 return r;
         struct ehr_op op = admin_op(a);
-        if ((r = ehr_account_user_lock(&op, u, lock)) < 0)
+        if ((r = ehr_account_user_lock(&op, u, lock)) == -EOPNOTSUPP)
+                return admin_err(EXIT_FAIL, "%s is the host's own account (2FA only here): lock it where it lives, "
+                                 "e.g. usermod -L or in the directory", u->login);
+        if (r < 0)
                 return admin_op_fail(a, &op, r, lock ? "lock the account" : "unlock the account", NULL);
         printf("%s %s.\n", lock ? "Locked" : "Unlocked", u->login);
         return 0;

@@ -2,10 +2,9 @@
 /* Account operations on users: add, delete, lock; uids; the transaction every
  * operation runs in (see account.h). */
 
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 
+#include "account-host.h"
 #include "account.h"
 #include "accounts-internal.h"
 #include "audit.h"
@@ -33,28 +32,48 @@ static int id_free(struct ehr_op *op, int64_t id) {
         int r = ehr_store_id_used(op->store, id);
         if (r != 0)
                 return r < 0 ? r : 0;
-        /* getpwuid() also asks libnss_ehr when installed: that is the store again, and harmless. */
-        return getpwuid((uid_t) id) == NULL && getgrgid((gid_t) id) == NULL;
+        /* Through every NSS source. Ours answers too when installed: that is the store
+         * again, and harmless. A directory that cannot answer is an error, not "free". */
+        r = ehr_host_id_used(id);
+        if (r > 0)
+                op->host = true;
+        return r < 0 ? r : !r;
 }
 
+/* Ids go up from the store's high-water mark and are never handed out twice
+ * (a deleted user's files keep their uid); the caller raises the mark in the
+ * transaction that uses the id (account_take_id()). */
 int account_pick_id(struct ehr_op *op, int64_t want, int64_t *ret) {
+        int64_t high;
         if (want >= 0) {
+                if ((uint64_t) want < op->cfg->uid_min || (uint64_t) want > op->cfg->uid_max)
+                        return account_fail(op, EHR_FIELD_UID, -ERANGE);
                 int r = id_free(op, want);
                 if (r <= 0)
                         return account_fail(op, EHR_FIELD_UID, r < 0 ? r : -EEXIST);
                 *ret = want;
                 return 0;
         }
-        for (uint64_t id = op->cfg->uid_min; id <= op->cfg->uid_max; id++) {
-                int r = id_free(op, (int64_t) id);
+        int r = ehr_store_id_high(op->store, &high);
+        if (r < 0)
+                return r;
+        uint64_t from = high >= 0 && (uint64_t) high >= op->cfg->uid_min ? (uint64_t) high + 1 : op->cfg->uid_min;
+        for (uint64_t id = from; id <= op->cfg->uid_max; id++) {
+                r = id_free(op, (int64_t) id);
                 if (r < 0)
                         return r;
                 if (r) {
+                        op->host = false;
                         *ret = (int64_t) id;
                         return 0;
                 }
         }
+        op->host = false;
         return account_fail(op, EHR_FIELD_UID, -ENOSPC);
+}
+
+int account_take_id(struct ehr_op *op, int64_t id) {
+        return ehr_store_id_high_raise(op->store, id);
 }
 
 /* Every field of a new user against its rule; the phone comes back normalized. */
@@ -99,33 +118,80 @@ static int resolve_new(struct ehr_op *op, const struct ehr_account_new *n, int64
         return 0;
 }
 
+/* The name against the host's own accounts (our module left out). A managed
+ * account must not shadow a name the host serves, nor its private group a host
+ * group; an existing one must resolve, and gets no uid, group, home or shell. */
+static int check_host(struct ehr_op *op, const struct ehr_account_new *n, uint32_t *ret_host_uid) {
+        int r = ehr_host_user_find(n->login, ret_host_uid);
+        if (r < 0)
+                return r;
+        op->host = true;
+        if (n->existing) {
+                if (n->uid >= 0 || n->group || !isempty(n->home) || !isempty(n->shell) || n->no_home)
+                        return account_fail(op, n->uid >= 0 ? EHR_FIELD_UID : n->group ? EHR_FIELD_GROUP : EHR_FIELD_PATH,
+                                            -EINVAL);
+                return r ? 0 : account_fail(op, EHR_FIELD_LOGIN, -ENOENT);
+        }
+        if (r)
+                return account_fail(op, EHR_FIELD_LOGIN, -EEXIST);
+        if (!n->group && (r = ehr_host_group_find(n->login, NULL)) != 0)
+                return r < 0 ? r : account_fail(op, EHR_FIELD_GROUP, -EEXIST);
+        op->host = false;
+        return 0;
+}
+
+/* The system account of a managed user, in the add's transaction. */
+static int add_account(struct ehr_op *op, const struct ehr_account_new *n, int64_t user_id, int64_t uid, int64_t gid) {
+        int r = ehr_store_user_set_account(op->store, user_id, uid, gid, n->home ?: "", n->shell ?: "");
+        if (r >= 0)
+                r = account_take_id(op, uid);
+        return r;
+}
+
+void ehr_account_home_path(const struct ehr_config *c, const char *login, const char *home, char *buf, size_t len) {
+        if (!isempty(home))
+                snprintf(buf, len, "%s", home);
+        else
+                snprintf(buf, len, "%s/%s", c->home_base ?: EHR_HOME_BASE_DEFAULT, login);
+}
+
 int ehr_account_user_add(struct ehr_op *op, const struct ehr_account_new *n, int64_t *ret_uid) {
         _cleanup_(ehr_user_freep) struct ehr_user *prov = NULL;
-        char phone[EHR_PHONE_E164_BYTES], details[160];
-        int64_t uid, gid;
+        char phone[EHR_PHONE_E164_BYTES], details[160], home[EHR_FIELD_PATH_MAX + 1];
+        int64_t uid = -1, gid = -1;
+        uint32_t host_uid = 0;
         int r = check_new(op, n, phone);
-        if (r < 0 || (r = account_pick_id(op, n->uid, &uid)) < 0 || (r = resolve_new(op, n, uid, &gid, &prov)) < 0)
+        if (r < 0 || (r = check_host(op, n, &host_uid)) < 0)
+                return r;
+        if ((!n->existing && (r = account_pick_id(op, n->uid, &uid)) < 0) || (r = resolve_new(op, n, uid, &gid, &prov)) < 0)
                 return r;
         struct ehr_user u = {
                 .login = (char *) n->login, .name = (char *) (n->name ?: ""), .email = (char *) (n->email ?: ""),
                 .phone = phone, .role = (char *) (n->role ?: "staff"),
         };
-        snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role, prov ? " primary provider=" : "",
-                 prov ? prov->login : "", (long long) uid, (long long) gid);
+        if (n->existing)
+                snprintf(details, sizeof details, "role=%s%s%s existing account (uid %u on this host), not published",
+                         u.role, prov ? " primary provider=" : "", prov ? prov->login : "", (unsigned) host_uid);
+        else
+                snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role, prov ? " primary provider=" : "",
+                         prov ? prov->login : "", (long long) uid, (long long) gid);
         r = ehr_store_begin(op->store);
         if (r >= 0 && (r = ehr_store_user_add(op->store, &u, op->now_sec, &u.id)) == -EEXIST)
                 op->field = EHR_FIELD_LOGIN;
         if (r >= 0 && prov)
                 r = ehr_store_user_set_provider(op->store, u.id, prov->id);
-        if (r >= 0)
-                r = ehr_store_user_set_account(op->store, u.id, uid, gid, n->home ?: "", n->shell ?: "");
+        if (r >= 0 && !n->existing)
+                r = add_account(op, n, u.id, uid, gid);
         if (r >= 0)
                 r = account_audit(op, u.login, "user added", details);
         /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
         if (r >= 0)
                 r = ehr_support_pin_new(op->store, &u, op->now_sec, op->actor, op->source, NULL);
-        if ((r = account_end(op, r, true)) < 0)
+        if ((r = account_end(op, r, !n->existing)) < 0)
                 return r;
+        /* After the publish: the uid the home is given is the one the system now shows. */
+        ehr_account_home_path(op->cfg, n->login, n->home, home, sizeof home);
+        op->home = n->existing || n->no_home ? 0 : ehr_account_home_create(home, op->cfg->skel_dir, (uid_t) uid, (gid_t) gid);
         *ret_uid = uid;
         return 0;
 }
@@ -141,6 +207,9 @@ int ehr_account_user_del(struct ehr_op *op, const char *login) {
 
 /* A locked account stays in NSS (its files keep their owner) with a shell that refuses logins. */
 int ehr_account_user_lock(struct ehr_op *op, const struct ehr_user *u, bool lock) {
+        /* A 2FA-only record has no account of ours to lock: its shell is the host's. */
+        if (u->uid < 0)
+                return account_fail(op, EHR_FIELD_LOGIN, -EOPNOTSUPP);
         int r = ehr_store_begin(op->store);
         if (r >= 0)
                 r = ehr_store_user_set_locked(op->store, u->id, lock);

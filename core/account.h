@@ -37,25 +37,43 @@ struct ehr_op {
         /* Publishing: the stored user or group whose value breaks a rule (it was
          * written before the rule, or by hand), or "". */
         char offender[EHR_LOGIN_MAX + 1];
+        /* With -EEXIST or -ENOENT: the host (its NSS: files, LDAP, SSSD), not the
+         * store, has the name or id, or lacks the name. */
+        bool host;
+
+        /* Out, on success of user add: 0 (the home was made, or none was asked
+         * for), -EEXIST (it exists: left as it was), or -errno (not made; the
+         * account is added and published all the same). */
+        int home;
 };
 
-/* A user to add. NULL strings are empty; role NULL is "staff"; uid < 0 allocates. */
+/* A user to add. NULL strings are empty; role NULL is "staff"; uid < 0 allocates.
+ * existing: a 2FA-only record for an account the host already has (files, LDAP,
+ * AD through SSSD): no uid, group, home or shell of ours, nothing published.
+ * no_home: a managed account whose home is left to pam_mkhomedir. */
 struct ehr_account_new {
         const char *login, *name, *email, *phone, *role, *provider, *group, *home, *shell;
         int64_t uid;
+        bool existing, no_home;
 };
 
-/* Add the user, their system account (uid, private or named group) and a Support
- * PIN; audited; publishes. The phone is stored normalized (ehr_phone_normalize()).
- * Returns 0 and the uid, -EINVAL (op->field breaks its rule, or PROVIDER is not a
- * provider), -EEXIST (LOGIN exists, UID in use), -ENOENT (GROUP or PROVIDER
- * missing), -ENOSPC (no free uid in the range), or -errno. */
+/* Add the user and a Support PIN; audited. A managed account (not existing) also
+ * gets its system account: a uid from the range above the store's high-water
+ * mark, a private or named group, published; then its home from skel_dir (see
+ * op->home). The phone is stored normalized (ehr_phone_normalize()).
+ * Returns 0 and the uid (-1 for an existing account), -EINVAL (op->field breaks
+ * its rule, PROVIDER is not a provider, or an existing account was given
+ * UID, GROUP or PATH), -ERANGE (UID outside uid_min..uid_max), -EEXIST (LOGIN
+ * exists, UID in use; op->host: the host has it), -ENOENT (GROUP or PROVIDER
+ * missing; LOGIN with op->host: an existing account the host does not resolve),
+ * -ENOSPC (no free uid in the range), or -errno (the host's NSS failed). */
 int ehr_account_user_add(struct ehr_op *op, const struct ehr_account_new *n, int64_t *ret_uid);
 
 /* Delete the user with their seed, codes and counters; audited; publishes. -ENOENT. */
 int ehr_account_user_del(struct ehr_op *op, const char *login);
 
-/* Lock (login shell nologin) or unlock the system account; audited; publishes. */
+/* Lock (login shell nologin) or unlock the system account; audited; publishes.
+ * -EOPNOTSUPP: a 2FA-only record (the account is the host's, locked there). */
 int ehr_account_user_lock(struct ehr_op *op, const struct ehr_user *u, bool lock);
 
 /* Store the app's seed (replacing one only when u is enrolled and the caller
@@ -90,8 +108,10 @@ int ehr_account_staff_sms_check(const struct ehr_op *op, const struct ehr_user *
  * a new id, audited. Returns 0 and the id in ret_id. */
 int ehr_account_staff_sms_setup(struct ehr_op *op, const struct ehr_user *u, char ret_id[EHR_SMS_2FA_ID_BYTES]);
 
-/* Groups; each publishes. group_add: gid < 0 allocates; returns the gid, -EINVAL
- * (GROUP), -EEXIST (GROUP exists, UID: the gid is in use), -ENOSPC. group_del:
+/* Groups; each publishes. group_add: gid < 0 allocates (as for uids, above the
+ * high-water mark); returns the gid, -EINVAL (GROUP), -ERANGE (UID outside the
+ * range), -EEXIST (GROUP exists, UID: the gid is in use; op->host: the host's),
+ * -ENOSPC. group_del:
  * -ENOENT. group_member: -ENOENT (no such group). */
 int ehr_account_group_add(struct ehr_op *op, const char *name, int64_t gid, int64_t *ret_gid);
 int ehr_account_group_del(struct ehr_op *op, const char *name);
@@ -99,6 +119,9 @@ int ehr_account_group_member(struct ehr_op *op, const char *group, const struct 
 
 /* Where the snapshot goes: nss_snapshot from the config, or the default. */
 const char *ehr_account_snapshot_path(const struct ehr_config *c);
+
+/* The home directory of a managed account: its own, or home_base/LOGIN. */
+void ehr_account_home_path(const struct ehr_config *c, const char *login, const char *home, char *buf, size_t len);
 
 /* Write the NSS snapshot from the store (atomically, see snapshot.h). Returns 0,
  * -EINVAL with op->offender and op->field naming a stored value that breaks its

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "account-host.h"
 #include "account.h"
 #include "accounts-internal.h"
 
@@ -10,13 +11,20 @@ int ehr_account_group_add(struct ehr_op *op, const char *name, int64_t gid, int6
         char details[160];
         if (!ehr_field_valid(EHR_FIELD_GROUP, name))
                 return account_fail(op, EHR_FIELD_GROUP, -EINVAL);
-        int r = account_pick_id(op, gid, &gid);
-        if (r < 0)
+        /* Not a name the host has (our module left out): getent would show two. */
+        int r = ehr_host_group_find(name, NULL);
+        if (r != 0) {
+                op->host = r > 0;
+                return r < 0 ? r : account_fail(op, EHR_FIELD_GROUP, -EEXIST);
+        }
+        if ((r = account_pick_id(op, gid, &gid)) < 0)
                 return r;
         snprintf(details, sizeof details, "group %s gid %lld", name, (long long) gid);
         r = ehr_store_begin(op->store);
         if (r >= 0 && (r = ehr_store_group_add(op->store, name, gid)) == -EEXIST)
                 op->field = EHR_FIELD_GROUP;
+        if (r >= 0)
+                r = account_take_id(op, gid);
         if (r >= 0)
                 r = account_audit(op, "", "group added", details);
         if ((r = account_end(op, r, true)) < 0)

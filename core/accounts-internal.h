@@ -15,6 +15,10 @@ int account_end(struct ehr_op *op, int r, bool publish);
 /* Record the input at fault and return r. */
 int account_fail(struct ehr_op *op, enum ehr_field field, int r);
 
-/* want >= 0: that id if it is free (-EEXIST if not); else the first free one in
- * [uid_min, uid_max] (-ENOSPC). Free: no user or group of the store or the system has it. */
+/* want >= 0: that id if it is in [uid_min, uid_max] (-ERANGE if not) and free
+ * (-EEXIST if not); else the first free one in [uid_min, uid_max] above the
+ * store's high-water mark (-ENOSPC). Free: no user or group of the store or the system has it. */
 int account_pick_id(struct ehr_op *op, int64_t want, int64_t *ret);
+
+/* Raise the store's high-water mark to id, in the transaction that uses it. */
+int account_take_id(struct ehr_op *op, int64_t id);

@@ -72,15 +72,15 @@ static int add_user(const struct ehr_user *u, void *userdata) {
                 return 0;
         if (grow((void **) &p->users, &p->cap_u, p->nu, sizeof *p->users) < 0)
                 return -ENOMEM;
-        char home[EHR_LOGIN_MAX + 64];
-        snprintf(home, sizeof home, "%s/%s", c->home_base ?: "/home", u->login);
+        char home[EHR_FIELD_PATH_MAX + 1];
+        ehr_account_home_path(c, u->login, u->home, home, sizeof home);
         struct ehr_snap_user *s = &p->users[p->nu];
         *s = (struct ehr_snap_user) {
                 .name = keep(p, u->login),
                 .uid = (uint32_t) u->uid,
                 .gid = (uint32_t) u->gid,
                 .gecos = keep(p, u->name),
-                .dir = keep(p, *u->home ? u->home : home),
+                .dir = keep(p, home),
                 /* A locked account stays visible (files keep their owner) but cannot log in. */
                 .shell = keep(p, u->locked ? NOLOGIN : *u->shell ? u->shell : c->default_shell ?: "/bin/bash"),
         };
@@ -124,7 +124,8 @@ static int add_group(const struct ehr_group *g, void *userdata) {
         return p->groups[p->ng - 1].name ? 0 : -ENOMEM;
 }
 
-/* The snapshot directory is world-readable: NSS reads it in every process. */
+/* The snapshot directory is world-readable: NSS reads it in every process, so
+ * the tool's umask (0077) must not make it private. */
 static int make_parent(const char *path) {
         _cleanup_free_ char *dir = strdup(path);
         char *slash = dir ? strrchr(dir, '/') : NULL;
@@ -132,7 +133,10 @@ static int make_parent(const char *path) {
                 return -ENOMEM;
         if (slash && slash != dir) {
                 *slash = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                if (mkdir(dir, 0755) == 0) {
+                        if (chmod(dir, 0755) < 0)
+                                return negative_errno();
+                } else if (errno != EEXIST)
                         return negative_errno();
         }
         return 0;

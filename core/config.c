@@ -49,6 +49,7 @@ static const struct key {
         K(admin_pam_service, KEY_STRING, 0, 0),
         K(nss_snapshot, KEY_STRING, 0, 0),
         K(home_base, KEY_STRING, 0, 0),
+        K(skel_dir, KEY_STRING, 0, 0),
         K(default_shell, KEY_STRING, 0, 0),
         K(uid_min, KEY_UINT, 1000, 4000000000U),
         K(uid_max, KEY_UINT, 1000, 4000000000U),

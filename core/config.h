@@ -64,7 +64,8 @@ struct ehr_config {
 
         /* System accounts published to libnss_ehr. */
         char *nss_snapshot;
-        char *home_base;
+        char *home_base;            /* NULL: /home */
+        char *skel_dir;             /* copied into a new home; NULL: /etc/skel */
         char *default_shell;
         uint64_t uid_min, uid_max;
 

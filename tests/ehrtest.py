@@ -110,7 +110,11 @@ class Env:
     def write_conf(self, extra=""):
         with open(self.conf, "w") as f:
             daemon = f"daemon_socket = {self.daemon_sock}\n" if self.use_daemon else ""
-            f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n{daemon}")
+            # Homes of managed accounts go in here, never in the host's /home.
+            homes = "" if "home_base" in extra else f"home_base = {self.dir}/homes\n"
+            homes += "" if "nss_snapshot" in extra else f"nss_snapshot = {self.dir}/nss/snapshot\n"
+            # After extra: the tests count its lines from 3.
+            f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n{homes}{daemon}")
         os.chmod(self.conf, 0o644)
 
     def set_module_args(self, args="", testclock=False):

@@ -239,7 +239,8 @@ class PrivilegedPath(Base):
 
     def setUp(self):
         super().setUp()
-        self.env.admin("user", "add", "nobody", "--role", "staff")
+        # nobody is the host's own account: a 2FA-only record, no second NSS entry.
+        self.env.admin("user", "add", "nobody", "--existing", "--role", "staff")
         self.env.admin("unlock-pin", "set", input="8642\n", as_user="nobody")
         self.env.admin("unlock-pin", "set", input="1357\n", as_user="nurse1")
         # The test build of the helper, made setuid root, the module and the admin tool, all

@@ -65,7 +65,7 @@ check "ehr2fa-admin init" ehr2fa-admin init
 useradd -m -s /bin/sh alice
 echo 'alice:correct horse' | chpasswd
 echo 'root:root password' | chpasswd
-check "user add alice" ehr2fa-admin user add alice --role staff --phone +15551234566
+check "user add alice --existing" ehr2fa-admin user add alice --existing --role staff --phone +15551234566
 check "totp enroll alice" ehr2fa-admin totp enroll alice --secret "$SECRET" --no-qr
 check "pam-auth-update --enable ehr2fa" pam-auth-update --enable ehr2fa
 grep -q "pam_ehr2fa.so nullok" /etc/pam.d/common-auth && grep -q pam_ehr2fa.so /etc/pam.d/common-account \
