@@ -6,6 +6,7 @@ snapshot; getent and id see it through libnss_ehr.so.2 (nss_wrapper)."""
 import json
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -198,6 +199,34 @@ class Accounts(EnvTestCase):
         # Deleting the record leaves the host's account alone.
         self.admin("user", "del", "local")
         self.assertEqual(self.nss("getent", "passwd", "local").stdout.split(":")[2], "900")
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+    def test_our_own_module_never_vouches_for_a_name(self):
+        """With the real glibc and 'passwd: files ehr' (a private mount namespace), a
+        name only our snapshot knows (a stale copy) is not the host's account."""
+        self.env.admin("user", "add", "ghost")
+        stale = os.path.join(self.env.dir, "stale-snapshot")
+        shutil.copy(self.snapshot, stale)
+        self.env.admin("user", "del", "ghost")
+        conf = os.path.join(self.env.dir, "nsswitch.conf")
+        with open(conf, "w") as f:
+            f.write("passwd: files ehr\ngroup: files ehr\n")
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.dirname(NSS_MODULE), EHR2FA_NSS_SNAPSHOT=stale)
+
+        def run(*cmd, **extra):
+            return subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/nsswitch.conf && exec "$@"',
+                                   conf, *cmd], capture_output=True, text=True, env=dict(env, **extra), timeout=60)
+        # Under ASan, getent needs the runtime first to load the instrumented module.
+        asan = {"LD_PRELOAD": ":".join(p for _, p in asan_preload(NSS_MODULE)),
+                "ASAN_OPTIONS": "detect_leaks=0:verify_asan_link_order=0"} if asan_preload(NSS_MODULE) else {}
+        r = run("getent", "passwd", "ghost", **asan)
+        self.assertEqual(r.stdout.split(":")[0], "ghost", r.stderr)  # the module is in use
+        r = run(ADMIN, "--conf", self.env.conf, "user", "add", "ghost", "--existing")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("does not resolve", r.stderr)
+        r = run(ADMIN, "--conf", self.env.conf, "user", "add", "ghost")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("uid 61001", r.stdout)  # and never the deleted ghost's 61000
 
     def test_existing_must_resolve_and_takes_no_account_options(self):
         r = self.admin("user", "add", "ghost", "--existing", check=False)
