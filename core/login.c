@@ -50,7 +50,18 @@ int ehr_login_store_audit(struct ehr_store *s, const struct ehr_login_req *q, co
 bool ehr_login_fails_open(const struct ehr_config *c, int r, bool mid_check) {
         if (c->fail_mode != EHR_FAIL_SAFE)
                 return false;
-        return mid_check ? r == -EBUSY : r != -EACCES && r != -ENOTUNIQ && r != -EPERM && r != -EBADMSG;
+        if (mid_check)
+                return r == -EBUSY;
+        /* fail_mode = safe is for a store that is down, never for one that is wrong: a
+         * permission or mode fault, a row that does not open, an impossible value, or a
+         * store_dir this build cannot use (a configuration error) always denies. */
+        switch (r) {
+        case -EACCES: case -ENOTUNIQ: case -EPERM: case -EBADMSG:
+        case -EINVAL: case -ENOPKG: case -EOVERFLOW: case -EDOM: case -EILSEQ:
+                return false;
+        default:
+                return true;
+        }
 }
 
 /* A login of a front end: its steps go to ehr2fad (remote.path set) or to the

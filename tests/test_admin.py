@@ -101,6 +101,14 @@ class StoreLocator(EnvTestCase):
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertLess(r.elapsed, 10)
         self.assertNotIn("s3cret", r.stdout + r.stderr)
+        # fail_mode = safe is for a store that is down, not for a store_dir this build
+        # cannot use: that is a configuration error, and it still denies
+        with open(self.env.conf, "a") as f:
+            f.write("fail_mode = safe\n")
+        r = self.env.login("alice", oath(), timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("fail_mode=safe", r.stdout + r.stderr)
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
 
 
 class Admin(EnvTestCase):
