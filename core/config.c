@@ -7,7 +7,10 @@
 
 #define CONFIG_LINE_MAX 4096U
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING, KEY_PATH };
+enum key_type {
+        KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING, KEY_PATH,
+        KEY_SERVICES,
+};
 
 static const struct key {
         const char *name;
@@ -55,6 +58,7 @@ static const struct key {
         K(uid_max, KEY_UINT, 1000, 4000000000U),
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
+        K(trust_services, KEY_SERVICES, 0, 0),
         K(daemon_socket, KEY_STRING, 0, 0),
 #undef K
 };
@@ -87,7 +91,7 @@ void ehr_config_init(struct ehr_config *c) {
 void ehr_config_done(struct ehr_config *c) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM ||
-                    keys[i].type == KEY_PATH) {
+                    keys[i].type == KEY_PATH || keys[i].type == KEY_SERVICES) {
                         char **p = (char **) ((char *) c + keys[i].offset);
                         free(*p);
                         *p = NULL;
@@ -96,6 +100,52 @@ void ehr_config_done(struct ehr_config *c) {
 
 const char *ehr_fail_mode_to_string(enum ehr_fail_mode m) {
         return m == EHR_FAIL_SAFE ? "safe" : "secure";
+}
+
+/* sudo and su ask again on purpose; a code there is a step-up, never waived by trust. */
+static const char *const step_up_services[] = {
+        "sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "polkit-1", "pkexec", "doas", "ehr2fa-admin", NULL,
+};
+
+#define LIST_SEPARATORS " \t,"
+
+bool ehr_config_list_has(const char *list, const char *service) {
+        size_t n = strlen(service);
+        for (const char *p = list; p && *p;) {
+                p += strspn(p, LIST_SEPARATORS);
+                size_t w = strcspn(p, LIST_SEPARATORS);
+                if (w > 0 && w == n && strncmp(p, service, n) == 0)
+                        return true;
+                p += w;
+        }
+        return false;
+}
+
+bool ehr_config_step_up_service(const char *service) {
+        for (size_t i = 0; step_up_services[i]; i++)
+                if (streq(step_up_services[i], service))
+                        return true;
+        return false;
+}
+
+/* trust_services: PAM service names, none of them a step-up service. */
+static int check_services(const char *value) {
+        char word[64];
+        for (const char *p = value; *p;) {
+                p += strspn(p, LIST_SEPARATORS);
+                size_t w = strcspn(p, LIST_SEPARATORS);
+                if (w == 0)
+                        break;
+                if (w >= sizeof word)
+                        return -EINVAL;
+                memcpy(word, p, w);
+                word[w] = 0;
+                if (strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != w ||
+                    ehr_config_step_up_service(word))
+                        return -EINVAL;
+                p += w;
+        }
+        return 0;
 }
 
 /* The index of key in keys[], or -ENOENT. */
@@ -117,7 +167,10 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         case KEY_STRING:
         case KEY_OPT_STRING:
         case KEY_PATH:
+        case KEY_SERVICES:
         case KEY_ALGORITHM: {
+                if (k->type == KEY_SERVICES && check_services(value) < 0)
+                        return -EINVAL;
                 if (k->type == KEY_OPT_STRING && isempty(value)) {
                         free(*(char **) field);
                         *(char **) field = NULL;
@@ -171,6 +224,7 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
                 case KEY_STRING:
                 case KEY_OPT_STRING:
                 case KEY_PATH:
+                case KEY_SERVICES:
                 case KEY_ALGORITHM:
                         v = *(char *const *) field;
                         break;
@@ -222,6 +276,8 @@ static const char *value_hint(const char *key) {
                         return "expected a value";
                 case KEY_PATH:
                         return "expected an absolute path";
+                case KEY_SERVICES:
+                        return "expected PAM service names, never a step-up service such as sudo or su";
                 case KEY_SMS_MODE:
                         return "expected none, generic or twilio";
                 }

@@ -16,6 +16,8 @@
 #define EHR_ADMIN_PAM_SERVICE_DEFAULT "ehr2fa-admin"
 #define EHR_DAEMON_SOCKET_DEFAULT "/run/ehr2fa/ehr2fad.sock"
 #define EHR_SMS_TOKEN_FILE_DEFAULT EHR2FA_SYSCONFDIR "/ehr2fa/sms-token"
+/* Logins, where "trust this device" is offered and honoured unless trust_services says otherwise. */
+#define EHR_TRUST_SERVICES_DEFAULT "login sshd gdm-password lightdm sddm xrdp-sesman"
 
 enum ehr_fail_mode {
         EHR_FAIL_SECURE, /* store unreachable: deny, with a message */
@@ -75,6 +77,7 @@ struct ehr_config {
         /* Trusted devices. */
         bool public_host;           /* never offer or honour trust here */
         uint64_t trust_days;        /* 0: never offer */
+        char *trust_services;       /* PAM services that offer and honour it; NULL: EHR_TRUST_SERVICES_DEFAULT */
 
         /* ehr2fad, the optional daemon that keeps the store open ("none": never ask it). */
         char *daemon_socket;
@@ -119,6 +122,14 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
 
 /* The daemon socket to try, or NULL when daemon_socket = none. */
 const char *ehr_daemon_socket(const struct ehr_config *c);
+
+/* A step-up service (sudo, su, polkit-1, ...): the code there confirms the person at
+ * the keyboard now, so trust made at a login is never honoured there, and
+ * trust_services refuses to name one. */
+bool ehr_config_step_up_service(const char *service);
+
+/* Is service one of the words of list (separated by spaces, tabs or commas)? */
+bool ehr_config_list_has(const char *list, const char *service);
 
 /* The name of a fail mode, for messages. */
 const char *ehr_fail_mode_to_string(enum ehr_fail_mode m);

@@ -6,16 +6,23 @@
 #include "audit.h"
 #include "trust.h"
 
+/* The one class of services where trust is offered and honoured: logins. */
+#define TRUST_CLASS "login"
+
 static bool is_remote(const struct ehr_device_id *d) {
         return !isempty(d->rhost);
 }
 
 static void device_hash(const struct ehr_store *s, int64_t user_id, const struct ehr_device_id *d,
                         uint8_t out[EHR_HASH_BYTES]) {
-        /* Remote: the client address and key; local: this host. Fields are NUL-separated. */
+        /* The service class, then remote: the client address and key; local: this host.
+         * Fields are NUL-separated. The class binds a record to logins (trust_services):
+         * records from before it (when a "y" at sudo was honoured at logins, and the
+         * reverse) match nothing. */
         char buf[1024];
-        int n = is_remote(d) ? snprintf(buf, sizeof buf, "ssh%c%s%c%s", 0, d->rhost, 0, d->pubkey ?: "")
-                             : snprintf(buf, sizeof buf, "local%c%s", 0, d->host_id ?: "");
+        int n = is_remote(d) ? snprintf(buf, sizeof buf, "%s%cssh%c%s%c%s", TRUST_CLASS, 0, 0, d->rhost, 0,
+                                        d->pubkey ?: "")
+                             : snprintf(buf, sizeof buf, "%s%clocal%c%s", TRUST_CLASS, 0, 0, d->host_id ?: "");
         if (n < 0)
                 n = 0;
         ehr_keyed_hash(ehr_store_keys(s), EHR_KEY_TOKEN, "device", user_id, (const uint8_t *) buf,
@@ -31,6 +38,11 @@ static void device_label(const struct ehr_device_id *d, char *buf, size_t len) {
 
 bool ehr_trust_allowed(const struct ehr_config *c) {
         return !c->public_host && c->trust_days > 0;
+}
+
+bool ehr_trust_service_allowed(const struct ehr_config *c, const char *service) {
+        return ehr_trust_allowed(c) && !isempty(service) && !ehr_config_step_up_service(service) &&
+               ehr_config_list_has(c->trust_services ?: EHR_TRUST_SERVICES_DEFAULT, service);
 }
 
 int ehr_trust_check(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,

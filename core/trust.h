@@ -7,7 +7,10 @@
  * sshd exposes it (ExposeAuthInfo), the public key of a publickey +
  * keyboard-interactive chain. Records are keyed hashes of that identity; they
  * expire, and are revoked by a TOTP reset, a password change, or on request.
- * Never offered nor honoured on a host with public_host = yes or trust_days = 0. */
+ * Never offered nor honoured on a host with public_host = yes or trust_days = 0,
+ * and only at the services of trust_services (logins): a code asked by sudo or
+ * su confirms the person at the keyboard now and is never waived. Records are
+ * bound to that class of services. */
 
 #include <stdint.h>
 
@@ -31,6 +34,10 @@ int ehr_trust_check(struct ehr_store *s, const struct ehr_config *c, const struc
 
 /* May trust be offered here at all? */
 bool ehr_trust_allowed(const struct ehr_config *c);
+/* ... and at this PAM service: one of trust_services (logins by default), never a
+ * step-up service such as sudo or su (ehr_config_step_up_service()). A front end
+ * asks this before it checks or offers trust. */
+bool ehr_trust_service_allowed(const struct ehr_config *c, const char *service);
 
 /* Trust the device for trust_days. Returns 0, or -EPERM when not allowed here. Audited. */
 int ehr_trust_add(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,

@@ -345,7 +345,7 @@ static void request_sms(struct pam_ctx *ctx, const char *login, char *prompt, si
 
 static void offer_trust(struct pam_ctx *ctx, const char *login, const struct ehr_device_id *d) {
         char prompt[128], *answer = NULL;
-        if (!ehr_trust_allowed(&ctx->cfg))
+        if (!ehr_trust_service_allowed(&ctx->cfg, ctx->service))
                 return;
         snprintf(prompt, sizeof prompt,
                  "Trust this device for %llu days? (not on shared or public computers) [y/N] ",
@@ -503,8 +503,9 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         /* libpam waits at least this long after any failure, with some randomness. */
         if (ctx->cfg.fail_delay_ms > 0)
                 (void) pam_fail_delay(ctx->pamh, (unsigned) ctx->cfg.fail_delay_ms * 1000U);
-        /* With trust off nothing about the device is needed: no machine-id read, no lookup. */
-        bool trust = ehr_trust_allowed(&ctx->cfg);
+        /* With trust off, or at a service that never honours it (sudo, su: a step-up),
+         * nothing about the device is needed: no machine-id read, no lookup. */
+        bool trust = ehr_trust_service_allowed(&ctx->cfg, ctx->service);
         if (trust)
                 device_id(ctx, &dev);
 

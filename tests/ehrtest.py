@@ -322,9 +322,10 @@ class EnvTestCase(unittest.TestCase):
     conf_extra = ""
     module_args = ""
     testclock = False
+    service = "ehr2fa-test"  # the PAM service: trust this device is offered only at logins ("login", "sshd"...)
 
     def setUp(self):
-        self.env = Env(self.conf_extra, self.module_args, self.testclock)
+        self.env = Env(self.conf_extra, self.module_args, self.testclock, self.service)
         self.env.admin("init")
 
     def tearDown(self):

@@ -374,6 +374,7 @@ class SmsOff(EnvTestCase):
 
 class Trust(EnvTestCase):
     testclock = True
+    service = "login"
 
     def setUp(self):
         super().setUp()
@@ -382,6 +383,56 @@ class Trust(EnvTestCase):
 
     def trust(self, now, items=()):
         return self.env.login("alice", oath(now=now), "y", now=now, items=items)
+
+    def at_service(self, service):
+        """Log in at another PAM service from now on: the same stack, password and store."""
+        self.env.service = service
+        self.env.set_module_args(testclock=True)
+        with open(self.env.passdb, "a") as f:
+            f.write(f"alice:{PASSWORD}:{service}\n")
+
+    def test_sudo_asks_the_code_after_a_trusted_login(self):
+        """A "y" at a login never waives the code at sudo or su: that code is a step-up."""
+        self.assertLoginOK(self.trust(self.t))
+        self.assertLoginOK(self.env.login("alice", now=self.t + 60))  # the login itself: trusted
+        for service in ("sudo", "su", "polkit-1"):
+            self.at_service(service)
+            r = self.env.login("alice", now=self.t + 120)
+            self.assertLoginFails(r)
+            self.assertIn("Verification code", out(r))
+        self.assertEqual(self.env.audit("alice")[-1]["action"], "second factor failed")
+
+    def test_sudo_never_offers_trust(self):
+        """Answering "y" at sudo used to skip the code at sudo for 30 days."""
+        self.at_service("sudo")
+        r = self.env.login("alice", oath(now=self.t), "y", now=self.t)
+        self.assertLoginOK(r)
+        self.assertNotIn("Trust this device", out(r))
+        self.assertEqual(json.loads(self.env.admin("--json", "device", "list", "alice").stdout), [])
+        r = self.env.login("alice", now=self.t + 60)
+        self.assertLoginFails(r)
+        self.assertIn("Verification code", out(r))
+
+    def test_trust_services_configures_where_trust_counts(self):
+        self.env.write_conf("trust_services = gdm-password\n")
+        r = self.env.login("alice", oath(now=self.t), "y", now=self.t)  # "login" is not listed now
+        self.assertLoginOK(r)
+        self.assertNotIn("Trust this device", out(r))
+        self.at_service("gdm-password")
+        self.assertLoginOK(self.trust(self.t + 30))
+        self.assertLoginOK(self.env.login("alice", now=self.t + 60))
+        self.at_service("login")
+        self.assertLoginFails(self.env.login("alice", now=self.t + 90))
+
+    def test_trust_services_refuses_step_up_services(self):
+        for bad in ("login sudo", "su", "login,polkit-1", "log/in"):
+            self.env.write_conf(f"trust_services = {bad}\n")
+            r = self.env.admin("user", "show", "alice", check=False)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn("trust_services", r.stderr, bad)
+            r = self.env.login("alice", oath(now=self.t), "y", now=self.t)
+            self.assertLoginFails(r)
+            self.assertIn("unavailable", out(r))
 
     def test_trust_then_no_prompt(self):
         r = self.trust(self.t)
