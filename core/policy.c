@@ -6,6 +6,7 @@
 #include "policy.h"
 #include "recovery.h"
 #include "smstoken.h"
+#include "totp.h"
 
 uint64_t ehr_policy_locked_until(const struct ehr_failures *f, uint64_t now_sec) {
         return f->locked_until_sec > now_sec ? f->locked_until_sec : 0;
@@ -61,6 +62,13 @@ static bool all_digits(const char *s) {
                 if (*s < '0' || *s > '9')
                         return false;
         return true;
+}
+
+bool ehr_policy_answer_well_formed(const char *answer) {
+        size_t n = strlen(answer);
+        if (all_digits(answer))
+                return n >= EHR_OTP_DIGITS_MIN && n <= EHR_OTP_DIGITS_MAX;
+        return ehr_recovery_looks_like(answer);
 }
 
 /* Count a failure; returns the lock end if this failure locks the user. */

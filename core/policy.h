@@ -42,5 +42,10 @@ _warn_unused_result_ int ehr_policy_verify(struct ehr_store *s, const struct ehr
                                            const char *answer, uint64_t now_sec, const char *source,
                                            struct ehr_verdict *verdict);
 
+/* Could the answer be a code at all: EHR_OTP_DIGITS_MIN to _MAX digits (a TOTP code or an
+ * SMS token) or a recovery code? One that cannot is refused unchecked and not counted
+ * (see pam_ehr2fa(8), "Answers that are not codes"). */
+bool ehr_policy_answer_well_formed(const char *answer);
+
 /* Format a lock end for people: "14:05" today, else "2026-11-24 14:05", or "an administrator clears it". */
 const char *ehr_policy_format_until(uint64_t until_sec, uint64_t now_sec, char *buf, size_t len);

@@ -486,10 +486,56 @@ static int tell_verdict(struct pam_ctx *ctx, const char *login, int r, const str
         }
 }
 
+/* Is the answer the password that a module before us took (PAM_AUTHTOK)? sshd's
+ * password method, and any conversation that answers every hidden prompt with
+ * the password, hands it to us as the code. Constant-time: it is a secret. */
+static bool answer_is_password(struct pam_ctx *ctx, const char *answer) {
+        const char *tok = item_str(ctx->pamh, PAM_AUTHTOK);
+        size_t n = strlen(answer);
+        if (!tok || n == 0 || strlen(tok) < n)
+                return false;
+        /* The answer lost its spaces and tabs in pam_ask(): so does the password here. */
+        char *t = strdup(tok);
+        if (!t)
+                return false;
+        size_t m = 0;
+        for (const char *p = tok; *p; p++)
+                if (*p != ' ' && *p != '\t')
+                        t[m++] = *p;
+        bool same = m == n && sodium_memcmp(t, answer, n) == 0;
+        sodium_memzero(t, strlen(tok));
+        free(t);
+        return same;
+}
+
+/* An answer that is the password, or cannot be a code, is refused without being
+ * checked or counted: otherwise anyone who can make a client answer the prompt
+ * with something else (sshd's password method does) locks the account. Nothing
+ * is given away: what is not checked says nothing about the code, and every
+ * answer that is checked counts (CVE-2015-5600's rule). Returns 0 to go on. */
+static int refuse_unchecked(struct pam_ctx *ctx, const char *login, const char *answer) {
+        const char *why = isempty(answer)                         ? "the answer is empty"
+                          : answer_is_password(ctx, answer)         ? "the answer was the password (sshd's password method?)"
+                          : !ehr_policy_answer_well_formed(answer) ? "the answer is not a code"
+                                                                    : NULL;
+        if (!why)
+                return 0;
+        char details[128];
+        snprintf(details, sizeof details, "%s; not checked, not counted", why);
+        audit(ctx, login, "second factor refused", details);
+        pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure (%s; not counted); user=%s rhost=%s service=%s",
+                   why, login, ctx->rhost, ctx->service);
+        pam_error(ctx->pamh, "%s", MSG_FAILED);
+        return -EACCES;
+}
+
 /* Step 5: verify the answer (counted and audited in core), and say what came of it. */
 static int check_answer(struct pam_ctx *ctx, const char *login, const char *answer) {
         struct ehr_verdict v;
-        int r = ehr_login_verify(ctx->login, login, answer, &v);
+        int r = refuse_unchecked(ctx, login, answer);
+        if (r < 0)
+                return r;
+        r = ehr_login_verify(ctx->login, login, answer, &v);
         log_remote_error(ctx, true);
         return tell_verdict(ctx, login, r, &v);
 }

@@ -38,6 +38,9 @@ from ehrtest import Env, communicate, oath, pam_wrapper_lock, sanitizer_preload,
 # sshd re-executes itself and so must be started by absolute path.
 SSHD = os.path.abspath(os.environ.get("EHR2FA_SSHD", "/usr/sbin/sshd"))
 USER = "clin1"
+SOURCE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SHIPPED_SSHD = os.path.join(SOURCE, "conf", "sshd_config.d")
+SHIPPED_PAM = os.path.join(SOURCE, "conf", "pam.d")
 LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
 
 ASKPASS = r"""#!/bin/sh
@@ -113,7 +116,7 @@ def check_prerequisites():
 class Sshd:
     """One sshd on 127.0.0.1:port in front of an Env whose PAM service is 'sshd'."""
 
-    def __init__(self, env, methods, expose_auth_info=False):
+    def __init__(self, env, methods, expose_auth_info=False, include=None, password_auth=False):
         self.env = env
         self.dir = env.dir
         os.chmod(self.dir, 0o755)  # the user's home and authorized_keys live here
@@ -131,13 +134,16 @@ class Sshd:
         self.write_pam_service()
         self.config = os.path.join(self.dir, "sshd_config")
         with open(self.config, "w") as f:
+            # A shipped snippet comes first: sshd keeps the first value of each setting.
+            if include:
+                f.write(f"Include {include}\n")
             f.write(f"""ListenAddress 127.0.0.1
 Port {self.port}
 HostKey {self.hostkey}
 PidFile {self.dir}/sshd.pid
 UsePAM yes
 KbdInteractiveAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication {"yes" if password_auth else "no"}
 PubkeyAuthentication yes
 AuthenticationMethods {methods}
 AuthorizedKeysFile {self.authorized_keys}
@@ -171,12 +177,23 @@ LogLevel VERBOSE
         self.group = os.path.join(self.dir, "group")
         with open("/etc/passwd") as src, open(self.passwd, "w") as f:
             f.write(src.read().rstrip("\n") + "\n")
-            f.write(f"{USER}:x:{self.uid}:{self.uid}:Clinician One:{self.home}:/bin/sh\n")
+            self.passwd_head = f.tell()
         with open("/etc/group") as src, open(self.group, "w") as f:
             f.write(src.read().rstrip("\n") + "\n")
             f.write(f"{USER}:x:{self.uid}:\n")
         for p in (self.passwd, self.group):
             os.chmod(p, 0o644)
+        self.set_password(PASSWORD)
+
+    def set_password(self, password):
+        """clin1's password for pam_unix: its hash in the passwd line (nss_wrapper has no
+        getspnam_r). Each connection is a new sshd process that reads it afresh."""
+        crypted = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n", capture_output=True,
+                                 text=True, check=True).stdout.strip()
+        with open(self.passwd, "r+") as f:
+            f.seek(self.passwd_head)
+            f.truncate()
+            f.write(f"{USER}:{crypted}:{self.uid}:{self.uid}:Clinician One:{self.home}:/bin/sh\n")
 
     def write_pam_service(self):
         # The Env's auth/account lines, plus session lines so pam_open_session has a stack.
@@ -281,8 +298,9 @@ class Client:
         except FileNotFoundError:
             return []
 
-    def login(self, code, password=PASSWORD, trust="n", key=None, command="echo LOGGED-IN-$USER", timeout=45):
-        args, env = self.prepare(code, password, trust, key, command)
+    def login(self, code, password=PASSWORD, trust="n", key=None, command="echo LOGGED-IN-$USER", timeout=45,
+              method=None):
+        args, env = self.prepare(code, password, trust, key, command, method)
         # Each connection is a re-executed sshd that makes its own pam_wrapper directory.
         with pam_wrapper_lock():
             start = time.monotonic()
@@ -307,7 +325,7 @@ class Client:
         r.prompts = self.prompts()
         return r
 
-    def prepare(self, code, password, trust, key, command):
+    def prepare(self, code, password, trust, key, command, method=None):
         for name, value in (("code", code), ("password", password), ("trust", trust)):
             with open(os.path.join(self.dir, name), "w") as f:
                 f.write(value + "\n")
@@ -323,7 +341,9 @@ class Client:
                 "-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10",
                 "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "GSSAPIAuthentication=no",
                 "-T"]
-        if key:
+        if method:
+            args += ["-o", f"PreferredAuthentications={method}", "-o", "PubkeyAuthentication=no"]
+        elif key:
             args += ["-o", "PreferredAuthentications=publickey,keyboard-interactive", "-i", key]
         else:
             args += ["-o", "PreferredAuthentications=keyboard-interactive", "-o", "PubkeyAuthentication=no"]
@@ -331,10 +351,38 @@ class Client:
         return args, env
 
 
+# Debian 12's /etc/pam.d/common-auth as pam-auth-update writes it with pam_unix alone.
+COMMON_AUTH = ["auth [success=1 default=ignore] pam_unix.so nullok", "auth requisite pam_deny.so",
+               "auth required pam_permit.so"]
+
+
+def shipped_pam_stack(name, conf):
+    """The auth and account lines of a shipped /etc/pam.d/sshd snippet, for the test's
+    service: pam_ehr2fa.so is this build's module with the test's config, and
+    "@include common-auth" is Debian's common-auth (real pam_unix, the password from
+    the test's shadow file through nss_wrapper)."""
+    lines = []
+    with open(os.path.join(SHIPPED_PAM, name)) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line == "@include common-auth":
+                lines += COMMON_AUTH
+            elif line == "@include common-account":
+                lines.append("account required pam_permit.so")
+            else:
+                lines.append(line.replace("pam_ehr2fa.so", f"{MODULE} conf={conf}"))
+    return lines
+
+
 class SshdTestCase(unittest.TestCase):
     methods = "keyboard-interactive"
     expose_auth_info = False
     conf_extra = ""
+    include = None       # a shipped sshd_config.d snippet, read before the test's settings
+    pam_snippet = None   # a shipped pam.d snippet: the auth and account lines of service sshd
+    password_auth = False
 
     @classmethod
     def setUpClass(cls):
@@ -348,7 +396,12 @@ class SshdTestCase(unittest.TestCase):
             self.env.add_user(USER)
             if DAEMON_MODE:
                 self.env.start_daemon()
-            self.sshd = Sshd(self.env, self.methods, self.expose_auth_info)
+            if self.pam_snippet:
+                with open(os.path.join(self.env.svcdir, "sshd"), "w") as f:
+                    for line in shipped_pam_stack(self.pam_snippet, self.env.conf):
+                        f.write(line + "\n")
+            include = os.path.join(SHIPPED_SSHD, self.include) if self.include else None
+            self.sshd = Sshd(self.env, self.methods, self.expose_auth_info, include, self.password_auth)
             self.client = Client(self.env.dir, self.sshd.port)
         except BaseException:
             self.tearDown()
@@ -526,6 +579,133 @@ class PublickeyThenKeyboardInteractive(SshdTestCase):
         self.assertRefused(r)
         self.assertTrue(any("Verification code" in p for p in r.prompts), self.explain(r))
         self.assertEqual(self.last_audit()["action"], "second factor failed")
+
+
+def failures(env):
+    """The user's failure counts, as `ehr2fa-admin lockout show` gives them."""
+    import json
+    return json.loads(env.admin("--json", "lockout", "show", USER).stdout)
+
+
+class ShippedKeyAndCode(SshdTestCase):
+    """conf/sshd_config.d/ehr2fa-key.conf and conf/pam.d/sshd-key-code as shipped: a
+    key, then the code alone. pam_ehr2fa is the only auth module: its pam_setcred()
+    must succeed, or sshd drops the connection after a good code."""
+    include = "ehr2fa-key.conf"
+    pam_snippet = "sshd-key-code"
+    password_auth = True  # the snippet's "PasswordAuthentication no" must win
+
+    def setUp(self):
+        super().setUp()
+        self.key = self.sshd.keygen("clientkey")
+        with open(self.key + ".pub") as src, open(self.sshd.authorized_keys, "w") as f:
+            f.write(src.read())
+
+    def test_key_then_code_logs_in_without_a_password(self):
+        r = self.client.login(oath(), key=self.key)
+        self.assertLoggedIn(r)
+        self.assertFalse(any("assword" in p for p in r.prompts), self.explain(r))
+        self.assertIn("Verification code:", r.prompts[0], self.explain(r))
+        log = self.wait_for_log("Accepted keyboard-interactive/pam")
+        self.assertIn(f"Partial publickey for {USER} from 127.0.0.1", log)
+        self.assertNotIn("pam_setcred", log)
+        self.assertEqual(self.last_audit()["action"], "second factor accepted")
+
+    def test_wrong_code_is_refused(self):
+        r = self.client.login("%06d" % ((int(oath()) + 1) % 1000000), key=self.key)
+        self.assertRefused(r)
+        self.assertEqual(failures(self.env)["failures"], 1)
+
+    def test_no_key_no_prompt(self):
+        r = self.client.login(oath())
+        self.assertRefused(r)
+        self.assertEqual(r.prompts, [], self.explain(r))
+
+    def test_password_method_is_off(self):
+        for _ in range(3):
+            r = self.client.login(oath(), password=oath(), method="password")
+            self.assertRefused(r)
+            self.assertEqual(r.prompts, [], self.explain(r))
+        self.assertEqual(failures(self.env)["failures"], 0)
+
+
+class ShippedPasswordAndCode(SshdTestCase):
+    """conf/sshd_config.d/ehr2fa.conf and conf/pam.d/sshd-password-code as shipped."""
+    include = "ehr2fa.conf"
+    pam_snippet = "sshd-password-code"
+    password_auth = True
+
+    def test_password_then_code(self):
+        r = self.client.login(oath())
+        self.assertLoggedIn(r)
+        self.assertIn("assword", r.prompts[0], self.explain(r))
+        self.assertIn("Verification code:", r.prompts[1], self.explain(r))
+        self.assertNotIn("pam_setcred", self.wait_for_log("Accepted keyboard-interactive/pam"))
+
+    def test_wrong_password_never_reaches_the_code(self):
+        r = self.client.login(oath(), password="not the password")
+        self.assertRefused(r)
+        self.assertFalse(any("Verification code" in p for p in r.prompts), self.explain(r))
+        self.assertEqual(failures(self.env)["failures"], 0)
+
+    def test_password_method_is_off(self):
+        r = self.client.login(oath(), method="password")
+        self.assertRefused(r)
+        self.assertEqual(r.prompts, [], self.explain(r))
+
+
+class PasswordMethodBase(SshdTestCase):
+    """sshd's default PasswordAuthentication yes and no AuthenticationMethods."""
+    methods = "any"
+    password_auth = True
+
+    def attempts(self, password):
+        self.sshd.set_password(password)
+        for _ in range(6):  # deny = 5
+            r = self.client.login(oath(), password=password, method="password")
+            self.assertRefused(r)
+        self.assertEqual(failures(self.env)["failures"], 0, self.sshd.text())
+        refused = [x for x in self.env.audit(USER) if x["action"] == "second factor refused"]
+        self.assertEqual(len(refused), 6, refused)
+        self.assertTrue(all("not counted" in x["details"] for x in refused), refused)
+        self.sshd.set_password(PASSWORD)
+        self.assertLoggedIn(self.client.login(oath()))
+        return refused[0]["details"]
+
+
+class PasswordMethodNeverCounts(PasswordMethodBase):
+    """sshd's default PasswordAuthentication yes, no AuthenticationMethods, and the
+    documented stack (common-auth with pam_unix, then pam_ehr2fa): the password
+    method answers the code prompt with the password. More such logins than deny
+    must not count, nor lock the account."""
+    pam_snippet = "sshd-password-code"
+
+    def test_password(self):
+        self.assertIn("the answer was the password", self.attempts(PASSWORD))
+
+    def test_password_of_digits(self):
+        """Well formed as a code, but the password module's PAM_AUTHTOK: not checked,
+        not counted."""
+        self.assertIn("the answer was the password", self.attempts("2026 1204"))
+
+    def test_password_like_a_recovery_code(self):
+        self.assertIn("the answer was the password", self.attempts("abcd-efgh-jk"))
+
+
+class PasswordMethodKeyStack(PasswordMethodBase):
+    """The keys-plus-code PAM stack behind an sshd left with PasswordAuthentication yes
+    and no AuthenticationMethods: whatever anyone types as a password reaches
+    pam_ehr2fa alone. What cannot be a code is not counted; a guess that could be one
+    is a guess at the code, and counts like any other."""
+    pam_snippet = "sshd-key-code"
+
+    def test_password(self):
+        self.assertIn("not a code", self.attempts("hunter2 hunter2"))
+
+    def test_password_of_digits(self):
+        r = self.client.login(oath(), password="12345678", method="password")
+        self.assertRefused(r)
+        self.assertEqual(failures(self.env)["failures"], 1)
 
 
 if __name__ == "__main__":
