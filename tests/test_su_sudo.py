@@ -55,7 +55,9 @@ def check_prerequisites():
     for tool in ("su", "sudo", "setpriv", "pam-auth-update", "pamtester", "oathtool", "openssl"):
         need(tool)
     if not os.path.exists(PROFILE):
-        raise unittest.SkipTest(f"{PROFILE} not there (the Debian packaging)")
+        if os.path.isdir(os.path.dirname(os.path.dirname(PROFILE))):
+            raise AssertionError(f"debian/ has no pam-auth-update profile at {PROFILE}")
+        raise unittest.SkipTest(f"{PROFILE} not there (no debian/ in this tree)")
     for f in (MODULE, ADMIN):
         if not os.path.exists(f):
             raise unittest.SkipTest(f"{f} not built")
