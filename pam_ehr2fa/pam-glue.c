@@ -526,7 +526,7 @@ static int refuse_unchecked(struct pam_ctx *ctx, const char *login, const char *
         pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure (%s; not counted); user=%s rhost=%s service=%s",
                    why, login, ctx->rhost, ctx->service);
         pam_error(ctx->pamh, "%s", MSG_FAILED);
-        return -EACCES;
+        return -EBADRQC;
 }
 
 /* Step 5: verify the answer (counted and audited in core), and say what came of it. */
