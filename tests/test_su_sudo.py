@@ -215,7 +215,7 @@ class SuSudo(unittest.TestCase):
             shutil.rmtree(self.store)
         self.admin("init")
         self.admin("user", "add", TARGET, "--phone", "+15551234566", "--email", "c@example.org", "--name", "Clin One",
-                   "--role", "staff")
+                   "--role", "staff", "--existing")  # clin1 is in the (copied) /etc/passwd
         self.admin("totp", "enroll", TARGET, "--secret", SECRET, "--no-qr")
 
     def admin(self, *args):
