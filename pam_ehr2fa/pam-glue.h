@@ -42,8 +42,13 @@ int pam_do_chauthtok(struct pam_ctx *ctx);
 /* The one place where a negative errno becomes a PAM code. */
 int pam_status_from_errno(int r);
 
-/* For pam-unlock.c. */
+/* pam-ctx.c, for the steps in pam-glue.c and pam-unlock.c. */
 int pam_need_login(struct pam_ctx *ctx);
+/* A PAM item as a string, or NULL. */
+const char *pam_item_str(pam_handle_t *pamh, int item);
+/* The store cannot be used: r is 1 (fail_mode = safe lets the login through) or a
+ * negative errno. Returns PAM_R_IGNORE or the error, said to the log and the user. */
+int pam_store_unavailable(struct pam_ctx *ctx, int r);
 /* Open the store in this process: 0, PAM_R_IGNORE (fail_mode = safe) or a negative
  * errno, said to the log and the user. */
 int pam_open_store(struct pam_ctx *ctx);
