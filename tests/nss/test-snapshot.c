@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "snapshot-format.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -394,20 +395,6 @@ static void test_big(void) {
         free(members);
 }
 
-/* The hash of core/snapshot-format.h, to make names that pile up in one bucket. */
-static uint32_t name_hash(const char *p) {
-        uint32_t h = 0x811c9dc5U;
-        for (; *p; p++) {
-                h ^= (uint8_t) *p;
-                h *= 0x01000193U;
-        }
-        h ^= h >> 16;
-        h *= 0x85ebca6bU;
-        h ^= h >> 13;
-        h *= 0xc2b2ae35U;
-        h ^= h >> 16;
-        return h;
-}
 
 /* 200 names whose hashes agree in their low 9 bits all land in slot 0 of the
  * 512-slot table: a probe of 199 > EHR_SNAP_PROBE_MAX. The writer must spread
@@ -422,7 +409,7 @@ static void test_clustered_names(void) {
         for (uint32_t c = 0; n < CLUSTER_USERS; c++) {
                 char name[NAME_BUF];
                 snprintf(name, sizeof name, "c%u", c);
-                if ((name_hash(name) & CLUSTER_MASK) != 0)
+                if ((hash_str(name) & CLUSTER_MASK) != 0)
                         continue;
                 memcpy(names[n], name, sizeof name);
                 u[n] = (struct ehr_snap_user) { names[n], 200000 + (uint32_t) n, 100, "", "/home/c", "" };
