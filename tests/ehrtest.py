@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -54,6 +55,17 @@ def communicate(p, timeout):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def main(check_prerequisites):
+    """Run a test file's cases, or exit 77 (meson's "skipped") with the reason when
+    check_prerequisites() raises unittest.SkipTest."""
+    try:
+        check_prerequisites()
+    except unittest.SkipTest as e:
+        print(f"SKIP: {e}")
+        sys.exit(77)
+    unittest.main(verbosity=2)
 
 
 def need(tool):

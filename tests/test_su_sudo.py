@@ -41,6 +41,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import ehrtest  # noqa: E402
 from ehrtest import ADMIN, MODULE, PASSWORD, SECRET, need, oath, sanitizer_preload  # noqa: E402
 
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -287,9 +288,4 @@ class SuSudo(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    try:
-        check_prerequisites()
-    except unittest.SkipTest as e:
-        print(f"SKIP: {e}")
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    ehrtest.main(check_prerequisites)

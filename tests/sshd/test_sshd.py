@@ -33,6 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import ehrtest  # noqa: E402
 from ehrtest import Env, communicate, oath, pam_wrapper_lock, sanitizer_preload, PASSWORD, MODULE, ADMIN, DAEMON_MODE  # noqa: E402
 
 # sshd re-executes itself and so must be started by absolute path.
@@ -710,9 +711,4 @@ class PasswordMethodKeyStack(PasswordMethodBase):
 
 
 if __name__ == "__main__":
-    try:
-        check_prerequisites()
-    except unittest.SkipTest as e:
-        print(f"SKIP: {e}")
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    ehrtest.main(check_prerequisites)
