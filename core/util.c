@@ -125,6 +125,15 @@ char *ehr_strstrip(char *s) {
         return s;
 }
 
+size_t ehr_strdrop_blanks(char *s) {
+        char *w = s;
+        for (const char *p = s; *p; p++)
+                if (*p != ' ' && *p != '\t')
+                        *w++ = *p;
+        explicit_bzero(w, strlen(w));
+        return (size_t) (w - s);
+}
+
 const char *ehr_strerror(int r) {
         switch (r) {
         case -EREMOTEIO:

@@ -95,5 +95,9 @@ const char *ehr_open_error(int r, const char *path, bool strict_private, char *b
 /* Trim ASCII whitespace in place at both ends; returns the start. */
 char *ehr_strstrip(char *s);
 
+/* Drop every space and tab in place ("123 456" as an app shows a code), wiping the
+ * bytes freed at the end, as the string may be a secret. Returns the new length. */
+size_t ehr_strdrop_blanks(char *s);
+
 /* strerror for a negative errno, thread-safe enough for front ends. */
 const char *ehr_strerror(int r);

@@ -176,13 +176,7 @@ int pam_ask(struct pam_ctx *ctx, int style, const char *prompt, char **ret) {
                 }
                 return PAM_R_CONV;
         }
-        /* "123 456" as the app shows it is fine: drop spaces and tabs. */
-        char *w = resp;
-        for (char *p = resp; *p; p++)
-                if (*p != ' ' && *p != '\t')
-                        *w++ = *p;
-        sodium_memzero(w, strlen(w));
-        *w = 0;
+        (void) ehr_strdrop_blanks(resp); /* "123 456" as the app shows it is fine */
         *ret = resp;
         return 0;
 }

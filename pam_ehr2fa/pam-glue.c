@@ -316,12 +316,9 @@ static bool answer_is_password(struct pam_ctx *ctx, const char *answer) {
         char *t = strdup(tok);
         if (!t)
                 return false;
-        size_t m = 0;
-        for (const char *p = tok; *p; p++)
-                if (*p != ' ' && *p != '\t')
-                        t[m++] = *p;
+        size_t m = ehr_strdrop_blanks(t); /* also wipes the tail it frees */
         bool same = m == n && sodium_memcmp(t, answer, n) == 0;
-        sodium_memzero(t, strlen(tok));
+        sodium_memzero(t, m);
         free(t);
         return same;
 }
