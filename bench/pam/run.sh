@@ -112,7 +112,34 @@ else
 fi
 
 "$bench" $daemon_opt $floor_opt $faillock_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
-        --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@"
+        --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@" | tee "$tmp/table"
+
+# The floor under the ehr2fad rows: a login through ehr2fad makes two round trips
+# (begin, verify) that pam_oath and pam_faillock do not make at all. Measured here,
+# in the same run, with nothing else in them; then each ehr2fad row's distance from
+# its anchor is given in those round trips.
+ipc=$(dirname "$bench")/bench-ipc
+if [ -x "$ipc" ] && [ -n "$daemon_opt" ]; then
+        echo
+        "$ipc" --rounds 2000 | tee "$tmp/ipc"
+        echo
+        echo "ehr2fad's distance from its anchor (median - anchor's median), in round trips of the line above"
+        echo "'the scheduler's, peer idle 200 us' (a login's two requests cost at least two of them):"
+        awk -v trip="$(awk '/peer idle 200 us/ && /scheduler/ { print $(NF - 2) }' "$tmp/ipc")" '
+                NF >= 10 && $1 == "pam_ehr2fa+ehr2fad" { d[$2 " " $3] = $5 }
+                NF >= 10 && ($1 == "pam_oath" || $1 == "pam_google_authenticator") { if (!(($2 " " $3) in a) || $5 < a[$2 " " $3]) a[$2 " " $3] = $5 }
+                NF >= 10 && $1 == "pam_faillock+pam_oath" { f[$2 " " $3] = $5 }
+                END {
+                        for (k in d) {
+                                split(k, p, " ")
+                                anchor = p[2] == "ok" ? a[k] : f[k]
+                                if (anchor == "" || trip <= 0)
+                                        continue
+                                printf "  %6s users %-5s ehr2fad %6d us, anchor %6d us: %+6d us = %+5.1f round trips\n",
+                                        p[1], p[2], d[k], anchor, d[k] - anchor, (d[k] - anchor) / trip
+                        }
+                }' "$tmp/table" | sort -k1,1n -k3,3
+fi
 
 # The store's own share of a wrong code (what ehr2fad does for it), on a copy of
 # the smallest store: compare with pam_oath's own work in the table above.
