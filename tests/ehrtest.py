@@ -330,6 +330,14 @@ def oath(secret=SECRET, now=None, digits=6, algorithm="sha1", step=0):
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def early_in_step(seconds=10):
+    """Wait, if need be, until at least `seconds` of the current 30 s step are left:
+    for a test whose code from a step back must still be a step back when checked."""
+    left = 30 - time.time() % 30
+    if left < seconds:
+        time.sleep(left + 0.2)
+
+
 class EnvTestCase(unittest.TestCase):
     conf_extra = ""
     module_args = ""

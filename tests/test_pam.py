@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, need_strace, SECRET, PASSWORD, MODULE, DAEMON_MODE, ADMIN
+from ehrtest import EnvTestCase, Env, early_in_step, oath, need_strace, SECRET, PASSWORD, MODULE, DAEMON_MODE, ADMIN
 
 HOST = os.environ.get("EHR2FA_PAM_HOST_SQLITE")
 
@@ -298,6 +298,7 @@ class BadInput(EnvTestCase):
         # The documented rule (pam_ehr2fa(8)): an argument wins over the file's key, on its line.
         self.env.add_user("alice")
         self.env.write_conf("window = 0\n")
+        early_in_step()  # two steps back must not become three before the module checks it
         self.assertLoginFails(self.env.login("alice", oath(step=-2)))
         self.env.set_module_args("window=2")
         self.assertLoginOK(self.env.login("alice", oath(step=-2)))
