@@ -46,6 +46,12 @@ bool ehr_login_valid(const char *login) {
         return n > 0 && !all_digits;
 }
 
+bool ehr_password_hash_valid(const char *hash) {
+        size_t n = hash ? strlen(hash) : 0;
+        return n > 1 && n <= EHR_PASSWORD_HASH_MAX && hash[0] == '$' &&
+               strspn(hash, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$=,-") == n;
+}
+
 bool ehr_utf8_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
         while (*p) {

@@ -62,5 +62,12 @@ int ehr_phone_normalize(const char *in, char *out, size_t len);
 /* True for a string that ehr_phone_normalize() would return unchanged. */
 bool ehr_phone_is_e164(const char *s);
 
+/* A password hash as stored and published in the shadow snapshot: a crypt(3)
+ * string, '$' then only [./0-9A-Za-z$=,-], at most EHR_PASSWORD_HASH_MAX bytes
+ * (libxcrypt's CRYPT_OUTPUT_SIZE less its NUL). Nothing that could end a shadow(5)
+ * field or line. */
+#define EHR_PASSWORD_HASH_MAX 383U
+bool ehr_password_hash_valid(const char *hash);
+
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
 bool ehr_utf8_valid(const char *s);

@@ -84,6 +84,16 @@ struct ehr_store_ops {
                                 const char *home, const char *shell);
         int (*user_set_locked)(struct ehr_store_backend *b, int64_t user_id, bool locked);
         int (*id_used)(struct ehr_store_backend *b, int64_t id);
+        /* Passwords of managed accounts: one row per user, the crypt(3) string as
+         * given (the neutral part has checked it: '$', then [./0-9A-Za-z$=,-] only)
+         * and the time it was set. password_put inserts or replaces that row in one
+         * statement (PostgreSQL: INSERT ... ON CONFLICT (user_id) DO UPDATE); the row
+         * goes with its user. password_get copies the string into ret_hash (len
+         * bytes, NUL included: -ERANGE when longer, which is a damaged row) and
+         * range-checks the time (-EOVERFLOW with bad_value); -ENOENT: no row. */
+        int (*password_put)(struct ehr_store_backend *b, int64_t user_id, const char *hash, uint64_t now_sec);
+        int (*password_get)(struct ehr_store_backend *b, int64_t user_id, char *ret_hash, size_t len,
+                            uint64_t *ret_changed_sec);
         int (*id_high)(struct ehr_store_backend *b, int64_t *ret_high);
         int (*id_high_raise)(struct ehr_store_backend *b, int64_t id);
         int (*group_add)(struct ehr_store_backend *b, const char *name, int64_t gid);

@@ -414,6 +414,27 @@ int ehr_store_id_high_raise(struct ehr_store *s, int64_t id) {
         return s->ops->id_high_raise(s->b, id);
 }
 
+int ehr_store_password_put(struct ehr_store *s, int64_t user_id, const char *hash, uint64_t now_sec) {
+        if (!ehr_password_hash_valid(hash))
+                return -EINVAL;
+        return s->ops->password_put(s->b, user_id, hash, now_sec);
+}
+
+int ehr_store_password_get(struct ehr_store *s, int64_t user_id, char ret_hash[EHR_PASSWORD_HASH_MAX + 1],
+                           uint64_t *ret_changed_sec) {
+        char hash[EHR_PASSWORD_HASH_MAX + 1];
+        uint64_t changed = 0;
+        int r = s->ops->password_get(s->b, user_id, hash, sizeof hash, &changed);
+        if (r == -ERANGE || (r >= 0 && !ehr_password_hash_valid(hash)))
+                r = -EUCLEAN;
+        if (r >= 0) {
+                memcpy(ret_hash, hash, strlen(hash) + 1);
+                *ret_changed_sec = changed;
+        }
+        explicit_bzero(hash, sizeof hash);
+        return r;
+}
+
 int ehr_store_group_add(struct ehr_store *s, const char *name, int64_t gid) {
         return s->ops->group_add(s->b, name, gid);
 }

@@ -21,7 +21,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 4
+#define EHR_STORE_SCHEMA_VERSION 5
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -142,6 +142,16 @@ int ehr_store_id_used(struct ehr_store *s, int64_t id);
 int ehr_store_id_high(struct ehr_store *s, int64_t *ret_high);
 /* Raise the mark to id (never lowers it). Inside the transaction that uses id. */
 int ehr_store_id_high_raise(struct ehr_store *s, int64_t id);
+/* Passwords of managed accounts (core/password.h makes and checks them): a
+ * crypt(3) string from libxcrypt only, never the password, one that
+ * ehr_password_hash_valid() (field.h) accepts: it goes into a shadow(5) line,
+ * where ':' or a newline would forge fields or lines. put: -EINVAL for anything else; inserts
+ * or replaces the user's one row. get: -ENOENT (none set yet), -EUCLEAN (the
+ * stored string is not one: damaged or edited by hand). */
+int ehr_store_password_put(struct ehr_store *s, int64_t user_id, const char *hash, uint64_t now_sec);
+int ehr_store_password_get(struct ehr_store *s, int64_t user_id, char ret_hash[EHR_PASSWORD_HASH_MAX + 1],
+                           uint64_t *ret_changed_sec);
+
 struct ehr_group {
         int64_t id, gid;
         const char *name;

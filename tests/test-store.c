@@ -423,6 +423,32 @@ static void test_id_high(void) {
         sql("DELETE FROM meta WHERE key = 'id_high'");
 }
 
+/* Password hashes: only crypt strings go in, a hand-edited one does not come out. */
+static void test_password(void) {
+        struct ehr_store *s = open_store(0, 0);
+        _cleanup_(ehr_user_freep) struct ehr_user *u = add_user(s, "pw1");
+        char hash[EHR_PASSWORD_HASH_MAX + 1];
+        uint64_t changed = 0;
+        CHECK(ehr_store_password_get(s, u->id, hash, &changed) == -ENOENT);
+        CHECK(ehr_store_password_put(s, u->id, "$y$j9T$salt$hash", 86400 * 3) == 0);
+        CHECK(ehr_store_password_get(s, u->id, hash, &changed) == 0 && changed == 86400 * 3);
+        CHECK_STREQ(hash, "$y$j9T$salt$hash");
+        CHECK(ehr_store_password_put(s, u->id, "$y$j9T$other$hash", 86400 * 4) == 0); /* replaces */
+        CHECK(ehr_store_password_get(s, u->id, hash, &changed) == 0 && changed == 86400 * 4);
+        CHECK_STREQ(hash, "$y$j9T$other$hash");
+        /* A ':' or a newline would forge shadow(5) fields or lines. */
+        CHECK(ehr_store_password_put(s, u->id, "$y$a:0:0", 1) == -EINVAL);
+        CHECK(ehr_store_password_put(s, u->id, "$y$a\nroot::1::::::", 1) == -EINVAL);
+        CHECK(ehr_store_password_put(s, u->id, "!", 1) == -EINVAL);
+        CHECK(ehr_store_password_put(s, u->id, "", 1) == -EINVAL);
+        s = ehr_store_free(s);
+        sql("UPDATE passwords SET hash = 'x:0:0:::' WHERE user_id = (SELECT id FROM users WHERE login = 'pw1')");
+        s = open_store(0, 0);
+        CHECK(ehr_store_password_get(s, u->id, hash, &changed) == -EUCLEAN);
+        CHECK(ehr_store_user_del(s, "pw1") == 0); /* the row goes with its user */
+        s = ehr_store_free(s);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -441,6 +467,7 @@ int main(int argc, char **argv) {
         test_wal_kept();
         test_audit_chain();
         test_id_high();
+        test_password();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

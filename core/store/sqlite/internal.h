@@ -73,6 +73,8 @@ enum stmt {
         STMT_GROUP_MEMBER_DEL,
         STMT_GROUP_LIST,
         STMT_GROUP_MEMBERS,
+        STMT_PASSWORD_PUT,
+        STMT_PASSWORD_GET,
         _STMT_MAX,
 };
 
@@ -388,6 +390,9 @@ int ehr_sqlite_user_set_account(struct ehr_store_backend *s, int64_t user_id, in
                                 const char *home, const char *shell);
 int ehr_sqlite_user_set_locked(struct ehr_store_backend *s, int64_t user_id, bool locked);
 int ehr_sqlite_id_used(struct ehr_store_backend *s, int64_t id);
+int ehr_sqlite_password_put(struct ehr_store_backend *s, int64_t user_id, const char *hash, uint64_t now_sec);
+int ehr_sqlite_password_get(struct ehr_store_backend *s, int64_t user_id, char *ret_hash, size_t len,
+                            uint64_t *ret_changed_sec);
 int ehr_sqlite_id_high(struct ehr_store_backend *s, int64_t *ret_high);
 int ehr_sqlite_id_high_raise(struct ehr_store_backend *s, int64_t id);
 int ehr_sqlite_group_add(struct ehr_store_backend *s, const char *name, int64_t gid);

@@ -89,6 +89,9 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_GROUP_LIST] = "SELECT id, gid, name FROM groups ORDER BY name",
         [STMT_GROUP_MEMBERS] = "SELECT u.login FROM group_members m JOIN users u ON u.id = m.user_id "
                                "WHERE m.group_id = ?1 ORDER BY u.login",
+        [STMT_PASSWORD_PUT] = "INSERT INTO passwords(user_id, hash, changed) VALUES (?1, ?2, ?3) "
+                              "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed = excluded.changed",
+        [STMT_PASSWORD_GET] = "SELECT hash, changed FROM passwords WHERE user_id = ?1",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
 };
 
@@ -204,5 +207,11 @@ const struct ehr_sqlite_migration ehr_sqlite_migrations[] = {
           "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
           "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
           "  PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;" },
+        { 5,
+          /* Passwords of managed accounts: a crypt(3) string from libxcrypt, never the password. */
+          "CREATE TABLE passwords("
+          "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash TEXT NOT NULL,"
+          "  changed INTEGER NOT NULL);" },
 };
 const size_t ehr_sqlite_migrations_n = ELEMENTSOF(ehr_sqlite_migrations);

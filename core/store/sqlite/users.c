@@ -258,3 +258,27 @@ int ehr_sqlite_group_members(struct ehr_store_backend *s, int64_t group_id, int 
         sqlite3_finalize(st);
         return r;
 }
+
+/* Passwords of managed accounts (a crypt(3) string, checked above the seam) */
+
+int ehr_sqlite_password_put(struct ehr_store_backend *s, int64_t user_id, const char *hash, uint64_t now_sec) {
+        return no_count(sql_run(s, STMT_PASSWORD_PUT, b_int(user_id), b_text(hash), b_u64(now_sec)));
+}
+
+int ehr_sqlite_password_get(struct ehr_store_backend *s, int64_t user_id, char *ret_hash, size_t len,
+                            uint64_t *ret_changed_sec) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sql_row(s, STMT_PASSWORD_GET, &st, b_int(user_id));
+        if (r < 0)
+                return r;
+        struct reader rd = { s, st, 0 };
+        uint64_t changed = read_time(&rd, 1, "passwords.changed");
+        if (rd.r < 0)
+                return rd.r;
+        const char *hash = col_text(st, 0);
+        if (!hash || strlen(hash) >= len)
+                return -ERANGE;
+        memcpy(ret_hash, hash, strlen(hash) + 1);
+        *ret_changed_sec = changed;
+        return 0;
+}
