@@ -117,6 +117,29 @@ int ehr_account_group_add(struct ehr_op *op, const char *name, int64_t gid, int6
 int ehr_account_group_del(struct ehr_op *op, const char *name);
 int ehr_account_group_member(struct ehr_op *op, const char *group, const struct ehr_user *u, bool add);
 
+/* How a password came to be set, for the audit row. */
+enum ehr_password_how {
+        EHR_PASSWORD_BY_USER,  /* passwd, after the current password */
+        EHR_PASSWORD_BY_ROOT,  /* passwd LOGIN run by root */
+        EHR_PASSWORD_BY_RESET, /* ehr2fa-admin password reset, with a token from the mail */
+};
+
+/* Set the password of a managed account: the policy (core/password.h), a fresh
+ * yescrypt hash, stored, audited ("password set" with how), then the snapshots
+ * published (the shadow one carries the hash). It voids nothing itself: no token,
+ * no trusted device; callers that must (the reset) do that in their own
+ * operation. No manager or help desk path calls this for another person.
+ * Returns 0, -EOPNOTSUPP (a 2FA-only record: the password is the host's),
+ * -EINVAL (the policy refused it), or -errno; reterr_msg then says why, in words
+ * for the user (op->committed: stored, but publishing failed). */
+int ehr_account_password_set(struct ehr_op *op, const struct ehr_user *u, const char *password,
+                             enum ehr_password_how how, char *reterr_msg, size_t msglen);
+
+/* Is password the managed account's current one? 0, -EBADRQC (it is not;
+ * audited "password change refused"), -ENOENT (none set yet), -EOPNOTSUPP (a
+ * 2FA-only record), -EINVAL (the stored hash is a locked one), or -errno. */
+int ehr_account_password_verify(struct ehr_op *op, const struct ehr_user *u, const char *password);
+
 /* Where the snapshot goes: nss_snapshot from the config, or the default. */
 const char *ehr_account_snapshot_path(const struct ehr_config *c);
 

@@ -56,6 +56,8 @@ static const struct key {
         K(default_shell, KEY_STRING, 0, 0),
         K(uid_min, KEY_UINT, 1000, 4000000000U),
         K(uid_max, KEY_UINT, 1000, 4000000000U),
+        K(password_min_length, KEY_UINT, 8, 256), /* NIST SP 800-63B 5.1.1.2: at least 8 */
+        K(password_breached_list, KEY_PATH, 0, 0),
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
         K(trust_services, KEY_SERVICES, 0, 0),
@@ -85,6 +87,7 @@ void ehr_config_init(struct ehr_config *c) {
                 .trust_days = 30,
                 .uid_min = 60000,
                 .uid_max = 64999,
+                .password_min_length = 12,
         };
 }
 

@@ -71,6 +71,10 @@ struct ehr_config {
         char *default_shell;
         uint64_t uid_min, uid_max;
 
+        /* Passwords of managed accounts (core/password.h). */
+        uint64_t password_min_length;  /* characters (bytes of UTF-8 counted as one each) */
+        char *password_breached_list;  /* NULL: EHR_PASSWORD_BREACHED_DEFAULT */
+
         /* PAM service that checks a manager's own password (staff 2fa setup). */
         char *admin_pam_service;
 

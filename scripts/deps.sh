@@ -3,7 +3,7 @@
 # Install what building and testing ehr2fa needs on Debian 12, only if missing.
 set -eu
 
-PACKAGES="gcc meson ninja-build sudo pkg-config libsodium-dev libsqlite3-dev libpam0g-dev
+PACKAGES="gcc meson ninja-build sudo pkg-config libsodium-dev libsqlite3-dev libpam0g-dev libcrypt-dev
 libcurl4-openssl-dev libqrencode-dev libpam-wrapper libpamtest0-dev pamtester oathtool
 libnss-wrapper python3 openssl valgrind binutils sqlite3 strace openssh-server openssh-client
 bash-completion debootstrap dpkg-dev debhelper fakeroot zbar-tools"

@@ -51,7 +51,7 @@ missing=0
 for f in /usr/libexec/ehr2fa/ehr2fa-sms-send /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket \
                 /usr/lib/tmpfiles.d/ehr2fa.conf \
                 /usr/share/man/man8/pam_ehr2fa.8.gz /usr/share/man/man8/ehr2fa-admin.8.gz /usr/share/man/man5/ehr2fa.conf.5.gz \
-                /usr/share/man/man8/ehr2fad.8.gz /usr/share/man/man8/libnss_ehr.so.2.8.gz \
+                /usr/share/man/man8/ehr2fad.8.gz /usr/share/man/man8/libnss_ehr.so.2.8.gz /usr/share/ehr2fa/breached-passwords.txt \
                 /usr/share/bash-completion/completions/ehr2fa-admin /usr/share/bash-completion/completions/ehr2fa; do
         [ -e "$f" ] || { bad "missing $f"; missing=1; }
 done
