@@ -2,6 +2,7 @@
 /* Publishing the NSS snapshot that libnss_ehr.so.2 serves to every process from
  * the store's users and groups (written atomically, see snapshot.h). */
 
+#include <grp.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -18,8 +19,9 @@ const char *ehr_account_snapshot_path(const struct ehr_config *c) {
 struct pub {
         struct ehr_snap_user *users;
         struct ehr_snap_group *groups;
+        struct ehr_snap_shadow *shadow; /* one per user, same order */
         char **strings;
-        size_t nu, ng, ns, cap_u, cap_g, cap_s;
+        size_t nu, ng, ns, cap_u, cap_g, cap_s, cap_sh;
         struct ehr_op *op;
         /* members of the group being collected */
         const char **members;
@@ -65,6 +67,31 @@ static int check_user(struct pub *p, const struct ehr_snap_user *s) {
         return 0;
 }
 
+#define SEC_PER_DAY 86400U
+
+/* The user's shadow line: their hash, or none yet ("!"). */
+static int add_shadow(struct pub *p, const struct ehr_user *u, const char *name) {
+        char hash[EHR_PASSWORD_HASH_MAX + 1];
+        uint64_t changed = 0;
+        int r = grow((void **) &p->shadow, &p->cap_sh, p->nu, sizeof *p->shadow);
+        if (r < 0)
+                return r;
+        r = ehr_store_password_get(p->op->store, u->id, hash, &changed);
+        if (r == -EUCLEAN) { /* a damaged row (edited by hand): name its user */
+                (void) offender(p, u->login, EHR_FIELD_NONE);
+                return r;
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
+        p->shadow[p->nu] = (struct ehr_snap_shadow) {
+                .name = name,
+                .hash = r == -ENOENT ? NULL : keep(p, hash),
+                .locked = u->locked,
+                .changed_days = changed / SEC_PER_DAY,
+        };
+        return r == -ENOENT || p->shadow[p->nu].hash ? 0 : -ENOMEM;
+}
+
 static int add_user(const struct ehr_user *u, void *userdata) {
         struct pub *p = userdata;
         const struct ehr_config *c = p->op->cfg;
@@ -87,6 +114,8 @@ static int add_user(const struct ehr_user *u, void *userdata) {
         if (!s->name || !s->gecos || !s->dir || !s->shell)
                 return -ENOMEM;
         int r = check_user(p, s);
+        if (r >= 0)
+                r = add_shadow(p, u, s->name);
         if (r < 0)
                 return r;
         p->nu++;
@@ -142,6 +171,17 @@ static int make_parent(const char *path) {
         return 0;
 }
 
+/* root:shadow 0640, like /etc/shadow; a host without a shadow group keeps root's. */
+static int write_shadow(const char *path, const struct pub *p) {
+        _cleanup_free_ char *shadow_path = NULL;
+        int r = ehr_snapshot_shadow_path(path, &shadow_path);
+        if (r < 0)
+                return r;
+        const struct group *g = getgrnam("shadow");
+        return ehr_snapshot_shadow_write(shadow_path, p->shadow, p->nu, g ? g->gr_gid : (gid_t) -1);
+}
+
+/* The shadow snapshot first: a user appears in passwd only once their shadow line exists. */
 int ehr_account_publish(struct ehr_op *op) {
         struct pub p = { .op = op };
         const char *path = ehr_account_snapshot_path(op->cfg);
@@ -152,11 +192,16 @@ int ehr_account_publish(struct ehr_op *op) {
         if (r >= 0)
                 r = make_parent(path);
         if (r >= 0)
+                r = write_shadow(path, &p);
+        if (r >= 0)
                 r = ehr_snapshot_write(path, p.users, p.nu, p.groups, p.ng);
         for (size_t i = private_groups; i < p.ng; i++)
                 free((void *) p.groups[i].members);
-        for (size_t i = 0; i < p.ns; i++)
+        for (size_t i = 0; i < p.ns; i++) {
+                explicit_bzero(p.strings[i], strlen(p.strings[i])); /* some are hashes */
                 free(p.strings[i]);
+        }
+        free(p.shadow);
         free(p.strings);
         free(p.users);
         free(p.groups);

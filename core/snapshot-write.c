@@ -493,7 +493,8 @@ int ehr_snapshot_build(const struct ehr_snap_user *u, size_t nu, const struct eh
         return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+static int write_all(int fd, const void *data, size_t n) {
+        const uint8_t *p = data;
         while (n > 0) {
                 ssize_t k = write(fd, p, n);
                 if (k < 0) {
@@ -507,20 +508,13 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
         return 0;
 }
 
-int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t nu, const struct ehr_snap_group *g,
-                       size_t ng) {
-        _cleanup_free_ void *data = NULL;
+int ehr_snapshot_replace(const char *path, const void *data, size_t size, mode_t mode, gid_t gid) {
         _cleanup_free_ char *dir = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -1, dfd = -1;
-        size_t size;
         int r;
 
         if (isempty(path) || path[0] != '/' || path[strlen(path) - 1] == '/')
                 return -EINVAL;
-        r = ehr_snapshot_build(u, nu, g, ng, &data, &size);
-        if (r < 0)
-                return r;
-
         const char *slash = strrchr(path, '/');
         dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
         /* A dot name: ls and globs skip it, and no reader opens it by accident. */
@@ -540,11 +534,14 @@ int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t n
         if (fd < 0)
                 return negative_errno();
 
-        r = write_all(fd, data, size);
+        /* mkostemp() made it 0600 and ours: the group first, then the mode, so the
+         * file is never readable by a group it is not meant for. */
+        r = gid == (gid_t) -1 || fchown(fd, (uid_t) -1, gid) >= 0 ? 0 : negative_errno();
+        if (r >= 0)
+                r = write_all(fd, data, size);
         if (r >= 0 && fsync(fd) < 0)
                 r = negative_errno();
-        /* mkostemp() made it 0600: every process on the host must read it. */
-        if (r >= 0 && fchmod(fd, 0644) < 0)
+        if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = negative_errno();
@@ -560,4 +557,18 @@ int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t n
         if (dfd < 0 || fsync(dfd) < 0)
                 return negative_errno();
         return 0;
+}
+
+int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t nu, const struct ehr_snap_group *g,
+                       size_t ng) {
+        _cleanup_free_ void *data = NULL;
+        size_t size;
+
+        if (isempty(path) || path[0] != '/' || path[strlen(path) - 1] == '/')
+                return -EINVAL;
+        int r = ehr_snapshot_build(u, nu, g, ng, &data, &size);
+        if (r < 0)
+                return r;
+        /* Every process on the host must read it. */
+        return ehr_snapshot_replace(path, data, size, 0644, (gid_t) -1);
 }

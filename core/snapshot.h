@@ -89,6 +89,39 @@ bool ehr_snapshot_name_valid(const char *name);
 int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t nu, const struct ehr_snap_group *g,
                        size_t ng) __attribute__((warn_unused_result));
 
+/* Replace path atomically with size bytes of data, as ehr_snapshot_write() does
+ * (temp file in the same directory, fsync, rename, fsync of the directory),
+ * the new file given mode and, unless gid is (gid_t) -1, that group (set
+ * before the mode). Returns 0 or -errno; on failure path is untouched. */
+int ehr_snapshot_replace(const char *path, const void *data, size_t size, mode_t mode, gid_t gid)
+        __attribute__((warn_unused_result));
+
+/* The shadow snapshot: shadow(5) lines for the managed accounts, read by
+ * libnss_ehr's getspnam() and so by pam_unix and unix_chkpwd, as
+ * libnss-extrausers serves /var/lib/extrausers/shadow. It sits beside the
+ * passwd/group snapshot (EHR_SNAPSHOT_SHADOW_NAME in the same directory) and is
+ * 0640 root:shadow, like /etc/shadow: root and the setgid-shadow unix_chkpwd
+ * read it, nobody else. A 2FA-only record is never in it. */
+#define EHR_SNAPSHOT_SHADOW_NAME "shadow"
+#define EHR_SNAPSHOT_SHADOW_MODE 0640
+struct ehr_snap_shadow {
+        const char *name;
+        const char *hash;      /* a crypt(3) string (ehr_password_hash_valid()), or NULL: no password yet */
+        bool locked;           /* "!" before the hash, as usermod -L does */
+        uint64_t changed_days; /* days since 1970-01-01 of the last change; with a hash only */
+};
+
+/* The shadow snapshot's path for a passwd/group snapshot at snapshot_path:
+ * EHR_SNAPSHOT_SHADOW_NAME in the same directory. Returns 0, -EINVAL, -ENOMEM. */
+int ehr_snapshot_shadow_path(const char *snapshot_path, char **ret);
+
+/* Write the shadow lines of e (a name that ehr_snapshot_name_valid() refuses, or
+ * a hash that is not a crypt string: -EINVAL; none written) to path, atomically,
+ * mode EHR_SNAPSHOT_SHADOW_MODE, group gid. A user without a hash gets "!":
+ * pam_unix refuses every password for it. */
+int ehr_snapshot_shadow_write(const char *path, const struct ehr_snap_shadow *e, size_t n, gid_t gid)
+        __attribute__((warn_unused_result));
+
 /* Build the file image in memory only (what ehr_snapshot_write() puts on
  * disk), for tests and fuzz seeds. *ret_data is malloc'd; the caller frees.
  * Same returns as ehr_snapshot_write(), without the file system ones. */

@@ -100,7 +100,7 @@ static void test_shadow(void) {
         CHECK(read(fd, buf, sizeof buf - 1) > 0);
         close(fd);
         CHECK_STREQ(buf, "drsmith:$y$j9T$abc$def:20000::::::\n"
-                         "newbie:!::::::\n"
+                         "newbie:!:::::::\n"
                          "gone:!$y$j9T$abc$def:1::::::\n");
         /* Nothing that could forge a line gets in; the old file stays. */
         const struct ehr_snap_shadow bad[] = { { .name = "x", .hash = "$y$a\nroot::1::::::" } };
