@@ -117,8 +117,8 @@ void admin_take_json(struct admin *a, int *argc, char **argv) {
 int admin_open_store(struct admin *a, bool create) {
         char err[EHR_CONFIG_ERR_MAX];
         /* Every admin command may bring an older schema up to date; the PAM module never does. */
-        int r = ehr_store_open(a->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, EHR_STORE_MIGRATE | (create ? EHR_STORE_CREATE : 0),
-                               a->cfg.store_timeout_ms, &a->store, err, sizeof err);
+        int r = ehr_store_open_config(&a->cfg, EHR_STORE_MIGRATE | (create ? EHR_STORE_CREATE : 0), &a->store, err,
+                                      sizeof err);
         if (r < 0)
                 return admin_err(EXIT_STORE, "%s", err);
         return 0;
@@ -229,6 +229,19 @@ int verb_init(struct admin *a, int argc, char **argv) {
                 return admin_err(admin_exit_from_errno(r), "cannot write the audit log: %s", ehr_strerror(r));
         printf("Store ready: %s (schema %d). Key: %s/%s (keep a root-only backup of it).\n", ehr_store_location(a->store),
                EHR_STORE_SCHEMA_VERSION, a->cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, EHR_STORE_KEY_NAME);
+        return 0;
+}
+
+/* Every command brings an older schema up to date as it opens the store; this
+ * one does only that, and says where the store stands. A newer schema is
+ * refused (a host with an older ehr2fa never touches it). */
+int verb_migrate(struct admin *a, int argc, char **argv) {
+        if (argc != 1)
+                return admin_err(EXIT_USAGE, "usage: migrate");
+        int r = admin_open_store(a, false);
+        if (r)
+                return r;
+        printf("Store up to date: %s (schema %d).\n", ehr_store_location(a->store), EHR_STORE_SCHEMA_VERSION);
         return 0;
 }
 

@@ -7,7 +7,8 @@
 static const struct {
         const char *cmd, *args, *what;
 } help[] = {
-        { "init", "", "create the store and its master key" },
+        { "init", "", "create the store and its master key (a PostgreSQL store: its schema)" },
+        { "migrate", "", "bring the store's schema up to this version's (refused if it is newer)" },
         { "user add",
           "LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]\n"
           "                 [--uid N] [--group G] [--home DIR] [--shell SH] [--no-home] | [--existing]",

@@ -13,22 +13,24 @@
 #include "util.h"
 
 struct ehr_authd {
-        char *store_dir;
+        char *store_dir, *server, *password_file; /* store_dir, store and store_password_file */
         uint64_t timeout_ms;
         struct ehr_store *store;
         char last_err[EHR_CONFIG_ERR_MAX]; /* the last reason the store could not be opened, said once */
 };
 
-int ehr_authd_new(const char *store_dir, uint64_t store_timeout_ms, struct ehr_authd **ret) {
+int ehr_authd_new(const struct ehr_config *c, struct ehr_authd **ret) {
         struct ehr_authd *d = calloc(1, sizeof *d);
         if (!d)
                 return -ENOMEM;
-        d->store_dir = strdup(store_dir);
-        if (!d->store_dir) {
-                free(d);
+        d->store_dir = strdup(c->store_dir ?: EHR_STORE_DEFAULT_DIR);
+        d->server = c->store ? strdup(c->store) : NULL;
+        d->password_file = c->store_password_file ? strdup(c->store_password_file) : NULL;
+        d->timeout_ms = c->store_timeout_ms;
+        if (!d->store_dir || (c->store && !d->server) || (c->store_password_file && !d->password_file)) {
+                ehr_authd_free(d);
                 return -ENOMEM;
         }
-        d->timeout_ms = store_timeout_ms;
         *ret = d;
         return 0;
 }
@@ -38,8 +40,14 @@ struct ehr_authd *ehr_authd_free(struct ehr_authd *d) {
                 return NULL;
         ehr_store_free(d->store);
         free(d->store_dir);
+        free(d->server);
+        free(d->password_file);
         free(d);
         return NULL;
+}
+
+const char *ehr_authd_location(const struct ehr_authd *d) {
+        return d->store ? ehr_store_location(d->store) : d->server ?: d->store_dir;
 }
 
 static void close_store(struct ehr_authd *d) {
@@ -54,7 +62,8 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
                         return 0;
                 close_store(d);
         }
-        int r = ehr_store_open(d->store_dir, 0, d->timeout_ms, &d->store, err, errlen);
+        const struct ehr_store_where w = { .dir = d->store_dir, .server = d->server, .password_file = d->password_file };
+        int r = ehr_store_open_at(&w, 0, d->timeout_ms, &d->store, err, errlen);
         if (r < 0)
                 return r;
         r = ehr_store_reserve(d->store);
@@ -183,7 +192,7 @@ static int request_from(struct ehr_authd_conn *conn, const struct ehr_wire *req,
 /* Our store, open. Why it cannot be opened goes to notice once per reason, not per request. */
 static int use_store(struct ehr_authd *d, const struct ehr_config *c, char *notice, size_t notice_len) {
         char err[EHR_CONFIG_ERR_MAX];
-        if (!streq(c->store_dir ?: EHR_STORE_DEFAULT_DIR, d->store_dir))
+        if (!streq(c->store_dir ?: EHR_STORE_DEFAULT_DIR, d->store_dir) || !streq(c->store ?: "", d->server ?: ""))
                 return -EXDEV;
         int r = ehr_authd_open(d, err, sizeof err);
         if (r > 0)

@@ -16,8 +16,12 @@
 
 struct ehr_authd;
 
-/* A daemon state for the store in store_dir (opened on first use). */
-int ehr_authd_new(const char *store_dir, uint64_t store_timeout_ms, struct ehr_authd **ret);
+/* A daemon state for the store that c names (store_dir, store, store_password_file;
+ * opened on first use). */
+struct ehr_config;
+int ehr_authd_new(const struct ehr_config *c, struct ehr_authd **ret);
+/* The store as messages name it. */
+const char *ehr_authd_location(const struct ehr_authd *d);
 struct ehr_authd *ehr_authd_free(struct ehr_authd *d);
 static inline void ehr_authd_freep(struct ehr_authd **d) {
         *d = ehr_authd_free(*d);

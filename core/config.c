@@ -20,6 +20,8 @@ static const struct key {
 } keys[] = {
 #define K(n, t, lo, hi) { #n, t, offsetof(struct ehr_config, n), lo, hi }
         K(store_dir, KEY_STRING, 0, 0),
+        K(store, KEY_OPT_STRING, 0, 0),
+        K(store_password_file, KEY_PATH, 0, 0),
         K(issuer, KEY_STRING, 0, 0),
         K(window, KEY_UINT, 0, 10),
         K(totp_digits, KEY_UINT, 6, 8),

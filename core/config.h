@@ -31,7 +31,9 @@ enum ehr_sms_config_mode {
 };
 
 struct ehr_config {
-        char *store_dir;
+        char *store_dir;        /* SQLite's directory; with a server (store), the master key's */
+        char *store;            /* a PostgreSQL server (postgresql://... or a libpq conninfo); NULL: SQLite */
+        char *store_password_file; /* its password, root's alone; NULL: none */
         char *issuer;           /* label in otpauth:// URIs */
         uint64_t window;        /* TOTP steps accepted either side of now */
         uint64_t totp_digits;   /* enrollment defaults */

@@ -124,8 +124,7 @@ static void remote_failed(struct ehr_login *l, int r) {
 int ehr_login_open_store(struct ehr_login *l) {
         if (l->store)
                 return 0;
-        int r = ehr_store_open(l->q.cfg->store_dir ?: EHR_STORE_DEFAULT_DIR, 0, l->q.cfg->store_timeout_ms, &l->store,
-                               l->err, sizeof l->err);
+        int r = ehr_store_open_config(l->q.cfg, 0, &l->store, l->err, sizeof l->err);
         if (r >= 0)
                 return 0;
         return ehr_login_fails_open(l->q.cfg, r, false) ? 1 : r;

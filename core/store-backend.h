@@ -18,8 +18,10 @@
  * backend's handle in place of the store. The exceptions take or return what
  * the neutral part seals and opens: totp_put/totp_get and
  * support_pin_put/support_pin_get. open() is given what follows the locator's
- * scheme (for SQLite, the directory, which the neutral part has checked) and
- * makes or checks whatever the backend keeps there; its message goes to err. See doc/ARCHITECTURE.md, "Adding a store backend". */
+ * scheme (for SQLite, the directory, which the neutral part has checked; for
+ * PostgreSQL, the server's locator) and the password the neutral part read from
+ * its checked file (NULL if none), and makes or checks whatever the backend
+ * keeps there; its message goes to err. See doc/ARCHITECTURE.md, "Adding a store backend". */
 
 #include "store.h"
 
@@ -46,8 +48,8 @@ struct ehr_store_pin_row {
 
 struct ehr_store_ops {
         const char *name;
-        int (*open)(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
-                    char *err, size_t errlen);
+        int (*open)(const char *where, const char *password, unsigned flags, uint64_t busy_timeout_ms,
+                    struct ehr_store_backend **ret, char *err, size_t errlen);
         void (*free)(struct ehr_store_backend *b);
         const char *(*location)(const struct ehr_store_backend *b);
         int (*changed)(struct ehr_store_backend *b);
@@ -150,3 +152,13 @@ struct ehr_store_ops {
 /* The backends built in; ehr_store_open() picks one by the locator's scheme
  * (its table of schemes is in store.c). */
 extern const struct ehr_store_ops ehr_store_sqlite_ops;
+extern const struct ehr_store_ops ehr_store_postgresql_ops;
+
+/* The neutral part's own helpers (store-locator.c). Which backend, which key
+ * directory and what the backend's open() is given; 0 or -EINVAL (err says
+ * why, without the locator's secrets). */
+int ehr_store_pick(const struct ehr_store_where *w, const struct ehr_store_ops **ret_ops, const char **ret_dir,
+                   const char **ret_where, char *err, size_t errlen);
+/* The server's password from its file, checked as the master key is; the
+ * caller wipes and frees it. Returns 0, -EINVAL or the open's -errno. */
+int ehr_store_read_password(const char *path, char **ret, char *err, size_t errlen);

@@ -113,64 +113,11 @@ static int load_key(struct ehr_store *s, const char *dir, unsigned flags, char *
         return r;
 }
 
-/* The backends by the scheme of the store's locator (store_dir in ehr2fa.conf).
- * A locator without a scheme is a directory: SQLite's. A backend known but not
- * built (ops NULL) is named in the refusal; its locator is never repeated, as
- * a server's may hold a password. */
-static const struct store_scheme {
-        const char *prefix;
-        const char *backend;
+int ehr_store_open_at(const struct ehr_store_where *w, unsigned flags, uint64_t busy_timeout_ms,
+                      struct ehr_store **ret, char *err, size_t errlen) {
         const struct ehr_store_ops *ops;
-} schemes[] = {
-        { "sqlite:", "SQLite", &ehr_store_sqlite_ops },
-        { "postgresql://", "PostgreSQL", NULL },
-        { "postgres://", "PostgreSQL", NULL },
-};
-
-/* The length of the locator's URI scheme ("foo" in "foo:..."), 0 if it has none. */
-static size_t scheme_len(const char *locator) {
-        size_t n = 0;
-        if (!isalpha((unsigned char) locator[0]))
-                return 0;
-        while (isalnum((unsigned char) locator[n]) || strchr("+-.", locator[n]))
-                n++;
-        return locator[n] == ':' ? n : 0;
-}
-
-/* Which backend, and what it is given (for SQLite: the directory). Returns 0,
- * -ENOPKG (a backend this build has not) or -EINVAL (no backend's locator). */
-static int pick_backend(const char *locator, const struct ehr_store_ops **ret_ops, const char **ret_where, char *err,
-                        size_t errlen) {
-        const struct store_scheme *sc = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(schemes) && !sc; i++)
-                if (strncasecmp(locator, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
-                        sc = &schemes[i];
-        /* A libpq connection string ("host=db dbname=ehr2fa") is PostgreSQL's too. */
-        static const struct store_scheme conninfo = { "", "PostgreSQL", NULL };
-        if (!sc && locator[0] != '/' && strchr(locator, '='))
-                sc = &conninfo;
-        if (sc && !sc->ops) {
-                snprintf(err, errlen, "store_dir names a %s store, but this build of ehr2fa has no %s backend "
-                         "(planned: issue 16); name a store directory instead, such as %s", sc->backend, sc->backend,
-                         EHR_STORE_DEFAULT_DIR);
-                return -ENOPKG;
-        }
-        size_t n = sc ? 0 : scheme_len(locator);
-        if (n > 0) {
-                snprintf(err, errlen, "store_dir: no store backend for \"%.*s:\"; name a directory (or sqlite:DIR)",
-                         n > 32 ? 32 : (int) n, locator);
-                return -EINVAL;
-        }
-        *ret_ops = sc ? sc->ops : &ehr_store_sqlite_ops;
-        *ret_where = locator + (sc ? strlen(sc->prefix) : 0);
-        return 0;
-}
-
-int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
-                   size_t errlen) {
-        const struct ehr_store_ops *ops;
-        const char *dir;
-        int r = pick_backend(locator, &ops, &dir, err, errlen);
+        const char *dir, *where;
+        int r = ehr_store_pick(w, &ops, &dir, &where, err, errlen);
         if (r < 0)
                 return r;
         r = check_dir(dir, flags, err, errlen);
@@ -183,11 +130,32 @@ int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms
         r = load_key(s, dir, flags, err, errlen);
         if (r < 0)
                 return r;
-        r = s->ops->open(dir, flags, busy_timeout_ms, &s->b, err, errlen);
+        char *password = NULL;
+        if (ops != &ehr_store_sqlite_ops && w->password_file &&
+            (r = ehr_store_read_password(w->password_file, &password, err, errlen)) < 0)
+                return r;
+        r = s->ops->open(where, password, flags, busy_timeout_ms, &s->b, err, errlen);
+        if (password) {
+                explicit_bzero(password, strlen(password));
+                free(password);
+        }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int ehr_store_open_config(const struct ehr_config *c, unsigned flags, struct ehr_store **ret, char *err,
+                          size_t errlen) {
+        const struct ehr_store_where w = { .dir = c->store_dir, .server = c->store,
+                                           .password_file = c->store_password_file };
+        return ehr_store_open_at(&w, flags, c->store_timeout_ms, ret, err, errlen);
+}
+
+int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
+                   size_t errlen) {
+        const struct ehr_store_where w = { .dir = locator };
+        return ehr_store_open_at(&w, flags, busy_timeout_ms, ret, err, errlen);
 }
 
 struct ehr_store *ehr_store_free(struct ehr_store *s) {

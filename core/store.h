@@ -31,16 +31,34 @@ enum ehr_store_flags {
         EHR_STORE_MIGRATE = 1U << 1, /* bring an older schema up to date (ehr2fa-admin only) */
 };
 
-/* Open the store named by locator, the store_dir of ehr2fa.conf:
- *   /var/lib/ehr2fa, sqlite:/var/lib/ehr2fa   a directory: the SQLite backend
- *   postgresql://..., postgres://...          a PostgreSQL server: not built yet
- *                                              (issue 16): -ENOPKG, err says so
- * anything else with a scheme (foo:...) or not absolute is -EINVAL. A message
- * never repeats a server locator, which may hold a password. The directory,
- * database and key must be owned by the euid and not accessible to group or
- * others; otherwise returns -EPERM/-ENOTUNIQ with a message naming the file and
- * the fix in err. Returns 0, -ENOENT (no store: run init), -EPROTO (schema from
- * another version), -EBUSY, or -errno. */
+/* Where the store is: store_dir, store and store_password_file of ehr2fa.conf.
+ * Without a server the rows are SQLite's, in dir (a directory, or sqlite:DIR);
+ * with one (postgresql://..., postgres://... or a libpq connection string
+ * "host=... dbname=..."), they are that PostgreSQL database's, and dir holds
+ * only the master key, which every host keeps a copy of. The server's password
+ * is read from password_file (root's, not readable by group or others), never
+ * from the locator, argv or the environment. */
+struct ehr_store_where {
+        const char *dir;
+        const char *server;
+        const char *password_file;
+};
+
+/* Open the store. The directory, database and key (and the password file) must
+ * be owned by the euid and not accessible to group or others; otherwise
+ * returns -EPERM/-ENOTUNIQ with a message naming the file and the fix in err.
+ * A message never repeats a server locator's secrets. Returns 0, -ENOENT (no
+ * store: run init), -EPROTO (schema from another version), -EBUSY, -ENOMEDIUM
+ * (a server that cannot be reached within busy_timeout_ms), -EINVAL (a locator
+ * no backend takes), -ENOPKG, or -errno. */
+int ehr_store_open_at(const struct ehr_store_where *w, unsigned flags, uint64_t busy_timeout_ms,
+                      struct ehr_store **ret, char *err, size_t errlen);
+/* The store that a config names (store_dir, store, store_password_file), with
+ * its store_timeout_ms. */
+struct ehr_config;
+int ehr_store_open_config(const struct ehr_config *c, unsigned flags, struct ehr_store **ret, char *err,
+                          size_t errlen);
+/* The same for a store_dir alone (SQLite). */
 int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
                    size_t errlen);
 struct ehr_store *ehr_store_free(struct ehr_store *s);

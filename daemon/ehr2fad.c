@@ -401,7 +401,7 @@ int main(int argc, char **argv) {
         }
 
         _cleanup_(ehr_authd_freep) struct ehr_authd *d = NULL;
-        if (ehr_authd_new(cfg.store_dir ?: EHR_STORE_DEFAULT_DIR, cfg.store_timeout_ms, &d) < 0)
+        if (ehr_authd_new(&cfg, &d) < 0)
                 return 1;
         /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
         r = ehr_authd_open(d, err, sizeof err);
@@ -423,7 +423,7 @@ int main(int argc, char **argv) {
                 if (lfd < 0)
                         return 1;
         }
-        fprintf(stderr, "ehr2fad: serving %s on %s%s\n", cfg.store_dir ?: EHR_STORE_DEFAULT_DIR,
+        fprintf(stderr, "ehr2fad: serving %s on %s%s\n", ehr_authd_location(d),
                 own_socket ? sock : activated, own_socket ? "" : " (from systemd)");
         if (!serve_all(d, lfd, max_clients, o.debug))
                 stop = -1;

@@ -486,7 +486,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* The same store through ehr2fad's handler, which keeps it open between
          * requests and must end each one with nothing held. */
         struct ehr_authd *d = NULL;
-        if (ehr_authd_new(g.work, 1000, &d) < 0)
+        struct ehr_config dc;
+        ehr_config_init(&dc);
+        dc.store_dir = g.work;
+        dc.store_timeout_ms = 1000;
+        if (ehr_authd_new(&dc, &d) < 0)
                 die("authd", NULL);
         static const char *const names[] = { "alice", "bob", "carol", "nobody" };
         for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {

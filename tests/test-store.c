@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The store: permissions, sealing bound to the user, the audit chain, lockout
- * and recovery codes through the policy, with an injected clock. */
+ * and recovery codes through the policy, with an injected clock. Run against
+ * SQLite, and against PostgreSQL when EHR2FA_TEST_PG names a server (tests/pg.py
+ * run -- test-store: the same checks, with the hostile edits in its dialect). */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,11 +17,18 @@ static char dir[] = "/tmp/ehr2fa-test-store-XXXXXX";
 static char sdir[300], dbpath[400], keypath[400];
 static const uint8_t seed[20] = "12345678901234567890";
 static const struct ehr_otp_params params = { EHR_OTP_SHA1, 6, 30 };
+/* PostgreSQL: the server's locator and password file (tests/pg.py), else NULL. */
+static const char *pg, *pgpass;
+
+static int store_open(unsigned flags, struct ehr_store **s, char *err, size_t errlen) {
+        const struct ehr_store_where w = { .dir = sdir, .server = pg, .password_file = pgpass };
+        return ehr_store_open_at(&w, flags, 1000, s, err, errlen);
+}
 
 static struct ehr_store *open_store(unsigned flags, int expect) {
         struct ehr_store *s = NULL;
         char err[EHR_CONFIG_ERR_MAX] = "";
-        int r = ehr_store_open(sdir, flags, 1000, &s, err, sizeof err);
+        int r = store_open(flags, &s, err, sizeof err);
         if (r != expect)
                 fprintf(stderr, "open: %d (%s), expected %d\n", r, err, expect);
         CHECK(r == expect);
@@ -34,6 +43,20 @@ static struct ehr_user *add_user(struct ehr_store *s, const char *login) {
         return got;
 }
 
+/* Edit the store behind the code's back, as a hostile admin would: in SQLite's
+ * dialect, or in PostgreSQL's (psql, as the store's role). Returns 0 if it ran. */
+static int pg_sql(const char *q, bool must) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "PGPASSWORD=$(cat '%s') psql -X -q -v ON_ERROR_STOP=1 '%s' -c \"%s\" >/dev/null 2>&1",
+                 pgpass, pg, q);
+        int r = system(cmd);
+        if (must && r != 0) {
+                fprintf(stderr, "psql: %s: failed\n", q);
+                test_failures++;
+        }
+        return r == 0 ? 0 : -1;
+}
+
 static void sql(const char *q) {
         sqlite3 *db;
         CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
@@ -46,23 +69,30 @@ static void sql(const char *q) {
         sqlite3_close(db);
 }
 
+static void sql2(const char *sqlite_q, const char *pg_q) {
+        if (pg)
+                (void) pg_sql(pg_q, true);
+        else
+                sql(sqlite_q);
+}
+
 static void test_permissions(void) {
         char err[EHR_CONFIG_ERR_MAX];
         struct ehr_store *s = NULL;
 
-        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ENOENT);
+        CHECK(store_open(0, &s, err, sizeof err) == -ENOENT);
         CHECK(strstr(err, "ehr2fa-admin init") != NULL);
         s = ehr_store_free(open_store(EHR_STORE_CREATE | EHR_STORE_MIGRATE, 0));
         s = ehr_store_free(open_store(0, 0));
 
         /* Each of the three, group/world readable, is refused with the path and the fix. */
-        const char *paths[] = { dbpath, keypath, sdir };
+        const char *paths[] = { keypath, sdir, pg ? pgpass : dbpath };
         for (unsigned i = 0; i < ELEMENTSOF(paths); i++) {
                 struct stat st;
                 CHECK(stat(paths[i], &st) == 0);
                 CHECK((st.st_mode & 077) == 0);
                 CHECK(chmod(paths[i], (st.st_mode & 0700) | 0044) == 0);
-                CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ENOTUNIQ);
+                CHECK(store_open(0, &s, err, sizeof err) == -ENOTUNIQ);
                 CHECK(strstr(err, paths[i]) != NULL && strstr(err, "chmod go-rwx") != NULL);
                 CHECK(chmod(paths[i], st.st_mode & 07777) == 0);
         }
@@ -73,22 +103,24 @@ static void test_permissions(void) {
         snprintf(moved, sizeof moved, "%s.real", keypath);
         CHECK(rename(keypath, moved) == 0);
         CHECK(symlink(moved, keypath) == 0);
-        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -ELOOP);
+        CHECK(store_open(0, &s, err, sizeof err) == -ELOOP);
         CHECK(unlink(keypath) == 0 && rename(moved, keypath) == 0);
 
         /* A schema from the future is refused, not "migrated" backwards. */
-        sql("PRAGMA user_version = 99");
-        CHECK(ehr_store_open(sdir, EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) == -EPROTO);
+        sql2("PRAGMA user_version = 99", "UPDATE meta SET num = 99 WHERE key = 'schema_version'");
+        CHECK(store_open(EHR_STORE_MIGRATE, &s, err, sizeof err) == -EPROTO);
         CHECK(strstr(err, "newer") != NULL);
-        char restore[64];
+        char restore[64], restore_pg[96];
         snprintf(restore, sizeof restore, "PRAGMA user_version = %d", EHR_STORE_SCHEMA_VERSION);
-        sql(restore);
+        snprintf(restore_pg, sizeof restore_pg, "UPDATE meta SET num = %d WHERE key = 'schema_version'",
+                 EHR_STORE_SCHEMA_VERSION);
+        sql2(restore, restore_pg);
 
         /* An older schema is for the admin tool to migrate; the module refuses it. */
-        sql("PRAGMA user_version = 1");
-        CHECK(ehr_store_open(sdir, 0, 1000, &s, err, sizeof err) == -EPROTO);
+        sql2("PRAGMA user_version = 1", "UPDATE meta SET num = 1 WHERE key = 'schema_version'");
+        CHECK(store_open(0, &s, err, sizeof err) == -EPROTO);
         CHECK(strstr(err, "old schema") != NULL);
-        sql(restore);
+        sql2(restore, restore_pg);
 
 }
 
@@ -134,8 +166,9 @@ static void test_sealed_copy(void) {
         s = ehr_store_free(s);
 
         /* Copy alice's sealed seed onto bob's row: it must not open as bob's. */
-        sql("UPDATE totp SET sealed = (SELECT sealed FROM totp t JOIN users u ON u.id = t.user_id WHERE u.login = 'alice') "
-            "WHERE user_id = (SELECT id FROM users WHERE login = 'bob')");
+        const char *copy = "UPDATE totp SET sealed = (SELECT sealed FROM totp t JOIN users u ON u.id = t.user_id "
+                           "WHERE u.login = 'alice') WHERE user_id = (SELECT id FROM users WHERE login = 'bob')";
+        sql2(copy, copy);
         s = open_store(0, 0);
         CHECK(ehr_store_totp_get(s, bob, &sec, &p, &last, &have) == -EBADMSG);
         CHECK(sec == NULL);
@@ -143,7 +176,9 @@ static void test_sealed_copy(void) {
         sec = ehr_secret_free(sec);
 
         /* A flipped bit in the ciphertext does not open either. */
-        sql("UPDATE totp SET sealed = sealed || x'00' WHERE user_id = (SELECT id FROM users WHERE login = 'alice')");
+        sql2("UPDATE totp SET sealed = sealed || x'00' WHERE user_id = (SELECT id FROM users WHERE login = 'alice')",
+             "UPDATE totp SET sealed = sealed || '\\\\x00'::bytea WHERE user_id = "
+             "(SELECT id FROM users WHERE login = 'alice')");
         CHECK(ehr_store_totp_get(s, alice, &sec, &p, &last, &have) == -EBADMSG);
         ehr_user_free(alice);
         ehr_user_free(bob);
@@ -237,6 +272,13 @@ static void test_recovery(void) {
 
         /* Only hashes are stored: no code appears in the database or its WAL. */
         ehr_store_free(s);
+        if (pg) {
+                ehr_config_done(&c);
+                ehr_user_free(u);
+                ehr_user_free(u2);
+                ehr_user_free(e);
+                return;
+        }
         static char blob[4 << 20];
         size_t got = 0;
         const char *suffixes[] = { "", "-wal" };
@@ -275,30 +317,39 @@ static void test_audit_chain(void) {
         ehr_store_free(s);
 
         /* The store refuses edits itself... */
-        sqlite3 *db;
-        CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
-        CHECK(sqlite3_exec(db, "UPDATE audit SET details = 'x' WHERE action = 'two'", NULL, NULL, NULL) != SQLITE_OK);
-        sqlite3_close(db);
+        if (pg) {
+                CHECK(pg_sql("UPDATE audit SET details = 'x' WHERE action = 'two'", false) < 0);
+                CHECK(pg_sql("DELETE FROM audit WHERE action = 'two'", false) < 0);
+                CHECK(pg_sql("TRUNCATE audit", false) < 0);
+        } else {
+                sqlite3 *db;
+                CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+                CHECK(sqlite3_exec(db, "UPDATE audit SET details = 'x' WHERE action = 'two'", NULL, NULL, NULL) !=
+                      SQLITE_OK);
+                sqlite3_close(db);
+        }
 
         /* ...and someone who drops the triggers is caught by the chain, at the right row. */
-        sql("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
-            "UPDATE audit SET details = 'edited' WHERE action = 'two'");
+        sql2("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+             "UPDATE audit SET details = 'edited' WHERE action = 'two'",
+             "DROP TRIGGER audit_no_change ON audit; DROP TRIGGER audit_no_truncate ON audit;"
+             "UPDATE audit SET details = 'edited' WHERE action = 'two'");
         s = open_store(0, 0);
         CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 2);
         ehr_store_free(s);
 
-        sql("UPDATE audit SET details = 'b' WHERE action = 'two'");
+        sql2("UPDATE audit SET details = 'b' WHERE action = 'two'", "UPDATE audit SET details = 'b' WHERE action = 'two'");
         s = open_store(0, 0);
         CHECK(ehr_audit_verify(s, &rows, &bad) == 0);
         ehr_store_free(s);
 
-        sql("DELETE FROM audit WHERE action = 'two'");
+        sql2("DELETE FROM audit WHERE action = 'two'", "DELETE FROM audit WHERE action = 'two'");
         s = open_store(0, 0);
         CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 2);
         ehr_store_free(s);
 
         /* Cutting the tail leaves a valid chain; the head notices. */
-        sql("DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE action = 'one')");
+        sql2("DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE action = 'one')", "DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE action = 'one')");
         s = open_store(0, 0);
         CHECK(ehr_audit_verify(s, &rows, &bad) == -EBADMSG && bad == before + 1);
         ehr_store_free(s);
@@ -351,28 +402,33 @@ static void test_wal_kept(void) {
 }
 
 /* The store's locator picks its backend: a directory or sqlite:DIR is SQLite; a
- * PostgreSQL locator is refused at once with what is missing, without the
- * password it may hold; an unknown scheme is a configuration error. */
+ * server in store_dir, or anything but a server in store, is a configuration
+ * error said without the secrets the locator may hold. */
 static void test_locators(void) {
-        static const char *const pg[] = {
+        static const char *const pg_in_dir[] = {
                 "postgresql://ehr2fa:s3cret@db.example/ehr2fa",
                 "POSTGRES://ehr2fa:s3cret@db.example:5432/ehr2fa?sslmode=require",
                 "host=db.example dbname=ehr2fa password=s3cret",
         };
         char err[EHR_CONFIG_ERR_MAX], loc[400];
         struct ehr_store *s = NULL;
-        for (unsigned i = 0; i < ELEMENTSOF(pg); i++) {
+        for (unsigned i = 0; i < ELEMENTSOF(pg_in_dir); i++) {
                 err[0] = 0;
-                CHECK(ehr_store_open(pg[i], EHR_STORE_CREATE | EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) ==
-                      -ENOPKG);
+                CHECK(ehr_store_open(pg_in_dir[i], EHR_STORE_CREATE | EHR_STORE_MIGRATE, 1000, &s, err, sizeof err) ==
+                      -EINVAL);
                 CHECK(!s);
-                CHECK(strstr(err, "no PostgreSQL backend") != NULL);
+                CHECK(strstr(err, "store = postgresql://") != NULL);
                 CHECK(strstr(err, "s3cret") == NULL);
         }
         CHECK(strstr(ehr_strerror(-ENOPKG), "no backend") != NULL);
         CHECK(ehr_store_open("mysql://root@db/ehr2fa", 0, 1000, &s, err, sizeof err) == -EINVAL);
         CHECK(strstr(err, "\"mysql:\"") != NULL);
         CHECK(strstr(err, "root@db") == NULL);
+        const struct ehr_store_where bad = { .dir = sdir, .server = "mysql://root:s3cret@db/ehr2fa" };
+        CHECK(ehr_store_open_at(&bad, 0, 1000, &s, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "not a PostgreSQL server") != NULL && strstr(err, "s3cret") == NULL);
+        if (pg)
+                return;
 
         /* sqlite:DIR is the same store as DIR. */
         snprintf(loc, sizeof loc, "sqlite:%s", sdir);
@@ -399,6 +455,45 @@ static void test_locators(void) {
         ehr_store_free(s);
 }
 
+/* PostgreSQL: a password in the locator, a PG* variable in the environment
+ * (which libpq would follow), a wrong password and a server that is not
+ * there are each refused with what to fix, never with the password; the
+ * location names the server without it. */
+static void test_pg_locators(void) {
+        char err[EHR_CONFIG_ERR_MAX], loc[600];
+        struct ehr_store *s = NULL;
+        snprintf(loc, sizeof loc, "%s&password=s3cret", pg);
+        const struct ehr_store_where inline_pw = { .dir = sdir, .server = loc, .password_file = pgpass };
+        CHECK(ehr_store_open_at(&inline_pw, 0, 1000, &s, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "store_password_file") != NULL && strstr(err, "s3cret") == NULL);
+
+        CHECK(setenv("PGHOST", "/tmp/elsewhere", 1) == 0);
+        CHECK(store_open(0, &s, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "PGHOST") != NULL);
+        CHECK(unsetenv("PGHOST") == 0);
+
+        char wrong[500];
+        snprintf(wrong, sizeof wrong, "%s/wrong.password", dir);
+        FILE *f = fopen(wrong, "we");
+        CHECK(f && fputs("not-the-password\n", f) >= 0 && fclose(f) == 0);
+        CHECK(chmod(wrong, 0600) == 0);
+        const struct ehr_store_where w = { .dir = sdir, .server = pg, .password_file = wrong };
+        CHECK(ehr_store_open_at(&w, 0, 1000, &s, err, sizeof err) == -ENOMEDIUM);
+        CHECK(strstr(err, "cannot connect") != NULL && strstr(err, "not-the-password") == NULL);
+
+        /* Nobody there: refused within the timeout, not hung. */
+        snprintf(loc, sizeof loc, "postgresql:///ehr2fa?host=%s&port=1&user=ehr2fa", dir);
+        const struct ehr_store_where none = { .dir = sdir, .server = loc, .password_file = pgpass };
+        uint64_t t0 = ehr_monotonic_msec();
+        CHECK(ehr_store_open_at(&none, 0, 1000, &s, err, sizeof err) == -ENOMEDIUM);
+        CHECK(ehr_monotonic_msec() - t0 < 1500);
+
+        s = open_store(0, 0);
+        CHECK(s && strncmp(ehr_store_location(s), "postgresql://", 13) == 0);
+        CHECK(s && ehr_store_changed(s) == 0);
+        ehr_store_free(s);
+}
+
 /* The uid high-water mark: ids of deleted users and groups stay handed out; a
  * store from before the mark (no meta row) starts at its highest id. */
 static void test_id_high(void) {
@@ -415,12 +510,13 @@ static void test_id_high(void) {
         CHECK(ehr_store_id_high_raise(s, 61002) == 0); /* never lowered */
         CHECK(ehr_store_id_high(s, &high) == 0 && high == 61007);
         s = ehr_store_free(s);
-        sql("INSERT OR REPLACE INTO meta(key, value) VALUES ('id_high', 99999999999)");
+        sql2("INSERT OR REPLACE INTO meta(key, value) VALUES ('id_high', 99999999999)",
+             "UPDATE meta SET num = 99999999999 WHERE key = 'id_high'");
         s = open_store(0, 0);
         CHECK(ehr_store_id_high(s, &high) == -EOVERFLOW);
         CHECK(strstr(ehr_store_bad_value(s), "high-water") != NULL);
         s = ehr_store_free(s);
-        sql("DELETE FROM meta WHERE key = 'id_high'");
+        sql2("DELETE FROM meta WHERE key = 'id_high'", "DELETE FROM meta WHERE key = 'id_high'");
 }
 
 /* Password hashes: only crypt strings go in, a hand-edited one does not come out. */
@@ -457,14 +553,24 @@ int main(int argc, char **argv) {
         snprintf(dbpath, sizeof dbpath, "%s/%s", sdir, EHR_STORE_DB_NAME);
         snprintf(keypath, sizeof keypath, "%s/%s", sdir, EHR_STORE_KEY_NAME);
 
+        pg = getenv("EHR2FA_TEST_PG");
+        pgpass = getenv("EHR2FA_TEST_PG_PASSWORD_FILE");
+        if (pg && !pgpass) {
+                fprintf(stderr, "EHR2FA_TEST_PG without EHR2FA_TEST_PG_PASSWORD_FILE: run it through tests/pg.py\n");
+                return 1;
+        }
+        fprintf(stderr, "test-store: backend %s\n", pg ? "postgresql" : "sqlite");
         test_permissions();
-        if (argc > 1)
+        if (argc > 1 && !pg)
                 test_migration(argv[1]);
         test_sealed_copy();
         test_locators();
+        if (pg)
+                test_pg_locators();
         test_lockout();
         test_recovery();
-        test_wal_kept();
+        if (!pg)
+                test_wal_kept();
         test_audit_chain();
         test_id_high();
         test_password();

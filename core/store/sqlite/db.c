@@ -198,8 +198,9 @@ static int check_schema(struct ehr_store_backend *s, unsigned flags, char *err, 
         return migrate(s, version, err, errlen);
 }
 
-int ehr_sqlite_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
+int ehr_sqlite_open(const char *dir, const char *password, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
                     char *err, size_t errlen) {
+        (void) password; /* a file of ours needs none */
         struct ehr_store_backend *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;

@@ -352,7 +352,7 @@ static inline sqlite3_int64 to_i64(uint64_t v) {
 }
 
 /* The operations (ops.c puts them in the table). */
-int ehr_sqlite_open(const char *dir, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
+int ehr_sqlite_open(const char *dir, const char *password, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store_backend **ret,
                     char *err, size_t errlen);
 void ehr_sqlite_free(struct ehr_store_backend *s);
 const char *ehr_sqlite_location(const struct ehr_store_backend *s);

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The PostgreSQL backend's own header: its connection, its statements and the
+ * helpers its files share. Only core/store/postgresql/ includes it (and with
+ * it <libpq-fe.h>, through load.h). */
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "load.h"
+#include "store-backend.h"
+
+enum pg_stmt {
+        PG_USER_ADD, PG_USER_GET, PG_USER_DEL, PG_USER_LIST, PG_USER_LOCK,
+        PG_TOTP_PUT, PG_TOTP_GET, PG_TOTP_USE, PG_TOTP_DEL,
+        PG_RECOVERY_DEL, PG_RECOVERY_ADD, PG_RECOVERY_USE,
+        PG_FAIL_GET, PG_FAIL_PUT, PG_FAIL_DEL,
+        PG_AUDIT_INSERT, PG_AUDIT_LIST, PG_AUDIT_HEAD_GET, PG_AUDIT_HEAD_PUT,
+        PG_SMS_PUT, PG_SMS_GET, PG_SMS_DEL, PG_SMS_TRIES, PG_SMS_SENDS, PG_SMS_SEND_ADD, PG_SMS_SEND_FORGET,
+        PG_DEV_PUT, PG_DEV_FIND, PG_DEV_TOUCH, PG_DEV_LIST, PG_DEV_DEL, PG_DEV_DEL_ALL,
+        PG_USER_SET_PROVIDER, PG_USER_SET_SMS2FA,
+        PG_PERM_GRANT, PG_PERM_REVOKE, PG_PERM_HAS, PG_PERM_LIST,
+        PG_SPIN_PUT, PG_SPIN_GET, PG_SPIN_STATE, PG_UPIN_PUT, PG_UPIN_GET, PG_UPIN_STATE,
+        PG_REQ_ADD, PG_REQ_GET, PG_REQ_LIST, PG_REQ_DECIDE,
+        PG_USER_SET_ACCOUNT, PG_USER_SET_LOCKED, PG_ID_USED, PG_ID_HIGH, PG_ID_HIGH_RAISE,
+        PG_GROUP_ADD, PG_GROUP_DEL, PG_GROUP_GET, PG_GROUP_MEMBER_ADD, PG_GROUP_MEMBER_DEL, PG_GROUP_LIST,
+        PG_GROUP_MEMBERS,
+        PG_SCHEMA_HAS_META, PG_SCHEMA_TABLES, PG_VERSION_GET, PG_VERSION_PUT,
+        _PG_STMT_MAX,
+};
+
+extern const char *const ehr_pg_stmt_sql[_PG_STMT_MAX];
+struct ehr_pg_migration {
+        int version;
+        const char *sql;
+};
+extern const struct ehr_pg_migration ehr_pg_migrations[];
+extern const size_t ehr_pg_migrations_n;
+/* Taken by each migration's transaction (db.c). */
+extern const char ehr_pg_sql_migrate_lock[];
+
+#define EHR_PG_KEYWORDS_MAX 8U
+
+struct ehr_store_backend {
+        PGconn *conn;
+        pid_t pid;                    /* the process that made conn: a child never uses it */
+        bool prepared[_PG_STMT_MAX];  /* on this connection */
+        bool opened;                  /* open() is done: a reconnect checks the schema again */
+        bool in_tx, tx_lost;          /* a transaction is open; its connection was lost */
+        int64_t locked_user;          /* the user whose row this transaction holds locked, 0 if none */
+        uint64_t timeout_ms;
+        uint64_t retry_at_ms, backoff_ms; /* after a failed connect: fail at once until then */
+        const char *kw[EHR_PG_KEYWORDS_MAX + 1], *val[EHR_PG_KEYWORDS_MAX + 1];
+        char *locator, *password, *options, *connect_timeout;
+        char location[200];           /* host and database, never a password */
+        char err[512];                /* why the connection was lost, for the next open's message */
+        char bad_value[EHR_STORE_BAD_VALUE_MAX];
+};
+
+/* The result of one statement: rows (PGRES_TUPLES_OK) or a command's count. */
+struct pg_res {
+        PGresult *res;
+        int row;
+};
+
+/* A statement's parameters, typed, as in the SQLite backend: integers and text
+ * are sent as text, blobs as binary. */
+struct bind {
+        enum { BIND_NULL, BIND_INT, BIND_TEXT, BIND_BLOB } type;
+        int64_t i;
+        const void *p;
+        size_t n;
+};
+#define b_int(v) ((struct bind) { .type = BIND_INT, .i = (v) })
+#define b_u64(v) b_int(to_i64(v))
+#define b_text(v) ((struct bind) { .type = (v) ? BIND_TEXT : BIND_NULL, .p = (v) })
+#define b_blob(v, len) ((struct bind) { .type = BIND_BLOB, .p = (v), .n = (len) })
+#define b_hash(v) b_blob(v, EHR_HASH_BYTES)
+#define b_null() ((struct bind) { .type = BIND_NULL })
+#define BINDS(...) (const struct bind[]) { __VA_ARGS__ }, sizeof((const struct bind[]) { __VA_ARGS__ }) / sizeof(struct bind)
+
+static inline int64_t to_i64(uint64_t v) {
+        return v > INT64_MAX ? -1 : (int64_t) v; /* "forever" (UINT64_MAX) is stored as -1 */
+}
+
+/* conn.c: run statement id with its binds; on success *ret holds the result
+ * (free with pg_done()). Returns the rows changed or returned, or -errno. */
+int ehr_pg_run(struct ehr_store_backend *b, enum pg_stmt id, const struct bind *bv, size_t n, struct pg_res *ret);
+void ehr_pg_done(struct pg_res *r);
+#define _cleanup_res_ _cleanup_(ehr_pg_done)
+/* A statement without a name (BEGIN, a migration) with at most one text
+ * parameter: the rows it changed, or -errno. */
+int ehr_pg_exec(struct ehr_store_backend *b, const char *sql, const char *param);
+/* Connect now if not connected (0 or -errno); drop the connection; why it was lost. */
+int ehr_pg_connect(struct ehr_store_backend *b);
+void ehr_pg_close(struct ehr_store_backend *b);
+const char *ehr_pg_lost_reason(const struct ehr_store_backend *b);
+/* The schema is this build's (db.c): 0, or -EPROTO with the reason in b->err. */
+int ehr_pg_version_check(struct ehr_store_backend *b);
+/* Prepare statement id on this connection now (ehr2fad's reserve). */
+int ehr_pg_prepare(struct ehr_store_backend *b, enum pg_stmt id);
+/* Lock the user's row for the rest of the transaction (no-op outside one). */
+int ehr_pg_lock_user(struct ehr_store_backend *b, int64_t user_id);
+
+/* A statement's result, without rows: the count, or -errno. */
+static inline int sql_run_binds(struct ehr_store_backend *b, enum pg_stmt id, const struct bind *bv, size_t n) {
+        struct pg_res r = {};
+        int k = ehr_pg_run(b, id, bv, n, &r);
+        ehr_pg_done(&r);
+        return k;
+}
+#define sql_run(b, id, ...) sql_run_binds(b, id, BINDS(__VA_ARGS__))
+/* Rows into *res: 0 and the first row (-ENOENT when none), or -errno. */
+static inline int sql_row_binds(struct ehr_store_backend *b, enum pg_stmt id, struct pg_res *res,
+                                const struct bind *bv, size_t n) {
+        int k = ehr_pg_run(b, id, bv, n, res);
+        return k < 0 ? k : k == 0 ? -ENOENT : 0;
+}
+#define sql_row(b, id, res, ...) sql_row_binds(b, id, res, BINDS(__VA_ARGS__))
+#define sql_rows(b, id, res, ...) ehr_pg_run(b, id, BINDS(__VA_ARGS__), res)
+#define sql_rows0(b, id, res) ehr_pg_run(b, id, NULL, 0, res)
+
+static inline int no_count(int r) {
+        return r < 0 ? r : 0;
+}
+static inline int changed_or(int r, int none) {
+        return r < 0 ? r : r == 0 ? none : 0;
+}
+
+static inline const char *col_text(const struct pg_res *r, int col) {
+        return PQgetvalue(r->res, r->row, col);
+}
+static inline bool col_null(const struct pg_res *r, int col) {
+        return PQgetisnull(r->res, r->row, col);
+}
+static inline char *column_strdup(const struct pg_res *r, int col) {
+        return strdup(col_text(r, col));
+}
+/* A bytea column (text format: \x and hex digits) into buf: its length, or -EBADMSG. */
+int ehr_pg_col_blob(const struct pg_res *r, int col, uint8_t *buf, size_t cap);
+static inline int column_hash(const struct pg_res *r, int col, uint8_t out[EHR_HASH_BYTES]) {
+        return ehr_pg_col_blob(r, col, out, EHR_HASH_BYTES) == (int) EHR_HASH_BYTES ? 0 : -EBADMSG;
+}
+
+/* Integers come out of the store only through this reader, with the SQLite
+ * backend's ranges and messages: a value outside them is -EOVERFLOW, named in
+ * bad_value. The error is sticky. */
+struct reader {
+        struct ehr_store_backend *b;
+        const struct pg_res *res;
+        int r;
+};
+#define ID_MAX INT64_MAX
+#define UID_MAX ((int64_t) UINT32_MAX - 1)
+int64_t ehr_pg_read_int(struct reader *rd, int col, const char *what, int64_t min, int64_t max);
+#define read_int ehr_pg_read_int
+static inline uint64_t read_uint(struct reader *rd, int col, const char *what, uint64_t max) {
+        return (uint64_t) read_int(rd, col, what, 0, max > INT64_MAX ? INT64_MAX : (int64_t) max);
+}
+static inline uint64_t read_time(struct reader *rd, int col, const char *what) {
+        return read_uint(rd, col, what, EHR_STORE_TIME_MAX);
+}
+static inline uint64_t read_until(struct reader *rd, int col, const char *what) {
+        int64_t v = read_int(rd, col, what, -1, (int64_t) EHR_STORE_TIME_MAX);
+        return v < 0 ? UINT64_MAX : (uint64_t) v;
+}
+static inline bool read_bool(struct reader *rd, int col, const char *what) {
+        return read_int(rd, col, what, 0, 1) != 0;
+}
+
+/* The operations (ops.c puts them in the table). */
+int ehr_pg_open(const char *locator, const char *password, unsigned flags, uint64_t timeout_ms, struct ehr_store_backend **ret, char *err,
+                size_t errlen);
+void ehr_pg_free(struct ehr_store_backend *b);
+const char *ehr_pg_location(const struct ehr_store_backend *b);
+int ehr_pg_changed(struct ehr_store_backend *b);
+const char *ehr_pg_bad_value(const struct ehr_store_backend *b);
+int ehr_pg_begin(struct ehr_store_backend *b);
+int ehr_pg_sync(struct ehr_store_backend *b);
+int ehr_pg_commit(struct ehr_store_backend *b);
+void ehr_pg_rollback(struct ehr_store_backend *b);
+int ehr_pg_reserve(struct ehr_store_backend *b);
+int ehr_pg_release(struct ehr_store_backend *b);
+bool ehr_pg_in_transaction(struct ehr_store_backend *b);
+int ehr_pg_user_add(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
+int ehr_pg_user_get(struct ehr_store_backend *b, const char *login, struct ehr_user **ret);
+int ehr_pg_user_del(struct ehr_store_backend *b, const char *login);
+int ehr_pg_user_foreach(struct ehr_store_backend *b, int (*cb)(const struct ehr_user *u, void *userdata),
+                            void *userdata);
+int ehr_pg_user_set_provider(struct ehr_store_backend *b, int64_t user_id, int64_t provider_id);
+int ehr_pg_user_set_sms_2fa(struct ehr_store_backend *b, int64_t user_id, const char *id);
+int ehr_pg_perm_grant(struct ehr_store_backend *b, int64_t user_id, const char *perm, uint64_t now_sec,
+                          const char *by);
+int ehr_pg_perm_revoke(struct ehr_store_backend *b, int64_t user_id, const char *perm);
+int ehr_pg_perm_has(struct ehr_store_backend *b, int64_t user_id, const char *perm);
+int ehr_pg_perm_foreach(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const char *perm, void *userdata),
+                            void *userdata);
+int ehr_pg_request_add(struct ehr_store_backend *b, int64_t for_id, int64_t by_id, int64_t approver_id,
+                           const char *state, const char *how, const char *note, uint64_t now_sec, int64_t *ret_id);
+int ehr_pg_request_get(struct ehr_store_backend *b, int64_t id, int (*cb)(const struct ehr_support_request *r,
+                           void *userdata), void *userdata);
+int ehr_pg_request_foreach(struct ehr_store_backend *b, int (*cb)(const struct ehr_support_request *r,
+                               void *userdata), void *userdata);
+int ehr_pg_request_decide(struct ehr_store_backend *b, int64_t id, const char *state, const char *how,
+                              uint64_t now_sec);
+int ehr_pg_user_set_account(struct ehr_store_backend *b, int64_t user_id, int64_t uid, int64_t gid,
+                                const char *home, const char *shell);
+int ehr_pg_user_set_locked(struct ehr_store_backend *b, int64_t user_id, bool locked);
+int ehr_pg_id_used(struct ehr_store_backend *b, int64_t id);
+int ehr_pg_id_high(struct ehr_store_backend *b, int64_t *ret_high);
+int ehr_pg_id_high_raise(struct ehr_store_backend *b, int64_t id);
+int ehr_pg_group_add(struct ehr_store_backend *b, const char *name, int64_t gid);
+int ehr_pg_group_del(struct ehr_store_backend *b, const char *name);
+int ehr_pg_group_get(struct ehr_store_backend *b, const char *name, int64_t *ret_id, int64_t *ret_gid);
+int ehr_pg_group_member(struct ehr_store_backend *b, int64_t group_id, int64_t user_id, bool add);
+int ehr_pg_group_foreach(struct ehr_store_backend *b, int (*cb)(const struct ehr_group *g, void *userdata),
+                             void *userdata);
+int ehr_pg_group_members(struct ehr_store_backend *b, int64_t group_id, int (*cb)(const char *login,
+                             void *userdata), void *userdata);
+int ehr_pg_totp_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
+                        const char *algorithm, unsigned digits, unsigned period, uint64_t now_sec);
+int ehr_pg_totp_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_totp_row *ret);
+int ehr_pg_totp_use_step(struct ehr_store_backend *b, int64_t user_id, uint64_t step);
+int ehr_pg_totp_del(struct ehr_store_backend *b, int64_t user_id);
+int ehr_pg_recovery_del(struct ehr_store_backend *b, int64_t user_id);
+int ehr_pg_recovery_replace(struct ehr_store_backend *b, int64_t user_id, const uint8_t (*hashes)[EHR_HASH_BYTES],
+                                size_t n);
+int ehr_pg_recovery_use(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                            uint64_t now_sec);
+int ehr_pg_failures_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_failures *ret);
+int ehr_pg_failures_put(struct ehr_store_backend *b, int64_t user_id, const struct ehr_failures *f);
+int ehr_pg_failures_clear(struct ehr_store_backend *b, int64_t user_id);
+int ehr_pg_audit_insert(struct ehr_store_backend *b, const struct ehr_audit_row *row);
+int ehr_pg_audit_head_get(struct ehr_store_backend *b, uint64_t *ret_seq, uint8_t ret_mac[EHR_HASH_BYTES]);
+int ehr_pg_audit_head_put(struct ehr_store_backend *b, uint64_t seq, const uint8_t mac[EHR_HASH_BYTES]);
+int ehr_pg_audit_foreach(struct ehr_store_backend *b, uint64_t since_sec, uint64_t until_sec, const char *user,
+                             int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata);
+int ehr_pg_sms_token_put(struct ehr_store_backend *b, int64_t user_id, const struct ehr_sms_token *t);
+int ehr_pg_sms_token_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_sms_token *ret);
+int ehr_pg_sms_token_del(struct ehr_store_backend *b, int64_t user_id);
+int ehr_pg_sms_token_set_tries(struct ehr_store_backend *b, int64_t user_id, uint64_t tries);
+int ehr_pg_sms_send_nth(struct ehr_store_backend *b, int64_t user_id, uint64_t n, uint64_t *ret_sec);
+int ehr_pg_sms_send_add(struct ehr_store_backend *b, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
+int ehr_pg_device_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                          const char *label, uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);
+int ehr_pg_device_find(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec, int64_t *ret_id);
+int ehr_pg_device_touch(struct ehr_store_backend *b, int64_t id, uint64_t now_sec);
+int ehr_pg_device_foreach(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const struct ehr_device *d,
+                              void *userdata), void *userdata);
+int ehr_pg_device_del(struct ehr_store_backend *b, int64_t user_id, int64_t id);
+int ehr_pg_support_pin_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
+                               uint64_t now_sec);
+int ehr_pg_support_pin_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_pin_row *ret);
+int ehr_pg_support_pin_set_state(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
+int ehr_pg_unlock_pin_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                              uint64_t now_sec);
+int ehr_pg_unlock_pin_get(struct ehr_store_backend *b, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
+                              struct ehr_pin_state *ret_state);
+int ehr_pg_unlock_pin_set_state(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
