@@ -66,8 +66,9 @@ class Server:
         os.chown(self.log, self.pw.pw_uid, self.pw.pw_gid)
         self.superpass = secrets.token_hex(16)
         self.password = secrets.token_hex(16)
-        self.locator = f"postgresql:///{DB}?host={self.sock}&port={PORT}&user={ROLE}&sslmode=disable"
+        self.locator = self.locator_of(DB)
         self.running = False
+        self.databases = 0
 
     def _as_pg(self, *argv, input=None, check=True, timeout=60):
         r = subprocess.run(["setpriv", f"--reuid={self.pw.pw_uid}", f"--regid={self.pw.pw_gid}", "--init-groups",
@@ -125,6 +126,21 @@ class Server:
         if check and r.returncode != 0:
             raise RuntimeError(f"psql {sql!r}: {r.stderr}")
         return r.stdout
+
+    def locator_of(self, db):
+        return f"postgresql:///{db}?host={self.sock}&port={PORT}&user={ROLE}&sslmode=disable"
+
+    def new_database(self):
+        """A fresh empty database owned by the store's role: its locator."""
+        self.databases += 1
+        name = f"{DB}_{self.databases}"
+        self.psql(f"CREATE DATABASE {name} OWNER {ROLE}")
+        return self.locator_of(name)
+
+    def sql(self, locator_db, sql):
+        """Run SQL as the store's role in one of our databases (by its locator)."""
+        db = locator_db.split("?")[0].rsplit("/", 1)[1]
+        return self.psql(f"SET ROLE {ROLE}; {sql}", db=db)
 
     def password_file(self, dirpath):
         """The role's password in a root-only file in dirpath (store_password_file)."""

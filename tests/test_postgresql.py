@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The PostgreSQL store, against a real server (tests/pg.py): init creates the
+schema, logins work in-process and through ehr2fad, a schema newer than this
+build is refused and an older one migrated, a password file open to others is
+refused, and a server stopped mid-run gives the fail_mode outcome within
+store_timeout_ms, then logins resume once it is back without restarting
+ehr2fad."""
+
+import os
+import time
+import unittest
+
+import ehrtest
+import pg
+from ehrtest import Env, oath
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = pg.Server().setup()
+
+
+def tearDownModule():
+    if SERVER:
+        SERVER.cleanup()
+
+
+class PgEnv(Env):
+    """An Env whose rows are in a fresh database of the shared server."""
+
+    def __init__(self, conf_extra="", **kw):
+        self.locator = SERVER.new_database()
+        super().__init__(conf_extra, **kw)
+        self.pwfile = SERVER.password_file(self.dir)
+        self.base_extra = f"store = {self.locator}\nstore_password_file = {self.pwfile}\nstore_timeout_ms = 1000\n"
+        self.write_conf(self.base_extra + conf_extra)
+
+    def sql(self, q):
+        return SERVER.sql(self.locator, q)
+
+
+class PgTestCase(unittest.TestCase):
+    conf_extra = ""
+
+    def setUp(self):
+        SERVER.start() if not SERVER.running else None
+        self.env = PgEnv(self.conf_extra, testclock=True)
+        r = self.env.admin("init")
+        self.assertIn("postgresql://", r.stdout)
+
+    def tearDown(self):
+        self.env.cleanup()
+        if not SERVER.running:
+            SERVER.start()
+
+
+class Schema(PgTestCase):
+    def test_init_creates_the_schema_and_logins_work(self):
+        self.assertEqual(self.env.sql("SELECT num FROM meta WHERE key = 'schema_version'").strip(), "4")
+        self.env.add_user("alice")
+        # The rows are in the server, the key in store_dir: no SQLite file anywhere.
+        self.assertFalse(os.path.exists(os.path.join(self.env.store, "ehr2fa.db")))
+        self.assertTrue(os.path.exists(os.path.join(self.env.store, "master.key")))
+        self.assertEqual(self.env.sql("SELECT login FROM users").split(), ["alice"])
+        code = oath()
+        r = self.env.login("alice", code, ops=("authenticate", "acct_mgmt"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.env.login("alice", code)
+        self.assertNotEqual(r.returncode, 0, "a replayed code was accepted")
+        self.assertEqual(self.env.admin("audit", "verify").returncode, 0)
+
+    def test_newer_schema_is_refused_with_a_clear_message(self):
+        self.env.add_user("alice")
+        self.env.sql("UPDATE meta SET num = 99 WHERE key = 'schema_version'")
+        r = self.env.admin("user", "list", check=False)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("schema version 99, newer than this ehr2fa", r.stderr)
+        r = self.env.admin("migrate", check=False)
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(self.env.sql("SELECT num FROM meta WHERE key = 'schema_version'").strip(), "99")
+        self.assertNotEqual(self.env.login("alice", oath()).returncode, 0)
+
+    def test_older_schema_is_migrated_keeping_the_users(self):
+        self.env.add_user("alice")
+        # What migration 4 added, taken away again: the store as schema 3 left it.
+        self.env.sql("DROP TABLE group_members; DROP TABLE groups; DROP INDEX users_uid;"
+                     "ALTER TABLE users DROP COLUMN uid, DROP COLUMN gid, DROP COLUMN home, DROP COLUMN shell,"
+                     " DROP COLUMN locked; UPDATE meta SET num = 3 WHERE key = 'schema_version'")
+        r = self.env.login("alice", oath())
+        self.assertNotEqual(r.returncode, 0, "the module used a store of an older schema")
+        r = self.env.admin("migrate")
+        self.assertIn("schema 4", r.stdout)
+        self.assertEqual(self.env.sql("SELECT num FROM meta WHERE key = 'schema_version'").strip(), "4")
+        self.assertIn("alice", self.env.admin("user", "list").stdout)
+        self.assertEqual(self.env.login("alice", oath()).returncode, 0)
+
+    def test_password_file_open_to_others_is_refused(self):
+        os.chmod(self.env.pwfile, 0o644)
+        r = self.env.admin("user", "list", check=False)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn(self.env.pwfile, r.stderr)
+        self.assertIn("chmod go-rwx", r.stderr)
+        os.chmod(self.env.pwfile, 0o600)
+        with open(self.env.pwfile, "w") as f:
+            f.write("wrong\n")
+        r = self.env.admin("user", "list", check=False)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("cannot connect", r.stderr)
+        self.assertNotIn("wrong", r.stderr.replace("wrong password", ""))
+
+
+class ServerDown(PgTestCase):
+    """PostgreSQL stopped mid-run: logins end within store_timeout_ms in the fail
+    mode, and resume once it is back, ehr2fad reconnecting by itself."""
+
+    def stopped_then_back(self, fail_mode, daemon):
+        self.env.write_conf(self.env.base_extra + f"fail_mode = {fail_mode}\n")
+        self.env.add_user("alice")
+        if daemon:
+            self.env.use_daemon = True
+            self.env.write_conf(self.env.base_extra + f"fail_mode = {fail_mode}\n")
+            self.env.start_daemon()
+        t = int(time.time())
+        self.assertEqual(self.env.login("alice", oath(now=t), now=t).returncode, 0)
+        SERVER.stop()
+        r = self.env.login("alice", oath(now=t + 30), now=t + 30)
+        self.assertLess(r.elapsed, 4.0, "a login waited past store_timeout_ms")
+        if fail_mode == "secure":
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        else:
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        SERVER.start()
+        time.sleep(0.5)  # past the first backoff step
+        r = self.env.login("alice", oath(now=t + 60), now=t + 60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        if daemon:
+            self.assertIsNotNone(self.env.daemon)
+            self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
+            served = [line for line in self.env.daemon_lines() if "verify" in line]
+            self.assertGreaterEqual(len(served), 2, self.env.daemon_lines())
+        return r
+
+    def test_secure_in_process(self):
+        self.stopped_then_back("secure", daemon=False)
+
+    def test_safe_in_process(self):
+        self.stopped_then_back("safe", daemon=False)
+
+    def test_secure_through_ehr2fad(self):
+        self.stopped_then_back("secure", daemon=True)
+
+    def test_safe_through_ehr2fad(self):
+        self.stopped_then_back("safe", daemon=True)
+
+
+def check_prerequisites():
+    ehrtest.need("pamtester")
+    ehrtest.need("oathtool")
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (PostgreSQL runs as postgres)")
+    pg.Server().cleanup()  # raises SkipTest where PostgreSQL is not installed
+
+
+if __name__ == "__main__":
+    ehrtest.main(check_prerequisites)
