@@ -104,6 +104,7 @@ int admin_list_users(struct admin *a, const char *what, int (*one)(const struct 
 /* A fixed-size-argument verb: argv[0] is the verb's last word. */
 int verb_init(struct admin *a, int argc, char **argv);
 int verb_migrate(struct admin *a, int argc, char **argv);
+int verb_store(struct admin *a, int argc, char **argv);
 int verb_user(struct admin *a, int argc, char **argv);
 int verb_totp(struct admin *a, int argc, char **argv);
 int verb_recovery(struct admin *a, int argc, char **argv);

@@ -40,6 +40,7 @@ int admin_exit_from_errno(int r) {
         case -ENOTUNIQ:
         case -ENOMEDIUM:
         case -EDOM:
+        case -ENOTEMPTY:
                 return EXIT_STORE;
         case -EPERM:
                 return EXIT_PERM;

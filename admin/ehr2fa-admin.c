@@ -61,6 +61,7 @@ static int run_verb(struct admin *a, int argc, char **argv) {
                 { "support", verb_support, true },    { "staff", verb_staff, true },
                 { "group", verb_group, true },        { "nss", verb_nss, true },
                 { "version", verb_version, false },   { "migrate", verb_migrate, false },
+                { "store", verb_store, false },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verbs[i].name, argv[0]))

@@ -9,6 +9,9 @@ static const struct {
 } help[] = {
         { "init", "", "create the store and its master key (a PostgreSQL store: its schema)" },
         { "migrate", "", "bring the store's schema up to this version's (refused if it is newer)" },
+        { "store copy", "--from DIR|FILE --to LOCATOR [--password-file FILE]",
+          "copy an SQLite store (every user, enrollment, group, device and the audit chain) into an\n"
+          "        empty PostgreSQL store, in one transaction; the target uses the source's master key" },
         { "user add",
           "LOGIN [--name N] [--email E] [--phone P] [--role provider|staff] [--provider LOGIN]\n"
           "                 [--uid N] [--group G] [--home DIR] [--shell SH] [--no-home] | [--existing]",

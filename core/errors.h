@@ -36,7 +36,9 @@
  *   -ENOTUNIQ      a file accessible by group or others: its mode is too open
  *                  (ehr_stat_check(); the snapshot reader keeps -EACCES, the
  *                  errno NSS callers expect)
- *   -ENOMEDIUM     SQLITE_CANTOPEN: a store file cannot be opened
+ *   -ENOMEDIUM     SQLITE_CANTOPEN: a store file cannot be opened; a PostgreSQL
+ *                  server that cannot be reached, or stopped answering,
+ *                  within store_timeout_ms
  *   -EDOM          a row breaks a schema rule other than uniqueness (CHECK,
  *                  NOT NULL, FOREIGN KEY)
  *   -EBUSY         store locked past the busy timeout
@@ -46,6 +48,7 @@
  *   -EILSEQ        the audit chain is broken: its head and its rows disagree
  *   -EOVERFLOW     an impossible value in the store (ehr_store_bad_value() names it)
  *   -ENOPKG        the store's locator names a backend this build does not have
+ *   -ENOTEMPTY     a store copy's target already holds users or audit rows
  *
  *   Peers:
  *   -ETIMEDOUT     a peer did not answer in time (the SMS gateway, or ehr2fad

@@ -147,12 +147,23 @@ struct ehr_store_ops {
         int (*unlock_pin_get)(struct ehr_store_backend *b, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
                               struct ehr_pin_state *ret_state);
         int (*unlock_pin_set_state)(struct ehr_store_backend *b, int64_t user_id, const struct ehr_pin_state *st);
+        /* For ehr_store_copy() (store-copy.c), which moves rows as they are:
+         * user_put adds the user with the id u->id and u->created_sec (the sealed
+         * rows are bound to the id), later ids following it; recovery_foreach
+         * calls cb with each recovery code's keyed hash and whether it was used. */
+        int (*user_put)(struct ehr_store_backend *b, const struct ehr_user *u);
+        int (*recovery_foreach)(struct ehr_store_backend *b, int64_t user_id,
+                                int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata),
+                                void *userdata);
 };
 
 /* The backends built in; ehr_store_open() picks one by the locator's scheme
  * (its table of schemes is in store.c). */
 extern const struct ehr_store_ops ehr_store_sqlite_ops;
 extern const struct ehr_store_ops ehr_store_postgresql_ops;
+
+/* A store's backend and its table (for store-copy.c, which moves rows between two). */
+const struct ehr_store_ops *ehr_store_ops_of(struct ehr_store *s, struct ehr_store_backend **ret_b);
 
 /* The neutral part's own helpers (store-locator.c). Which backend, which key
  * directory and what the backend's open() is given; 0 or -EINVAL (err says

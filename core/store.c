@@ -168,6 +168,11 @@ struct ehr_store *ehr_store_free(struct ehr_store *s) {
         return NULL;
 }
 
+const struct ehr_store_ops *ehr_store_ops_of(struct ehr_store *s, struct ehr_store_backend **ret_b) {
+        *ret_b = s->b;
+        return s->ops;
+}
+
 const struct ehr_keys *ehr_store_keys(const struct ehr_store *s) {
         return s->keys;
 }

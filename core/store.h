@@ -58,6 +58,19 @@ int ehr_store_open_at(const struct ehr_store_where *w, unsigned flags, uint64_t 
 struct ehr_config;
 int ehr_store_open_config(const struct ehr_config *c, unsigned flags, struct ehr_store **ret, char *err,
                           size_t errlen);
+/* Moving a site: copy every row of from (users with their ids, enrollments and
+ * PINs sealed as they are, recovery codes left, failures, trusted devices,
+ * permissions, groups, support requests, the uid mark, the audit chain's rows
+ * and head) into to, which must be empty and use the same master key, in one
+ * transaction of to. Not copied: pending text-message tokens and send times
+ * (short-lived), when each permission was granted and by whom. Returns 0 and
+ * the counts, -ENOTEMPTY (to has users or audit rows), -EINVAL (another key)
+ * or the first row's -errno (nothing is written then); err says which. */
+struct ehr_store_copied {
+        uint64_t users, groups, devices, audit_rows;
+};
+int ehr_store_copy(struct ehr_store *from, struct ehr_store *to, struct ehr_store_copied *ret, char *err,
+                   size_t errlen);
 /* The same for a store_dir alone (SQLite). */
 int ehr_store_open(const char *locator, unsigned flags, uint64_t busy_timeout_ms, struct ehr_store **ret, char *err,
                    size_t errlen);
@@ -284,6 +297,7 @@ struct ehr_device {
         int64_t id;
         const char *label; /* for people: "ssh from 192.0.2.7 (key)", "local login on ws12" */
         uint64_t created_sec, expires_sec, last_used_sec;
+        uint8_t hash[EHR_HASH_BYTES]; /* the device identity's keyed hash (store copy) */
 };
 int ehr_store_device_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES], const char *label,
                          uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);

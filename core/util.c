@@ -184,6 +184,8 @@ const char *ehr_strerror(int r) {
         case -EOVERFLOW:
                 return "the store holds an impossible value (edited by hand?); the refused login's audit row "
                        "names it";
+        case -ENOTEMPTY:
+                return "the target store is not empty";
         case -ENOPKG:
                 return "this build of ehr2fa has no backend for the store that store_dir names";
         default:

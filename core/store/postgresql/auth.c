@@ -103,6 +103,19 @@ int ehr_pg_recovery_use(struct ehr_store_backend *b, int64_t user_id, const uint
         return changed_or(sql_run(b, PG_RECOVERY_USE, b_int(user_id), b_hash(hash), b_u64(now_sec)), -EBADRQC);
 }
 
+int ehr_pg_recovery_foreach(struct ehr_store_backend *b, int64_t user_id,
+                            int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata), void *userdata) {
+        _cleanup_res_ struct pg_res res = {};
+        int k = sql_rows(b, PG_RECOVERY_LIST, &res, b_int(user_id)), r = k;
+        each_row(res, k, r) {
+                uint8_t h[EHR_HASH_BYTES];
+                struct reader rd = { b, &res, 0 };
+                bool used = read_bool(&rd, 1, "recovery_codes.used");
+                r = rd.r < 0 ? rd.r : column_hash(&res, 0, h) < 0 ? -EBADMSG : cb(h, used, userdata);
+        }
+        return r < 0 ? r : 0;
+}
+
 int ehr_pg_failures_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_failures *ret) {
         int r = ehr_pg_lock_user(b, user_id);
         _cleanup_res_ struct pg_res res = {};
@@ -290,6 +303,8 @@ int ehr_pg_device_foreach(struct ehr_store_backend *b, int64_t user_id,
                         .expires_sec = read_time(&rd, 3, "trusted_devices.expires"),
                         .last_used_sec = read_time(&rd, 4, "trusted_devices.last_used"),
                 };
+                if (rd.r >= 0 && column_hash(&res, 5, d.hash) < 0)
+                        rd.r = -EBADMSG;
                 r = rd.r < 0 ? rd.r : cb(&d, userdata);
         }
         return r < 0 ? r : 0;

@@ -70,7 +70,8 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
                        "last_used = excluded.last_used RETURNING id",
         [PG_DEV_FIND] = "SELECT id FROM trusted_devices WHERE user_id = $1 AND hash = $2 AND expires > $3",
         [PG_DEV_TOUCH] = "UPDATE trusted_devices SET last_used = $2 WHERE id = $1",
-        [PG_DEV_LIST] = "SELECT id, label, created, expires, last_used FROM trusted_devices WHERE user_id = $1 ORDER BY id",
+        [PG_DEV_LIST] = "SELECT id, label, created, expires, last_used, hash FROM trusted_devices WHERE user_id = $1 "
+                        "ORDER BY id",
         [PG_DEV_DEL] = "DELETE FROM trusted_devices WHERE user_id = $1 AND id = $2",
         [PG_DEV_DEL_ALL] = "DELETE FROM trusted_devices WHERE user_id = $1",
         [PG_USER_SET_PROVIDER] = "UPDATE users SET provider_id = $2 WHERE id = $1",
@@ -114,6 +115,12 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
         [PG_GROUP_LIST] = "SELECT id, gid, name FROM groups ORDER BY name COLLATE \"C\"",
         [PG_GROUP_MEMBERS] = "SELECT u.login FROM group_members m JOIN users u ON u.id = m.user_id "
                              "WHERE m.group_id = $1 ORDER BY u.login COLLATE \"C\"",
+        /* Store copy: the id as it was, and the ids handed out after it above it. */
+        [PG_USER_PUT] = "WITH u AS (INSERT INTO users(id, login, name, email, phone, role, created) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) "
+                        "SELECT setval(pg_get_serial_sequence('users', 'id'), "
+                        "greatest((SELECT id FROM u), (SELECT max(id) FROM users))) FROM u",
+        [PG_RECOVERY_LIST] = "SELECT hash, (used IS NOT NULL)::int FROM recovery_codes WHERE user_id = $1",
         /* The schema's version, in meta (SQLite keeps it in PRAGMA user_version). A
          * database without our meta table is empty (version 0) or another application's. */
         [PG_SCHEMA_HAS_META] = "SELECT (to_regclass('meta') IS NOT NULL)::int",

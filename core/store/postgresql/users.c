@@ -58,6 +58,11 @@ int ehr_pg_user_add(struct ehr_store_backend *b, const struct ehr_user *u, uint6
                          b_text(u->phone ?: ""), b_text(u->role), b_u64(now_sec)), "users.id", ret_id);
 }
 
+int ehr_pg_user_put(struct ehr_store_backend *b, const struct ehr_user *u) {
+        return no_count(sql_run(b, PG_USER_PUT, b_int(u->id), b_text(u->login), b_text(u->name ?: ""),
+                                b_text(u->email ?: ""), b_text(u->phone ?: ""), b_text(u->role), b_u64(u->created_sec)));
+}
+
 int ehr_pg_user_get(struct ehr_store_backend *b, const char *login, struct ehr_user **ret) {
         _cleanup_res_ struct pg_res res = {};
         int r = sql_row(b, PG_USER_GET, &res, b_text(login));

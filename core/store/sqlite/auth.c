@@ -72,6 +72,20 @@ int ehr_sqlite_recovery_use(struct ehr_store_backend *s, int64_t user_id, const 
                           -EBADRQC);
 }
 
+int ehr_sqlite_recovery_foreach(struct ehr_store_backend *s, int64_t user_id,
+                                int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata),
+                                void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sql_prepare(s, STMT_RECOVERY_LIST, &st, b_int(user_id));
+        each_row(st, r) {
+                uint8_t h[EHR_HASH_BYTES];
+                struct reader rd = { s, st, 0 };
+                bool used = read_bool(&rd, 1, "recovery_codes.used");
+                r = rd.r < 0 ? rd.r : column_hash(st, 0, h) < 0 ? -EBADMSG : cb(h, used, userdata);
+        }
+        return r;
+}
+
 /* Failures */
 
 int ehr_sqlite_failures_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_failures *ret) {
@@ -265,6 +279,8 @@ int ehr_sqlite_device_foreach(struct ehr_store_backend *s, int64_t user_id,
                         .expires_sec = read_time(&rd, 3, "trusted_devices.expires"),
                         .last_used_sec = read_time(&rd, 4, "trusted_devices.last_used"),
                 };
+                if (rd.r >= 0 && column_hash(st, 5, d.hash) < 0)
+                        rd.r = -EBADMSG;
                 r = rd.r < 0 ? rd.r : cb(&d, userdata);
         }
         return r;

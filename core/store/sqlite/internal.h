@@ -75,6 +75,8 @@ enum stmt {
         STMT_GROUP_MEMBERS,
         STMT_PASSWORD_PUT,
         STMT_PASSWORD_GET,
+        STMT_USER_PUT,
+        STMT_RECOVERY_LIST,
         _STMT_MAX,
 };
 
@@ -444,3 +446,7 @@ int ehr_sqlite_unlock_pin_put(struct ehr_store_backend *s, int64_t user_id, cons
 int ehr_sqlite_unlock_pin_get(struct ehr_store_backend *s, int64_t user_id, uint8_t ret_hash[EHR_HASH_BYTES],
                               struct ehr_pin_state *ret_state);
 int ehr_sqlite_unlock_pin_set_state(struct ehr_store_backend *s, int64_t user_id, const struct ehr_pin_state *st);
+int ehr_sqlite_user_put(struct ehr_store_backend *s, const struct ehr_user *u);
+int ehr_sqlite_recovery_foreach(struct ehr_store_backend *s, int64_t user_id,
+                                int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata),
+                                void *userdata);

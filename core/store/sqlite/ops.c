@@ -75,4 +75,6 @@ const struct ehr_store_ops ehr_store_sqlite_ops = {
         .unlock_pin_put = ehr_sqlite_unlock_pin_put,
         .unlock_pin_get = ehr_sqlite_unlock_pin_get,
         .unlock_pin_set_state = ehr_sqlite_unlock_pin_set_state,
+        .user_put = ehr_sqlite_user_put,
+        .recovery_foreach = ehr_sqlite_recovery_foreach,
 };

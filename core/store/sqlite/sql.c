@@ -50,7 +50,8 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
         [STMT_DEV_FIND] = "SELECT id FROM trusted_devices WHERE user_id = ?1 AND hash = ?2 AND expires > ?3",
         [STMT_DEV_TOUCH] = "UPDATE trusted_devices SET last_used = ?2 WHERE id = ?1",
-        [STMT_DEV_LIST] = "SELECT id, label, created, expires, last_used FROM trusted_devices WHERE user_id = ?1 ORDER BY id",
+        [STMT_DEV_LIST] = "SELECT id, label, created, expires, last_used, hash FROM trusted_devices WHERE user_id = ?1 "
+                          "ORDER BY id",
         [STMT_DEV_DEL] = "DELETE FROM trusted_devices WHERE user_id = ?1 AND id = ?2",
         [STMT_DEV_DEL_ALL] = "DELETE FROM trusted_devices WHERE user_id = ?1",
         [STMT_USER_SET_PROVIDER] = "UPDATE users SET provider_id = ?2 WHERE id = ?1",
@@ -92,6 +93,9 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_PASSWORD_PUT] = "INSERT INTO passwords(user_id, hash, changed) VALUES (?1, ?2, ?3) "
                               "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed = excluded.changed",
         [STMT_PASSWORD_GET] = "SELECT hash, changed FROM passwords WHERE user_id = ?1",
+        [STMT_USER_PUT] = "INSERT INTO users(id, login, name, email, phone, role, created) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [STMT_RECOVERY_LIST] = "SELECT hash, used IS NOT NULL FROM recovery_codes WHERE user_id = ?1",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
 };
 

@@ -46,6 +46,11 @@ int ehr_sqlite_user_add(struct ehr_store_backend *s, const struct ehr_user *u, u
         return 0;
 }
 
+int ehr_sqlite_user_put(struct ehr_store_backend *s, const struct ehr_user *u) {
+        return no_count(sql_run(s, STMT_USER_PUT, b_int(u->id), b_text(u->login), b_text(u->name ?: ""),
+                                b_text(u->email ?: ""), b_text(u->phone ?: ""), b_text(u->role), b_u64(u->created_sec)));
+}
+
 int ehr_sqlite_user_get(struct ehr_store_backend *s, const char *login, struct ehr_user **ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = sql_row(s, STMT_USER_GET, &st, b_text(login));
