@@ -4,8 +4,10 @@
  * SQLite, and against PostgreSQL when EHR2FA_TEST_PG names a server (tests/pg.py
  * run -- test-store: the same checks, with the hostile edits in its dialect). */
 #include <sqlite3.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "audit.h"
 #include "policy.h"
@@ -494,6 +496,70 @@ static void test_pg_locators(void) {
         ehr_store_free(s);
 }
 
+/* Many processes standing in for hosts, each with its own connection, made
+ * after the fork (a handle opened before it is never used by the child: it
+ * reconnects, and the parent's session lives on). Concurrent wrong codes are
+ * each counted; the same valid code is accepted exactly once; the audit chain,
+ * appended by all of them, still verifies. */
+#define RACERS 8U
+static void race(struct ehr_store *parent, const struct ehr_user *u, const char *code, uint64_t t, unsigned tries) {
+        pid_t pids[RACERS];
+        for (unsigned i = 0; i < RACERS; i++) {
+                pids[i] = fork();
+                CHECK(pids[i] >= 0);
+                if (pids[i] == 0) {
+                        struct ehr_config c;
+                        ehr_config_init(&c);
+                        c.deny = 1000;
+                        c.max_failures = 100000;
+                        int ok = 0;
+                        for (unsigned k = 0; k < tries; k++) {
+                                struct ehr_verdict v;
+                                int r = ehr_policy_verify(parent, &c, u, code, t, "race", &v);
+                                ok += r == 0;
+                                if (r != 0 && r != -EBADRQC && r != -EALREADY)
+                                        _exit(100);
+                        }
+                        _exit(ok);
+                }
+        }
+        unsigned accepted = 0;
+        for (unsigned i = 0; i < RACERS; i++) {
+                int st = 0;
+                CHECK(waitpid(pids[i], &st, 0) == pids[i] && WIFEXITED(st) && WEXITSTATUS(st) != 100);
+                accepted += WIFEXITED(st) ? (unsigned) WEXITSTATUS(st) : 0;
+        }
+        if (code[0] != '0')
+                CHECK(accepted == 1);
+        else
+                CHECK(accepted == 0);
+}
+
+static void test_pg_hosts_at_once(void) {
+        struct ehr_store *s = open_store(0, 0);
+        struct ehr_user *u = add_user(s, "racer");
+        struct ehr_failures f;
+        uint64_t rows0 = 0, rows = 0, bad = 0;
+        CHECK(ehr_audit_verify(s, &rows0, &bad) == 0);
+        const unsigned tries = 5;
+        race(s, u, "000000", 1900000000, tries);
+        CHECK(ehr_store_failures_get(s, u->id, &f) == 0);
+        if (f.count != RACERS * tries)
+                fprintf(stderr, "failures counted: %" PRIu64 ", expected %u\n", f.count, RACERS * tries);
+        CHECK(f.count == RACERS * tries);
+        CHECK(ehr_store_failures_clear(s, u->id) == 0);
+        char code[EHR_OTP_DIGITS_MAX + 1];
+        code_at(1900000100, code);
+        if (code[0] == '0')
+                code_at(1900000130, code);
+        race(s, u, code, code[0] == '0' ? 1900000130 : 1900000100, 1);
+        /* The parent's own connection survived its children. */
+        CHECK(ehr_audit_verify(s, &rows, &bad) == 0);
+        CHECK(rows == rows0 + RACERS * tries + RACERS);
+        ehr_user_free(u);
+        ehr_store_free(s);
+}
+
 /* The uid high-water mark: ids of deleted users and groups stay handed out; a
  * store from before the mark (no meta row) starts at its highest id. */
 static void test_id_high(void) {
@@ -568,6 +634,8 @@ int main(int argc, char **argv) {
         if (pg)
                 test_pg_locators();
         test_lockout();
+        if (pg)
+                test_pg_hosts_at_once();
         test_recovery();
         if (!pg)
                 test_wal_kept();
