@@ -153,7 +153,7 @@ const char *ehr_strerror(int r) {
         case -ENOTUNIQ:
                 return "accessible by group or others (mode too open)";
         case -ENOMEDIUM:
-                return "a store file cannot be opened (missing, or its directory not writable)";
+                return "the store cannot be reached (a store file cannot be opened, or its server does not answer)";
         case -EDOM:
                 return "the store refused a row that breaks its schema (a CHECK, NOT NULL or FOREIGN KEY rule)";
         case -EALREADY:
