@@ -142,6 +142,23 @@ class ServerDown(PgTestCase):
             self.assertGreaterEqual(len(served), 2, self.env.daemon_lines())
         return r
 
+    def test_restart_between_logins_costs_no_login(self):
+        """The server restarts (or fails over) while ehr2fad's connection is idle:
+        the next login finds it closed and connects again, and is not failed."""
+        self.env.use_daemon = True
+        self.env.write_conf(self.env.base_extra)
+        self.env.add_user("alice")
+        self.env.start_daemon()
+        t = int(time.time())
+        self.assertEqual(self.env.login("alice", oath(now=t), now=t).returncode, 0)
+        SERVER.stop()
+        SERVER.start()
+        r = self.env.login("alice", oath(now=t + 30), now=t + 30)
+        self.assertEqual(r.returncode, 0, r.stdout + "\n".join(self.env.daemon_lines()))
+        self.assertIsNone(self.env.daemon.poll(), "ehr2fad died")
+        verified = [line for line in self.env.daemon_lines() if "verify" in line and "r=0" in line]
+        self.assertEqual(len(verified), 2, "\n".join(self.env.daemon_lines()))
+
     def test_secure_in_process(self):
         self.stopped_then_back("secure", daemon=False)
 

@@ -161,11 +161,28 @@ static int result_errno(struct ehr_store_backend *b, PGresult *res) {
         return r;
 }
 
+/* An idle connection (ehr2fad's, between logins) that the server closed since
+ * (it restarted, or failed over): the server said so before closing, so the
+ * socket reads. Seen here, it is made again before a statement is lost on it. */
+static bool closed_while_idle(struct ehr_store_backend *b) {
+        if (b->in_tx || b->pid != getpid())
+                return false;
+        /* Its last words (FATAL 57P01) come first, the end of the stream in a later read. */
+        for (unsigned i = 0; i < 4; i++) {
+                struct pollfd p = { .fd = PQsocket(b->conn), .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0)
+                        return false;
+                if (!PQconsumeInput(b->conn) || PQstatus(b->conn) != CONNECTION_OK)
+                        return true;
+        }
+        return false;
+}
+
 /* The connection for the next statement: made again after a loss, unless a
  * transaction was open on the lost one (the caller's rollback ends that) or the
  * last attempt failed less than the backoff ago. */
 static int ensure(struct ehr_store_backend *b) {
-        if (b->conn && (b->pid != getpid() || PQstatus(b->conn) != CONNECTION_OK))
+        if (b->conn && (b->pid != getpid() || PQstatus(b->conn) != CONNECTION_OK || closed_while_idle(b)))
                 disconnect(b);
         if (b->tx_lost)
                 return -ENOMEDIUM;
