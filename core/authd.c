@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 struct ehr_authd {
         char *store_dir, *server, *password_file; /* store_dir, store and store_password_file */
         uint64_t timeout_ms;
+        uint64_t retry_at_ms, backoff_ms; /* a server that could not be reached: not again before */
         struct ehr_store *store;
         char last_err[EHR_CONFIG_ERR_MAX]; /* the last reason the store could not be opened, said once */
 };
@@ -62,10 +64,23 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
                         return 0;
                 close_store(d);
         }
+        /* A server that is down is not asked again at every request: each attempt
+         * may cost store_timeout_ms, and the module waits for the answer. */
+        uint64_t now = ehr_monotonic_msec();
+        if (now < d->retry_at_ms) {
+                snprintf(err, errlen, "%s cannot be reached; trying again in %" PRIu64 " ms", ehr_authd_location(d),
+                         d->retry_at_ms - now);
+                return -ENOMEDIUM;
+        }
         const struct ehr_store_where w = { .dir = d->store_dir, .server = d->server, .password_file = d->password_file };
         int r = ehr_store_open_at(&w, 0, d->timeout_ms, &d->store, err, errlen);
+        if (r == -ENOMEDIUM) {
+                d->backoff_ms = d->backoff_ms ? (d->backoff_ms * 2 > 8000 ? 8000 : d->backoff_ms * 2) : 250;
+                d->retry_at_ms = ehr_monotonic_msec() + d->backoff_ms;
+        }
         if (r < 0)
                 return r;
+        d->backoff_ms = d->retry_at_ms = 0;
         r = ehr_store_reserve(d->store);
         if (r < 0) {
                 snprintf(err, errlen, "cannot prepare %s for a long-lived connection (%s); going on",

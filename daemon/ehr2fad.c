@@ -403,11 +403,13 @@ int main(int argc, char **argv) {
         _cleanup_(ehr_authd_freep) struct ehr_authd *d = NULL;
         if (ehr_authd_new(&cfg, &d) < 0)
                 return 1;
-        /* Refuse to start on a store that cannot be opened: say why now, not at the first login. */
+        /* Refuse to start on a store that cannot be opened: say why now, not at the first login.
+         * A central store's server that does not answer yet is not a reason: it is
+         * asked again (with a backoff) as logins come. */
         r = ehr_authd_open(d, err, sizeof err);
         if (r != 0)
-                fprintf(stderr, "ehr2fad: %s\n", err);
-        if (r < 0)
+                fprintf(stderr, "ehr2fad: %s%s\n", err, r == -ENOMEDIUM && cfg.store ? "; will connect when it answers" : "");
+        if (r < 0 && !(r == -ENOMEDIUM && cfg.store))
                 return 1;
 
         struct sigaction sa = { .sa_handler = on_signal };

@@ -159,6 +159,27 @@ class ServerDown(PgTestCase):
         verified = [line for line in self.env.daemon_lines() if "verify" in line and "r=0" in line]
         self.assertEqual(len(verified), 2, "\n".join(self.env.daemon_lines()))
 
+    def test_ehr2fad_started_while_the_server_is_down(self):
+        """ehr2fad starts with the server down (boot order, an outage), says so,
+        and serves once the server answers."""
+        self.env.use_daemon = True
+        self.env.write_conf(self.env.base_extra)
+        self.env.add_user("alice")
+        SERVER.stop()
+        self.env.start_daemon()
+        self.assertTrue(any("will connect when it answers" in line for line in self.env.daemon_lines()),
+                        self.env.daemon_lines())
+        t = int(time.time())
+        r = self.env.login("alice", oath(now=t), now=t)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertLess(r.elapsed, 4.0)
+        SERVER.start()
+        time.sleep(0.6)  # past the daemon's first backoff step
+        r = self.env.login("alice", oath(now=t + 30), now=t + 30)
+        self.assertEqual(r.returncode, 0, r.stdout + "\n".join(self.env.daemon_lines()))
+        verified = [line for line in self.env.daemon_lines() if "op=verify" in line and "r=0" in line]
+        self.assertEqual(len(verified), 1, "\n".join(self.env.daemon_lines()))
+
     def test_secure_in_process(self):
         self.stopped_then_back("secure", daemon=False)
 
