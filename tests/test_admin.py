@@ -84,25 +84,25 @@ def zbar_decode(pgm):
 
 
 class StoreLocator(EnvTestCase):
-    def test_postgresql_store_is_refused_with_what_is_missing(self):
-        """store_dir = postgresql://... (issue 16's central store) in a build without that
-        backend: every command says so at once and exits, without repeating the password;
-        a login is denied (fail_mode secure) in bounded time, not crashed or hung."""
+    def test_postgresql_server_in_store_dir_is_refused_with_where_it_goes(self):
+        """store_dir = postgresql://... (the server belongs in store =, store_dir is the
+        key's directory): every command says so at once and exits, without repeating the
+        password; a login is denied (fail_mode secure) in bounded time, not crashed or hung."""
         self.env.add_user("alice")
         with open(self.env.conf, "w") as f:
             f.write("store_dir = postgresql://ehr2fa:s3cret@db.example/ehr2fa\nfail_delay_ms = 0\n")
         for args in (("init",), ("user", "list")):
             r = self.env.admin(*args, check=False)
             self.assertEqual(r.returncode, 4, r.stderr)
-            self.assertIn("store_dir names a PostgreSQL store, but this build of ehr2fa has no PostgreSQL backend",
-                          r.stderr)
+            self.assertIn("store_dir names a PostgreSQL server", r.stderr)
+            self.assertIn("store = postgresql://", r.stderr)
             self.assertNotIn("s3cret", r.stderr)
         r = self.env.login("alice", oath(), timeout=30)
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertLess(r.elapsed, 10)
         self.assertNotIn("s3cret", r.stdout + r.stderr)
-        # fail_mode = safe is for a store that is down, not for a store_dir this build
-        # cannot use: that is a configuration error, and it still denies
+        # fail_mode = safe is for a store that is down, not for a store_dir that names
+        # no directory: that is a configuration error, and it still denies
         with open(self.env.conf, "a") as f:
             f.write("fail_mode = safe\n")
         r = self.env.login("alice", oath(), timeout=30)
