@@ -86,6 +86,10 @@ static int user_rows(struct copy *c, const struct ehr_user *u) {
                 if (r >= 0)
                         r = c->to->support_pin_set_state(c->t, u->id, &pin.state);
         }
+        char pw[EHR_PASSWORD_HASH_MAX + 1];
+        uint64_t changed;
+        if ((r >= 0 || r == -ENOENT) && (r = c->fo->password_get(c->f, u->id, pw, sizeof pw, &changed)) >= 0)
+                r = c->to->password_put(c->t, u->id, pw, changed);
         uint8_t h[EHR_HASH_BYTES];
         struct ehr_pin_state ps;
         if ((r >= 0 || r == -ENOENT) && (r = c->fo->unlock_pin_get(c->f, u->id, h, &ps)) >= 0) {

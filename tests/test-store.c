@@ -604,7 +604,8 @@ static void test_password(void) {
         CHECK(ehr_store_password_put(s, u->id, "!", 1) == -EINVAL);
         CHECK(ehr_store_password_put(s, u->id, "", 1) == -EINVAL);
         s = ehr_store_free(s);
-        sql("UPDATE passwords SET hash = 'x:0:0:::' WHERE user_id = (SELECT id FROM users WHERE login = 'pw1')");
+        const char *edit = "UPDATE passwords SET hash = 'x:0:0:::' WHERE user_id = (SELECT id FROM users WHERE login = 'pw1')";
+        sql2(edit, edit);
         s = open_store(0, 0);
         CHECK(ehr_store_password_get(s, u->id, hash, &changed) == -EUCLEAN);
         CHECK(ehr_store_user_del(s, "pw1") == 0); /* the row goes with its user */

@@ -74,5 +74,7 @@ const struct ehr_store_ops ehr_store_postgresql_ops = {
         .unlock_pin_get = ehr_pg_unlock_pin_get,
         .unlock_pin_set_state = ehr_pg_unlock_pin_set_state,
         .user_put = ehr_pg_user_put,
+        .password_put = ehr_pg_password_put,
+        .password_get = ehr_pg_password_get,
         .recovery_foreach = ehr_pg_recovery_foreach,
 };

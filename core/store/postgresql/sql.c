@@ -120,6 +120,9 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
                         "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) "
                         "SELECT setval(pg_get_serial_sequence('users', 'id'), "
                         "greatest((SELECT id FROM u), (SELECT max(id) FROM users))) FROM u",
+        [PG_PASSWORD_PUT] = "INSERT INTO passwords(user_id, hash, changed) VALUES ($1, $2, $3) "
+                            "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed = excluded.changed",
+        [PG_PASSWORD_GET] = "SELECT hash, changed FROM passwords WHERE user_id = $1",
         [PG_RECOVERY_LIST] = "SELECT hash, (used IS NOT NULL)::int FROM recovery_codes WHERE user_id = $1",
         /* The schema's version, in meta (SQLite keeps it in PRAGMA user_version). A
          * database without our meta table is empty (version 0) or another application's. */
@@ -252,5 +255,11 @@ const struct ehr_pg_migration ehr_pg_migrations[] = {
           "  group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
           "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
           "  PRIMARY KEY (group_id, user_id));" },
+        { 5,
+          /* Passwords of managed accounts: a crypt(3) string from libxcrypt, never the password. */
+          "CREATE TABLE passwords("
+          "  user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+          "  hash TEXT NOT NULL,"
+          "  changed BIGINT NOT NULL);" },
 };
 const size_t ehr_pg_migrations_n = ELEMENTSOF(ehr_pg_migrations);

@@ -204,6 +204,28 @@ int ehr_pg_id_high_raise(struct ehr_store_backend *b, int64_t id) {
         return no_count(sql_run(b, PG_ID_HIGH_RAISE, b_int(id)));
 }
 
+int ehr_pg_password_put(struct ehr_store_backend *b, int64_t user_id, const char *hash, uint64_t now_sec) {
+        return no_count(sql_run(b, PG_PASSWORD_PUT, b_int(user_id), b_text(hash), b_u64(now_sec)));
+}
+
+int ehr_pg_password_get(struct ehr_store_backend *b, int64_t user_id, char *ret_hash, size_t len,
+                        uint64_t *ret_changed_sec) {
+        _cleanup_res_ struct pg_res res = {};
+        int r = sql_row(b, PG_PASSWORD_GET, &res, b_int(user_id));
+        if (r < 0)
+                return r;
+        struct reader rd = { b, &res, 0 };
+        uint64_t changed = read_time(&rd, 1, "passwords.changed");
+        if (rd.r < 0)
+                return rd.r;
+        const char *hash = col_text(&res, 0);
+        if (strlen(hash) >= len)
+                return -ERANGE;
+        memcpy(ret_hash, hash, strlen(hash) + 1);
+        *ret_changed_sec = changed;
+        return 0;
+}
+
 int ehr_pg_group_add(struct ehr_store_backend *b, const char *name, int64_t gid) {
         return no_count(sql_run(b, PG_GROUP_ADD, b_text(name), b_int(gid)));
 }
