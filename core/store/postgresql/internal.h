@@ -132,10 +132,11 @@ static inline int changed_or(int r, int none) {
 }
 
 static inline const char *col_text(const struct pg_res *r, int col) {
-        return PQgetvalue(r->res, r->row, col);
+        const char *v = col < PQnfields(r->res) ? PQgetvalue(r->res, r->row, col) : NULL;
+        return v ? v : ""; /* a column that is not there reads as empty, never as NULL */
 }
 static inline bool col_null(const struct pg_res *r, int col) {
-        return PQgetisnull(r->res, r->row, col);
+        return col >= PQnfields(r->res) || PQgetisnull(r->res, r->row, col);
 }
 static inline char *column_strdup(const struct pg_res *r, int col) {
         return strdup(col_text(r, col));
