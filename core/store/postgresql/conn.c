@@ -158,6 +158,9 @@ static int result_errno(struct ehr_store_backend *b, PGresult *res) {
         int r = errno_from_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
         if (r == -ENOMEDIUM)
                 return lost(b, PQresultErrorMessage(res));
+        /* The server's words (never our parameters: it does not repeat them), for a migration's message. */
+        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(b->last_error, sizeof b->last_error, "%s", primary ? primary : ehr_strerror(r));
         return r;
 }
 

@@ -163,7 +163,7 @@ static int check_schema(struct ehr_store_backend *b, unsigned flags, char *err, 
                         r = migrate_one(b, &ehr_pg_migrations[i]);
                         if (r < 0 && r != -ENOMEDIUM)
                                 snprintf(b->err, sizeof b->err, "%s: migration to schema %d failed: %s", b->location,
-                                         ehr_pg_migrations[i].version, ehr_strerror(r));
+                                         ehr_pg_migrations[i].version, b->last_error);
                 }
                 r = r < 0 ? r : ehr_pg_version_check(b);
         }

@@ -57,6 +57,7 @@ struct ehr_store_backend {
         const char *kw[EHR_PG_KEYWORDS_MAX + 1], *val[EHR_PG_KEYWORDS_MAX + 1];
         char *locator, *password, *options, *connect_timeout;
         char location[200];           /* host and database, never a password */
+        char last_error[160];         /* the server's message for the last failed statement */
         char err[512];                /* why the connection was lost, for the next open's message */
         char bad_value[EHR_STORE_BAD_VALUE_MAX];
 };
