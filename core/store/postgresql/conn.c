@@ -94,7 +94,10 @@ static int connect_now(struct ehr_store_backend *b) {
         return 0;
 }
 
-/* Send what libpq holds and collect the statement's last result by the deadline. */
+/* Send what libpq holds and collect the statement's last result. The server
+ * must start answering by the deadline, and never stay silent longer than the
+ * store's timeout after that: a long result (every user of a large site, for
+ * the NSS snapshot) arrives in pieces, each of which moves the deadline on. */
 static int collect(struct ehr_store_backend *b, uint64_t deadline, PGresult **ret) {
         int f;
         while ((f = PQflush(b->conn)) == 1)
@@ -110,6 +113,7 @@ static int collect(struct ehr_store_backend *b, uint64_t deadline, PGresult **re
                                 PQclear(last);
                                 return lost(b, w == 0 ? "no answer within store_timeout_ms" : PQerrorMessage(b->conn));
                         }
+                        deadline = deadline_of(b);
                 }
                 if (!(res = PQgetResult(b->conn)))
                         break;

@@ -24,7 +24,15 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
                         "RETURNING id",
         [PG_USER_GET] = "SELECT " USER_COLUMNS " FROM users u WHERE u.login = $1",
         [PG_USER_DEL] = "DELETE FROM users WHERE login = $1",
-        [PG_USER_LIST] = "SELECT " USER_COLUMNS " FROM users u ORDER BY u.login COLLATE \"C\"",
+        /* Every user (the NSS snapshot of a large site): joins, not a subquery per row. */
+        [PG_USER_LIST] = "SELECT u.id, u.login, u.name, u.email, u.phone, u.role, u.created, "
+                         "(t.user_id IS NOT NULL)::int, coalesce(rc.n, 0), coalesce(p.login, ''), "
+                         "coalesce(u.sms_2fa_id, ''), coalesce(u.uid, -1), coalesce(u.gid, -1), coalesce(u.home, ''), "
+                         "coalesce(u.shell, ''), u.locked FROM users u "
+                         "LEFT JOIN totp t ON t.user_id = u.id "
+                         "LEFT JOIN (SELECT user_id, count(*) AS n FROM recovery_codes WHERE used IS NULL "
+                         "GROUP BY user_id) rc ON rc.user_id = u.id "
+                         "LEFT JOIN users p ON p.id = u.provider_id ORDER BY u.login COLLATE \"C\"",
         /* A transaction's read-modify-write of one user's state (failures, tokens,
          * PINs) holds the user's row: another host's waits, then reads what this
          * one committed (SQLite's BEGIN IMMEDIATE, per user). */
