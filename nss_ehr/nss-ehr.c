@@ -35,6 +35,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "nss-ehr.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -43,7 +44,7 @@
 #define NSS_SNAPSHOT_ENV "EHR2FA_NSS_SNAPSHOT"
 
 /* What goes in pw_passwd and gr_passwd: "see shadow". The snapshot carries no
- * hash, and this module serves no shadow database. */
+ * hash; the shadow database (nss-shadow.c) serves it from its own root-only file. */
 #define NSS_PASSWD_FIELD "x"
 
 /* initgroups_dyn grows the caller's array by doubling, from at least this. */
@@ -129,7 +130,7 @@ static void free_dead(struct node *dead) {
         }
 }
 
-static const char *snapshot_path(void) {
+const char *nss_ehr_snapshot_path(void) {
         const char *p = secure_getenv(NSS_SNAPSHOT_ENV);
         return isempty(p) ? EHR_SNAPSHOT_DEFAULT_PATH : p;
 }
@@ -173,7 +174,7 @@ static void install_locked(struct node *n, int error, uint64_t until, struct nod
 /* Check the file: the same as the current snapshot (stat() only), or read it
  * again. Returns the current node with one inflight reference. */
 static int check_and_acquire(uint64_t now, struct node **ret) {
-        const char *path = snapshot_path();
+        const char *path = nss_ehr_snapshot_path();
         uint64_t until = now > UINT64_MAX - NSS_RECHECK_NS ? now : now + NSS_RECHECK_NS;
         struct node *dead = NULL, *n = NULL;
         struct ehr_snapshot *snap = NULL;
