@@ -231,6 +231,15 @@ int ehr_login_password_changed(struct ehr_login *l, const char **ret_login) {
         return r;
 }
 
+int ehr_login_local(struct ehr_login *l, struct ehr_store **ret_store, const struct ehr_user **ret_user) {
+        int r = need_local(l, l->q.user);
+        if (r < 0)
+                return r;
+        *ret_store = l->store;
+        *ret_user = l->u;
+        return 0;
+}
+
 int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until) {
         int r = need_local(l, l->q.user);
         if (r < 0)

@@ -94,6 +94,12 @@ int ehr_login_sms(struct ehr_login *l, const char *login, struct ehr_sms_request
 /* The password changed: revoke the user's trusted devices. Returns how many, or
  * a negative errno; *ret_login is the store's login on success. */
 int ehr_login_password_changed(struct ehr_login *l, const char **ret_login);
+/* The store, opened in this process, and the user in it: for the password
+ * phase, which runs account operations (core/account.h) on them. Both stay
+ * owned by l. Returns 0, -ENOENT (no such user), -EBUSY (the store cannot be
+ * opened and fail_mode would let a login through: never a reason to change a
+ * password) or the errno of opening the store (ehr_login_error() says why). */
+int ehr_login_local(struct ehr_login *l, struct ehr_store **ret_store, const struct ehr_user **ret_user);
 /* Check the Unlock PIN: 0, -EBADRQC (wrong), -EAGAIN (locked, until
  * *ret_until), -ENOENT (none set or no such user), or a store error. */
 _warn_unused_result_ int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until);

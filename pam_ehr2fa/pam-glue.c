@@ -407,21 +407,3 @@ int pam_do_acct_mgmt(struct pam_ctx *ctx) {
         }
         return 0;
 }
-
-int pam_do_chauthtok(struct pam_ctx *ctx) {
-        const char *login = ctx->user;
-        int r = pam_need_login(ctx);
-        if (r >= 0 && (r = ehr_login_open_store(ctx->login)) != 0) {
-                pam_syslog(ctx->pamh, LOG_ERR, "password changed but trusted devices not revoked: %s; user=%s",
-                           ehr_login_error(ctx->login), ctx->user);
-                return PAM_R_IGNORE;
-        }
-        if (r >= 0)
-                r = ehr_login_password_changed(ctx->login, &login);
-        if (r < 0 && r != -ENOENT)
-                pam_syslog(ctx->pamh, LOG_ERR, "password changed but trusted devices not revoked: %s; user=%s",
-                           ehr_strerror(r), login);
-        if (r > 0)
-                pam_syslog(ctx->pamh, LOG_NOTICE, "password changed: %d trusted device(s) revoked; user=%s", r, login);
-        return PAM_R_IGNORE;
-}

@@ -36,8 +36,14 @@ int pam_do_authenticate(struct pam_ctx *ctx);
 int pam_do_acct_mgmt(struct pam_ctx *ctx);
 /* The Unlock PIN, as root directly or else through ehr2fa-helper. */
 int pam_do_unlock(struct pam_ctx *ctx);
-/* Never blocks a password change: every outcome is PAM_IGNORE or PAM_SUCCESS. */
-int pam_do_chauthtok(struct pam_ctx *ctx);
+/* The password phase (pam-password.c). Returns a PAM code: PAM_IGNORE for an
+ * account that is not a managed one of the store (pam_unix's), or when the
+ * store cannot be opened. */
+int pam_do_chauthtok(struct pam_ctx *ctx, int flags);
+/* Not ours to change: in the update pass, the new password asked twice and left
+ * in PAM_AUTHTOK for pam_unix's use_authtok; PAM_IGNORE, or the PAM code of a
+ * failed or mismatched answer. */
+int pam_chauthtok_not_ours(pam_handle_t *pamh, int flags);
 
 /* The one place where a negative errno becomes a PAM code. */
 int pam_status_from_errno(int r);

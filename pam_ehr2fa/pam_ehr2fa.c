@@ -30,14 +30,16 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
         return pam_status_from_errno(pam_do_acct_mgmt(&ctx));
 }
 
-/* A changed password revokes the user's trusted devices ("password optional pam_ehr2fa.so"). */
+/* passwd for the managed accounts of the store (pam-password.c); PAM_IGNORE for
+ * everyone else, whose password pam_unix (or SSSD) changes, after which their
+ * trusted devices are revoked. A config that cannot be read is PAM_IGNORE too:
+ * a host account's password must still change, and a managed one's cannot
+ * without us (pam_unix refuses a user who is not in /etc/passwd). */
 _public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-        if (!(flags & PAM_UPDATE_AUTHTOK))
-                return PAM_IGNORE;
         _cleanup_(pam_ctx_done) struct pam_ctx ctx = {};
         if (pam_ctx_init(&ctx, pamh, argc, argv) < 0)
-                return PAM_IGNORE;
-        return pam_status_from_errno(pam_do_chauthtok(&ctx));
+                return pam_chauthtok_not_ours(pamh, flags);
+        return pam_do_chauthtok(&ctx, flags);
 }
 
 /* No credentials to set: the second factor grants nothing beyond the login, so
