@@ -31,6 +31,7 @@ PAM_WRAPPER_DIR = os.environ.get("PAM_WRAPPER_MODULE_DIR") or subprocess.run(
     or "/usr/lib/x86_64-linux-gnu/pam_wrapper"
 PAM_MATRIX = os.path.join(PAM_WRAPPER_DIR, "pam_matrix.so")
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+BREACHED_LIST = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "conf", "breached-passwords.txt"))
 PASSWORD = "correct horse"
 
 
@@ -125,6 +126,8 @@ class Env:
             # Homes of managed accounts go in here, never in the host's /home.
             homes = "" if "home_base" in extra else f"home_base = {self.dir}/homes\n"
             homes += "" if "nss_snapshot" in extra else f"nss_snapshot = {self.dir}/nss/snapshot\n"
+            # The shipped list of breached passwords, where a build tree has it.
+            homes += "" if "password_breached_list" in extra else f"password_breached_list = {BREACHED_LIST}\n"
             # After extra: the tests count its lines from 3.
             f.write(f"store_dir = {self.store}\nfail_delay_ms = 0\n{extra}\n{homes}{daemon}")
         os.chmod(self.conf, 0o644)

@@ -40,7 +40,7 @@ from test_su_sudo import Pty, bind, copy_over, run  # noqa: E402
 
 BUILD = os.path.dirname(os.path.dirname(MODULE))
 NSS_MODULE = os.path.abspath(os.environ.get("EHR2FA_NSS_MODULE", os.path.join(BUILD, "nss_ehr", "libnss_ehr.so.2")))
-LIST = os.path.join(su.SOURCE, "conf", "breached-passwords.txt")
+LIST = ehrtest.BREACHED_LIST
 NORMAL, MANAGED, LONG = "ehrsu", "drsmith", "pharmacist-lead"
 FIRST, SECOND = "Ward 7 night shift", "Blue heron at dawn 42"
 
