@@ -27,7 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
+import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +36,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ssh
 import ehrtest  # noqa: E402
 import test_su_sudo as su  # noqa: E402
 from ehrtest import ADMIN, MODULE, PASSWORD, SECRET, need, oath, sanitizer_preload  # noqa: E402
-from test_su_sudo import Pty, bind, copy_over, run  # noqa: E402
+from test_su_sudo import Pty, copy_over, run  # noqa: E402
+import test_sshd  # noqa: E402  (tests/sshd: its sshd and ssh client)
 
 BUILD = os.path.dirname(os.path.dirname(MODULE))
 NSS_MODULE = os.path.abspath(os.environ.get("EHR2FA_NSS_MODULE", os.path.join(BUILD, "nss_ehr", "libnss_ehr.so.2")))
@@ -89,6 +90,22 @@ class Namespace:
                     f"password_breached_list = {LIST}\n")
         run("pam-auth-update", "--enable", "ehr2fa", "mkhomedir",
             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+class RealSshd(test_sshd.Sshd):
+    """tests/sshd's sshd on 127.0.0.1, without pam_wrapper and nss_wrapper: the
+    namespace's /etc/pam.d/sshd (Debian's own, its common-* written by
+    pam-auth-update with the profile: so the shipped sshd-password-code snippet
+    adds nothing) and nsswitch.conf, with conf/sshd_config.d/ehr2fa.conf."""
+
+    def write_nss_files(self):
+        pass
+
+    def write_pam_service(self):
+        pass
+
+    def environment(self):
+        return {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PAM_WRAPPER", "NSS_WRAPPER"))}
 
 
 class ManagedAccount(unittest.TestCase):
@@ -229,6 +246,35 @@ class ManagedAccount(unittest.TestCase):
         row = self.audit()[-1]
         self.assertEqual(row["action"], "second factor accepted", row)
         self.assertIn("service=su", row["source"])
+
+    def test_sshd_password_and_code(self):
+        if not os.path.exists("/etc/pam.d/sshd"):
+            self.skipTest("no /etc/pam.d/sshd (openssh-server)")
+        try:
+            test_sshd.check_prerequisites()
+        except unittest.SkipTest as e:
+            self.skipTest(str(e))
+        self.assertEqual(self.root_passwd(MANAGED, FIRST)[0], 0)
+        test_sshd.USER = MANAGED  # the harness's one user (AllowUsers, user@127.0.0.1)
+        d = os.path.join(Namespace.tmp, "sshd")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        sshd = RealSshd(types.SimpleNamespace(dir=d), "keyboard-interactive",
+                        include=os.path.join(test_sshd.SHIPPED_SSHD, "ehr2fa.conf"))
+        try:
+            client = test_sshd.Client(d, sshd.port)
+            r = client.login(oath(), password=FIRST)
+            log = sshd.text()
+            self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}{r.prompts}\n{log}")
+            self.assertEqual(r.stdout.strip(), f"LOGGED-IN-{MANAGED}")
+            self.assertIn("assword", r.prompts[0])
+            self.assertIn("Verification code:", r.prompts[1])
+            self.assertNotIn("expired", log)
+            r = client.login(oath(step=1), password=SECOND)  # a wrong password never reaches the code
+            self.assertEqual(r.returncode, 255, r.prompts)
+            self.assertFalse(any("Verification code" in p for p in r.prompts), r.prompts)
+        finally:
+            sshd.stop()
 
     def test_a_host_account_still_changes_its_password_through_pam_unix(self):
         """The profile puts pam_ehr2fa first: pam_unix's line is then use_authtok, and
