@@ -4,6 +4,7 @@
 snapshot; getent and id see it through libnss_ehr.so.2 (nss_wrapper)."""
 
 import json
+import grp
 import os
 import re
 import shutil
@@ -114,6 +115,21 @@ class Accounts(EnvTestCase):
         self.env.admin("group", "add", "clinic", "--gid", "61800")
         self.env.admin("user", "add", "clerk", "--group", "clinic")
         self.assertEqual(self.nss("getent", "passwd", "clerk").stdout.split(":")[3], "61800")
+
+    def test_shadow_snapshot_beside_it(self):
+        """shadow(5) lines for managed accounts only, root:shadow 0640 like /etc/shadow;
+        an account without a password is locked ("!"). test_passwd reads it through NSS."""
+        self.env.admin("user", "add", "nurse1")
+        self.admin("user", "add", "local", "--existing")
+        shadow = os.path.join(os.path.dirname(self.snapshot), "shadow")
+        st = os.stat(shadow)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+        self.assertEqual(st.st_uid, 0)
+        self.assertEqual(st.st_gid, grp.getgrnam("shadow").gr_gid)
+        with open(shadow) as f:
+            self.assertEqual(f.read(), "nurse1:!:::::::\n")  # nine fields; no 2FA-only record
+        self.env.admin("user", "del", "nurse1")
+        self.assertEqual(os.path.getsize(shadow), 0)
 
     def test_lock_is_reflected(self):
         self.env.admin("user", "add", "nurse1")
