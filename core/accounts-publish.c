@@ -171,13 +171,15 @@ static int make_parent(const char *path) {
         return 0;
 }
 
-/* root:shadow 0640, like /etc/shadow; a host without a shadow group keeps root's. */
+/* root:shadow 0640, like /etc/shadow; a host without a shadow group keeps root's.
+ * A store run by another user (a test, a developer) keeps that user's group:
+ * only root may give a file to a group it is not in. */
 static int write_shadow(const char *path, const struct pub *p) {
         _cleanup_free_ char *shadow_path = NULL;
         int r = ehr_snapshot_shadow_path(path, &shadow_path);
         if (r < 0)
                 return r;
-        const struct group *g = getgrnam("shadow");
+        const struct group *g = geteuid() == 0 ? getgrnam("shadow") : NULL;
         return ehr_snapshot_shadow_write(shadow_path, p->shadow, p->nu, g ? g->gr_gid : (gid_t) -1);
 }
 
