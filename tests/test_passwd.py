@@ -276,6 +276,25 @@ class ManagedAccount(unittest.TestCase):
         finally:
             sshd.stop()
 
+    def test_a_host_accounts_change_revokes_its_trusted_devices(self):
+        """clin1 is in /etc/passwd with a 2FA-only record: pam_unix changes its password,
+        pam_ehr2fa revokes the device its console login trusted."""
+        self.admin("user", "add", su.TARGET, "--existing")
+        self.admin("totp", "enroll", su.TARGET, "--secret", SECRET, "--no-qr")
+        r = subprocess.run(["pamtester", "login", su.TARGET, "authenticate"], input=f"{PASSWORD}\n{oath()}\ny\n",
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        devices = lambda: json.loads(self.admin("--json", "device", "list", su.TARGET).stdout)  # noqa: E731
+        self.assertEqual(len(devices()), 1)
+        rc, out = self.root_passwd(su.TARGET, SECOND)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(devices(), [])
+        self.assertIn("password changed", self.audit(su.TARGET)[-1]["details"])
+        with open("/etc/shadow") as f:
+            line = next(ln for ln in f if ln.startswith(su.TARGET + ":"))
+        self.assertTrue(line.split(":")[1].startswith("$y$"), line)  # pam_unix wrote it
+        self.assertEqual(getent("shadow", su.TARGET).stdout.count("\n"), 1)  # files only, never ours
+
     def test_a_host_account_still_changes_its_password_through_pam_unix(self):
         """The profile puts pam_ehr2fa first: pam_unix's line is then use_authtok, and
         pam_ehr2fa asks the new password for it."""
