@@ -17,6 +17,11 @@
 /* Below this many bytes "containing the login" would refuse too much ("al"). */
 #define LOGIN_CONTAINED_MIN 3U
 
+/* crypt_rn(), libxcrypt's crypt_r() that returns NULL rather than a failure
+ * token: the same function, and one that AddressSanitizer does not intercept.
+ * Its crypt_r() interceptor looks the real one up when the process starts,
+ * before libpam dlopen()s this module and libcrypt with it, and then calls NULL. */
+
 const char *ehr_password_breached_path(const struct ehr_config *c) {
         return c->password_breached_list ?: EHR_PASSWORD_BREACHED_DEFAULT;
 }
@@ -125,9 +130,10 @@ int ehr_password_hash(const char *password, char ret_hash[EHR_PASSWORD_HASH_MAX 
         if (!cd)
                 return -ENOMEM;
         int r = 0;
-        const char *h = crypt_r(password, salt, cd);
+        errno = 0;
+        const char *h = crypt_rn(password, salt, cd, (int) sizeof *cd);
         if (!h || h[0] == '*')
-                r = errno == EINVAL || !h ? -ENOSYS : negative_errno();
+                r = errno == EINVAL || errno == 0 ? -ENOSYS : negative_errno();
         else if (!ehr_password_hash_valid(h))
                 r = -ENOSYS;
         else
@@ -143,7 +149,7 @@ int ehr_password_verify(const char *hash, const char *password) {
         struct crypt_data *cd = calloc(1, sizeof *cd);
         if (!cd)
                 return -ENOMEM;
-        const char *h = crypt_r(password, hash, cd);
+        const char *h = crypt_rn(password, hash, cd, (int) sizeof *cd);
         size_t n = strlen(hash);
         int r;
         if (!h || h[0] == '*')

@@ -38,7 +38,7 @@ int ehr_password_policy_check(const struct ehr_config *c, const char *login, con
                               size_t msglen) __attribute__((warn_unused_result));
 
 /* Hash password with a fresh salt from the kernel (crypt_gensalt_ra(), then
- * crypt_r()). Returns 0, -EINVAL (longer than EHR_PASSWORD_MAX), -ENOSYS (the
+ * crypt_rn()). Returns 0, -EINVAL (longer than EHR_PASSWORD_MAX), -ENOSYS (the
  * method is not available in this libcrypt) or -errno. ret_hash is written only
  * on success. */
 int ehr_password_hash(const char *password, char ret_hash[EHR_PASSWORD_HASH_MAX + 1])
