@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Groups and publishing to NSS: parse, call core/account.h, print. */
+#include <sys/stat.h>
+
 #include "admin.h"
 
 static int group_add(struct admin *a, int argc, char **argv) {
@@ -128,5 +130,60 @@ int verb_nss(struct admin *a, int argc, char **argv) {
                 return admin_op_fail(a, &op, r, "publish", NULL);
         }
         printf("Published %s.\n", ehr_account_snapshot_path(&a->cfg));
+        return 0;
+}
+
+/* What NSS serves while the store cannot be read: the last snapshot, said with its time. */
+static void say_last_snapshot(struct admin *a) {
+        const char *path = ehr_account_snapshot_path(&a->cfg);
+        char when[ADMIN_TIME_BYTES];
+        struct stat st;
+        if (stat(path, &st) == 0)
+                fprintf(stderr, "ehr2fa-admin: NSS keeps serving the last snapshot, %s, published %s\n", path,
+                        admin_format_time((uint64_t) st.st_mtime, when, sizeof when));
+        else
+                fprintf(stderr, "ehr2fa-admin: there is no snapshot at %s yet: NSS knows no staff account here\n", path);
+}
+
+/* sync [--quiet] [--json]: the directory from the store (central or local) into
+ * this host's snapshot, written only when it changed. Run by ehr2fa-sync.timer. */
+int verb_sync(struct admin *a, int argc, char **argv) {
+        bool quiet = false;
+        admin_take_json(a, &argc, argv);
+        if (argc == 2 && streq(argv[1], "--quiet"))
+                quiet = true;
+        else if (argc != 1)
+                return admin_err(EXIT_USAGE, "usage: sync [--quiet] [--json]");
+        /* Never migrate: every host runs this, at any version; "ehr2fa-admin migrate" does it once. */
+        int r = admin_open_store(a, 0, "; this host's NSS snapshot was left as it was");
+        if (r) {
+                say_last_snapshot(a);
+                return r;
+        }
+        if ((r = admin_authorize(a, "sync", NULL, EHR_PERM_MANAGE_ACCOUNTS, NULL)))
+                return r;
+        struct ehr_op op = admin_op(a);
+        struct ehr_sync res;
+        const char *path = ehr_account_snapshot_path(&a->cfg);
+        if ((r = ehr_account_sync(&op, &res)) < 0) {
+                if (r == -EINVAL && *op.offender)
+                        r = admin_err(EXIT_FAIL, "cannot sync the NSS snapshot %s: %s '%s' breaks the rule: %s; fix or "
+                                      "delete it in the store", path, op.field == EHR_FIELD_GROUP ? "group" : "the user",
+                                      op.offender, ehr_field_rule(op.field));
+                else
+                        r = admin_err(admin_exit_from_errno(r), "cannot sync the NSS snapshot %s: %s", path,
+                                      ehr_strerror(r));
+                say_last_snapshot(a);
+                return r;
+        }
+        if (a->json) {
+                printf("{\"snapshot\":");
+                json_string(stdout, path);
+                printf(",\"changed\":%s,\"users\":%zu,\"groups\":%zu}\n", res.changed ? "true" : "false", res.users,
+                       res.groups);
+        } else if (res.changed)
+                printf("Published %s: %zu users, %zu groups.\n", path, res.users, res.groups);
+        else if (!quiet)
+                printf("%s is up to date: %zu users, %zu groups (not rewritten).\n", path, res.users, res.groups);
         return 0;
 }

@@ -36,8 +36,11 @@ struct admin {
  * the caller is SUDO_USER (ehr2fa-admin); never in the setuid helper. */
 void admin_set_actor(struct admin *a, bool trust_sudo);
 
-/* Open the store (creating it with create). Prints the reason on failure. Returns 0 or an exit code. */
-int admin_open_store(struct admin *a, bool create);
+/* Open the store with ehr_store_open()'s flags: every admin command may bring an
+ * older schema up to date (EHR_STORE_MIGRATE), the PAM module never does, nor
+ * does sync, which many hosts run at once. Prints the reason on failure, then
+ * why (may be NULL). Returns 0 or an exit code. */
+int admin_open_store(struct admin *a, unsigned flags, const char *why);
 
 /* Get a user or print "no such user". Returns 0 or an exit code. */
 int admin_get_user(struct admin *a, const char *login, struct ehr_user **ret);
@@ -118,6 +121,7 @@ int verb_support(struct admin *a, int argc, char **argv);
 int verb_staff(struct admin *a, int argc, char **argv);
 int verb_group(struct admin *a, int argc, char **argv);
 int verb_nss(struct admin *a, int argc, char **argv);
+int verb_sync(struct admin *a, int argc, char **argv);
 
 /* audit verify --file (audit-file.c): check an export, CSV or JSON. Returns 0,
  * EXIT_TAMPER (printed: the first bad record), or another exit code. */

@@ -115,13 +115,11 @@ void admin_take_json(struct admin *a, int *argc, char **argv) {
                 }
 }
 
-int admin_open_store(struct admin *a, bool create) {
+int admin_open_store(struct admin *a, unsigned flags, const char *why) {
         char err[EHR_CONFIG_ERR_MAX];
-        /* Every admin command may bring an older schema up to date; the PAM module never does. */
-        int r = ehr_store_open_config(&a->cfg, EHR_STORE_MIGRATE | (create ? EHR_STORE_CREATE : 0), &a->store, err,
-                                      sizeof err);
+        int r = ehr_store_open_config(&a->cfg, flags, &a->store, err, sizeof err);
         if (r < 0)
-                return admin_err(EXIT_STORE, "%s", err);
+                return admin_err(EXIT_STORE, "%s%s", err, why ?: "");
         return 0;
 }
 
@@ -218,7 +216,7 @@ int admin_authorize(struct admin *a, const char *what, const char *self_login, c
 int verb_init(struct admin *a, int argc, char **argv) {
         if (argc != 1)
                 return admin_err(EXIT_USAGE, "usage: init");
-        int r = admin_open_store(a, true);
+        int r = admin_open_store(a, EHR_STORE_MIGRATE | EHR_STORE_CREATE, NULL);
         if (r)
                 return r;
         uint64_t rows, bad;
@@ -239,7 +237,7 @@ int verb_init(struct admin *a, int argc, char **argv) {
 int verb_migrate(struct admin *a, int argc, char **argv) {
         if (argc != 1)
                 return admin_err(EXIT_USAGE, "usage: migrate");
-        int r = admin_open_store(a, false);
+        int r = admin_open_store(a, EHR_STORE_MIGRATE, NULL);
         if (r)
                 return r;
         printf("Store up to date: %s (schema %d).\n", ehr_store_location(a->store), EHR_STORE_SCHEMA_VERSION);

@@ -61,12 +61,12 @@ static int run_verb(struct admin *a, int argc, char **argv) {
                 { "support", verb_support, true },    { "staff", verb_staff, true },
                 { "group", verb_group, true },        { "nss", verb_nss, true },
                 { "version", verb_version, false },   { "migrate", verb_migrate, false },
-                { "store", verb_store, false },
+                { "store", verb_store, false },       { "sync", verb_sync, false },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verbs[i].name, argv[0]))
                         continue;
-                int r = verbs[i].needs_store ? admin_open_store(a, false) : 0;
+                int r = verbs[i].needs_store ? admin_open_store(a, EHR_STORE_MIGRATE, NULL) : 0;
                 if (r)
                         return r;
                 /* The verb parses its own options from argv[0] = its name; reset getopt. */

@@ -50,7 +50,7 @@ static int do_unlock(struct admin *a, const char *login) {
                 return EHR_HELPER_WRONG;
         pin[strcspn(pin, "\r\n")] = 0;
 
-        int r = admin_open_store(a, false);
+        int r = admin_open_store(a, EHR_STORE_MIGRATE, NULL);
         if (r) {
                 sodium_memzero(pin, sizeof pin);
                 return EHR_HELPER_UNAVAILABLE;
@@ -94,7 +94,7 @@ static int do_self(struct admin *a, int argc, char **argv) {
                 if (allowed[i].argc_with_login && argc == allowed[i].argc_with_login && !streq(argv[2], a->actor))
                         return admin_err(EXIT_PERM, "permission denied: %s %s works on your own account only (%s)",
                                          argv[0], argv[1], a->actor);
-                int r = admin_open_store(a, false);
+                int r = admin_open_store(a, EHR_STORE_MIGRATE, NULL);
                 if (r)
                         return r;
                 return allowed[i].fn(a, argc, argv);

@@ -150,3 +150,18 @@ void ehr_account_home_path(const struct ehr_config *c, const char *login, const 
  * -EINVAL with op->offender and op->field naming a stored value that breaks its
  * rule, or the errors of ehr_snapshot_write(). */
 int ehr_account_publish(struct ehr_op *op);
+
+/* What a sync found: whether the snapshot changed, and what it holds. */
+struct ehr_sync {
+        bool changed;
+        size_t users, groups;
+};
+
+/* Pull the directory (managed accounts, groups) from the store, in one
+ * transaction, and publish this host's snapshot only when it differs from the
+ * file there (EHR_SNAPSHOT_IF_CHANGED: an unchanged directory writes nothing).
+ * For hosts of a central store, whose snapshot another host's change does not
+ * reach (ehr2fa-admin sync, from a timer). Returns 0 and *ret, the errors of
+ * ehr_account_publish(), or the store's (-EBUSY, -EIO, ...): on any failure
+ * the snapshot there is left as it was. */
+int ehr_account_sync(struct ehr_op *op, struct ehr_sync *ret);

@@ -174,19 +174,21 @@ static int make_parent(const char *path) {
 /* root:shadow 0640, like /etc/shadow; a host without a shadow group keeps root's.
  * A store run by another user (a test, a developer) keeps that user's group:
  * only root may give a file to a group it is not in. */
-static int write_shadow(const char *path, const struct pub *p) {
+static int write_shadow(const char *path, const struct pub *p, unsigned flags, bool *ret_changed) {
         _cleanup_free_ char *shadow_path = NULL;
         int r = ehr_snapshot_shadow_path(path, &shadow_path);
         if (r < 0)
                 return r;
         const struct group *g = geteuid() == 0 ? getgrnam("shadow") : NULL;
-        return ehr_snapshot_shadow_write(shadow_path, p->shadow, p->nu, g ? g->gr_gid : (gid_t) -1);
+        return ehr_snapshot_shadow_put(shadow_path, p->shadow, p->nu, g ? g->gr_gid : (gid_t) -1, flags, ret_changed);
 }
 
-/* The shadow snapshot first: a user appears in passwd only once their shadow line exists. */
-int ehr_account_publish(struct ehr_op *op) {
+/* Read the directory (users, then groups) and publish it with flags. The shadow
+ * snapshot first: a user appears in passwd only once their shadow line exists. */
+static int publish(struct ehr_op *op, unsigned flags, struct ehr_sync *ret) {
         struct pub p = { .op = op };
         const char *path = ehr_account_snapshot_path(op->cfg);
+        bool shadow_changed = true, changed = true;
         int r = ehr_store_user_foreach(op->store, add_user, &p);
         size_t private_groups = p.ng;
         if (r >= 0)
@@ -194,9 +196,11 @@ int ehr_account_publish(struct ehr_op *op) {
         if (r >= 0)
                 r = make_parent(path);
         if (r >= 0)
-                r = write_shadow(path, &p);
+                r = write_shadow(path, &p, flags, &shadow_changed);
         if (r >= 0)
-                r = ehr_snapshot_write(path, p.users, p.nu, p.groups, p.ng);
+                r = ehr_snapshot_publish(path, p.users, p.nu, p.groups, p.ng, flags, &changed);
+        if (r >= 0 && ret)
+                *ret = (struct ehr_sync) { .changed = changed || shadow_changed, .users = p.nu, .groups = p.ng };
         for (size_t i = private_groups; i < p.ng; i++)
                 free((void *) p.groups[i].members);
         for (size_t i = 0; i < p.ns; i++) {
@@ -207,5 +211,20 @@ int ehr_account_publish(struct ehr_op *op) {
         free(p.strings);
         free(p.users);
         free(p.groups);
+        return r;
+}
+
+int ehr_account_publish(struct ehr_op *op) {
+        return publish(op, 0, NULL);
+}
+
+int ehr_account_sync(struct ehr_op *op, struct ehr_sync *ret) {
+        /* One transaction: users and groups from the same state of the store, so a
+         * group is never published with a member added after the users were read. */
+        int r = ehr_store_begin(op->store);
+        if (r < 0)
+                return r;
+        r = publish(op, EHR_SNAPSHOT_IF_CHANGED, ret);
+        ehr_store_rollback(op->store);
         return r;
 }

@@ -32,6 +32,11 @@ static int line(FILE *f, const struct ehr_snap_shadow *e) {
 }
 
 int ehr_snapshot_shadow_write(const char *path, const struct ehr_snap_shadow *e, size_t n, gid_t gid) {
+        return ehr_snapshot_shadow_put(path, e, n, gid, 0, NULL);
+}
+
+int ehr_snapshot_shadow_put(const char *path, const struct ehr_snap_shadow *e, size_t n, gid_t gid, unsigned flags,
+                            bool *ret_changed) {
         char *data = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&data, &size);
@@ -43,7 +48,7 @@ int ehr_snapshot_shadow_write(const char *path, const struct ehr_snap_shadow *e,
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r >= 0)
-                r = ehr_snapshot_replace(path, data, size, EHR_SNAPSHOT_SHADOW_MODE, gid);
+                r = ehr_snapshot_put(path, data, size, EHR_SNAPSHOT_SHADOW_MODE, gid, flags, ret_changed);
         if (data)
                 explicit_bzero(data, size); /* hashes: not for a freed heap */
         free(data);

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The NSS snapshot writer (ehr2fa-admin): validates the directory, builds the
- * file image (snapshot-format.h) and publishes it by rename, never in place. */
+/* The NSS snapshot writer (ehr2fa-admin): validates the directory and builds the
+ * file image (snapshot-format.h); snapshot-publish.c puts it on disk. */
 
-#include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 
 #include "field.h"
 #include "snapshot-format.h"
@@ -15,9 +13,6 @@
 #define SNAP_GROW_MAX 3U
 
 #define BLOB_INITIAL_BYTES 4096U
-
-#define TMP_SUFFIX "XXXXXX"
-#define TMP_SUFFIX_BYTES 6U
 
 /* Smallest power of two >= 2n (load factor at most 1/2), at least 1. */
 static uint32_t slots_for(size_t n) {
@@ -491,84 +486,4 @@ int ehr_snapshot_build(const struct ehr_snap_user *u, size_t nu, const struct eh
         }
         builder_done(&b);
         return r;
-}
-
-static int write_all(int fd, const void *data, size_t n) {
-        const uint8_t *p = data;
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-int ehr_snapshot_replace(const char *path, const void *data, size_t size, mode_t mode, gid_t gid) {
-        _cleanup_free_ char *dir = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -1, dfd = -1;
-        int r;
-
-        if (isempty(path) || path[0] != '/' || path[strlen(path) - 1] == '/')
-                return -EINVAL;
-        const char *slash = strrchr(path, '/');
-        dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
-        /* A dot name: ls and globs skip it, and no reader opens it by accident. */
-        if (!dir || asprintf(&tmp, "%s/.%s." TMP_SUFFIX, dir, slash + 1) < 0) {
-                tmp = NULL;
-                return -ENOMEM;
-        }
-
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
-                /* A failed mkostemp() leaves its guess in the template. */
-                memcpy(tmp + strlen(tmp) - TMP_SUFFIX_BYTES, TMP_SUFFIX, TMP_SUFFIX_BYTES);
-                fd = mkostemp(tmp, O_CLOEXEC);
-        }
-        if (fd < 0)
-                return negative_errno();
-
-        /* mkostemp() made it 0600 and ours: the group first, then the mode, so the
-         * file is never readable by a group it is not meant for. */
-        r = gid == (gid_t) -1 || fchown(fd, (uid_t) -1, gid) >= 0 ? 0 : negative_errno();
-        if (r >= 0)
-                r = write_all(fd, data, size);
-        if (r >= 0 && fsync(fd) < 0)
-                r = negative_errno();
-        if (r >= 0 && fchmod(fd, mode) < 0)
-                r = negative_errno();
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = negative_errno();
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-
-        /* The rename is durable only once the directory is on disk. */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-                return negative_errno();
-        return 0;
-}
-
-int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t nu, const struct ehr_snap_group *g,
-                       size_t ng) {
-        _cleanup_free_ void *data = NULL;
-        size_t size;
-
-        if (isempty(path) || path[0] != '/' || path[strlen(path) - 1] == '/')
-                return -EINVAL;
-        int r = ehr_snapshot_build(u, nu, g, ng, &data, &size);
-        if (r < 0)
-                return r;
-        /* Every process on the host must read it. */
-        return ehr_snapshot_replace(path, data, size, 0644, (gid_t) -1);
 }

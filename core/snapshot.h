@@ -96,6 +96,24 @@ int ehr_snapshot_write(const char *path, const struct ehr_snap_user *u, size_t n
 int ehr_snapshot_replace(const char *path, const void *data, size_t size, mode_t mode, gid_t gid)
         __attribute__((warn_unused_result));
 
+enum {
+        /* Leave the file alone when it already holds exactly these bytes (compared
+         * byte for byte, a regular file of root or ours, with the mode and group
+         * it would get): no write, no rename, no change of any timestamp.
+         * Anything else there is replaced. */
+        EHR_SNAPSHOT_IF_CHANGED = 1U << 0,
+};
+
+/* ehr_snapshot_replace() with flags; *ret_changed (may be NULL) says, on
+ * success, whether the file was replaced. Same returns, plus the -errno of
+ * reading the file there to compare (a permission error, EIO). */
+int ehr_snapshot_put(const char *path, const void *data, size_t size, mode_t mode, gid_t gid, unsigned flags,
+                     bool *ret_changed) __attribute__((warn_unused_result));
+
+/* ehr_snapshot_write() with flags and *ret_changed, as ehr_snapshot_put(). */
+int ehr_snapshot_publish(const char *path, const struct ehr_snap_user *u, size_t nu, const struct ehr_snap_group *g,
+                         size_t ng, unsigned flags, bool *ret_changed) __attribute__((warn_unused_result));
+
 /* The shadow snapshot: shadow(5) lines for the managed accounts, read by
  * libnss_ehr's getspnam() and so by pam_unix and unix_chkpwd, as
  * libnss-extrausers serves /var/lib/extrausers/shadow. It sits beside the
@@ -121,6 +139,9 @@ int ehr_snapshot_shadow_path(const char *snapshot_path, char **ret);
  * pam_unix refuses every password for it. */
 int ehr_snapshot_shadow_write(const char *path, const struct ehr_snap_shadow *e, size_t n, gid_t gid)
         __attribute__((warn_unused_result));
+/* The same with ehr_snapshot_put()'s flags and *ret_changed. */
+int ehr_snapshot_shadow_put(const char *path, const struct ehr_snap_shadow *e, size_t n, gid_t gid, unsigned flags,
+                            bool *ret_changed) __attribute__((warn_unused_result));
 
 /* Build the file image in memory only (what ehr_snapshot_write() puts on
  * disk), for tests and fuzz seeds. *ret_data is malloc'd; the caller frees.
