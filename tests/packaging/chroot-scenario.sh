@@ -49,7 +49,7 @@ done
         && ok "ehr2fa-helper setuid root" || bad "ehr2fa-helper is $(stat -c %a:%U:%G /usr/libexec/ehr2fa/ehr2fa-helper)"
 missing=0
 for f in /usr/libexec/ehr2fa/ehr2fa-sms-send /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket \
-                /usr/lib/tmpfiles.d/ehr2fa.conf \
+                /usr/lib/tmpfiles.d/ehr2fa.conf /lib/systemd/system/ehr2fa-sync.service /lib/systemd/system/ehr2fa-sync.timer \
                 /usr/share/man/man8/pam_ehr2fa.8.gz /usr/share/man/man8/ehr2fa-admin.8.gz /usr/share/man/man5/ehr2fa.conf.5.gz \
                 /usr/share/man/man8/ehr2fad.8.gz /usr/share/man/man8/libnss_ehr.so.2.8.gz /usr/share/ehr2fa/breached-passwords.txt \
                 /usr/share/bash-completion/completions/ehr2fa-admin /usr/share/bash-completion/completions/ehr2fa; do
@@ -59,6 +59,8 @@ done
 [ -e /etc/systemd/system/sockets.target.wants/ehr2fad.socket ] && ok "ehr2fad.socket enabled" \
         || bad "ehr2fad.socket not enabled"
 [ -e /etc/systemd/system/multi-user.target.wants/ehr2fad.service ] && bad "ehr2fad.service enabled on its own" || true
+# The sync timer is for hosts of a central store: the sysadmin enables it there.
+[ -e /etc/systemd/system/timers.target.wants/ehr2fa-sync.timer ] && bad "ehr2fa-sync.timer enabled on install" || true
 
 # --- set up as the README says -------------------------------------------------
 check "ehr2fa-admin init" ehr2fa-admin init
