@@ -100,12 +100,36 @@ def sanitizer_preload():
     return [path for _, path in libs if "asan" in path]
 
 
+NSS_MODULE = os.path.abspath(os.environ.get("EHR2FA_NSS_MODULE", ""))
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+
+
+def asan_preload(so):
+    """The sanitizer runtimes so was linked with, as (name, path) pairs."""
+    out = subprocess.run(["ldd", so], capture_output=True, text=True).stdout
+    return re.findall(r"(\S*libasan\.so\S*) => (\S+)", out)
+
+
+def nss_run(files, snapshot, *cmd):
+    """Run cmd (getent, id) on a host whose own users and groups are files/passwd
+    and files/group, and whose libnss_ehr.so.2 serves snapshot (nss_wrapper)."""
+    preload = [p for _, p in asan_preload(NSS_MODULE)] + ["libnss_wrapper.so"]
+    env = dict(os.environ, LD_PRELOAD=":".join(preload), NSS_WRAPPER_PASSWD=os.path.join(files, "passwd"),
+               NSS_WRAPPER_GROUP=os.path.join(files, "group"), NSS_WRAPPER_MODULE_SO_PATH=NSS_MODULE,
+               NSS_WRAPPER_MODULE_FN_PREFIX="ehr", EHR2FA_NSS_SNAPSHOT=snapshot,
+               ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0", NSS_WRAPPER_DISABLE_DEEPBIND="1")
+    return subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=30)
+
+
 class Env:
     """One throwaway installation: config, store, PAM service, password file."""
 
-    def __init__(self, conf_extra="", module_args="", testclock=False, service="ehr2fa-test"):
+    def __init__(self, conf_extra="", module_args="", testclock=False, service="ehr2fa-test", store=None,
+                 daemon=None):
+        """store: another store's locator (a host of a shared store, see Hosts);
+        daemon: True/False overrides EHR2FA_TEST_DAEMON for this one."""
         self.dir = tempfile.mkdtemp(prefix="ehr2fa-test-")
-        self.store = os.path.join(self.dir, "store")
+        self.store = store or os.path.join(self.dir, "store")
         self.conf = os.path.join(self.dir, "ehr2fa.conf")
         self.service = service
         self.svcdir = os.path.join(self.dir, "pam.d")
@@ -113,7 +137,7 @@ class Env:
         self.daemon_sock = os.path.join(self.dir, "ehr2fad.sock")
         self.daemon_log = os.path.join(self.dir, "ehr2fad.log")
         self.daemon = None
-        self.use_daemon = DAEMON_MODE
+        self.use_daemon = DAEMON_MODE if daemon is None else daemon
         os.mkdir(self.svcdir)
         self.write_conf(conf_extra)
         self.set_module_args(module_args, testclock)
@@ -302,27 +326,38 @@ class Env:
         all answering code together once all are at the prompt (tests/pam-race.c).
         The second factor alone: no password module in this service. Returns the
         counts: prompted, success, failed (PAM_AUTH_ERR) and other."""
-        race = os.environ.get("EHR2FA_PAM_RACE")
-        if not race:
-            raise unittest.SkipTest("EHR2FA_PAM_RACE not set")
         self._daemon_for_login()
+        return race([self], user, code, n)
+
+    def race_confdir(self):
+        """A PAM directory whose service "race" is this host's module line alone."""
         confdir = os.path.join(self.dir, "race.d")
         os.makedirs(confdir, exist_ok=True)
         with open(os.path.join(confdir, "race"), "w") as f:
             f.write(f"auth required {MODULE} conf={self.conf}\n")
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-        r = subprocess.run([race, confdir, "race", user, str(n)], input=code + "\n", capture_output=True,
-                           text=True, timeout=120, env=env)
-        m = re.search(r"prompted=(\d+) success=(\d+) failed=(\d+) other=(\d+)", r.stdout)
-        if r.returncode != 0 or not m:
-            raise AssertionError(f"pam-race failed ({r.returncode}): {r.stdout}{r.stderr}")
-        counts = dict(zip(("prompted", "success", "failed", "other"), map(int, m.groups())))
-        counts["stderr"] = r.stderr
-        return counts
+        return confdir
 
     def audit(self, user=None):
         args = ["--json", "audit", "show"] + (["--user", user] if user else [])
         return json.loads(self.admin(*args).stdout)
+
+
+def race(envs, user, code, n):
+    """n logins of user at once through real libpam, login i on host envs[i % len]
+    (tests/pam-race.c; see Env.race)."""
+    prog = os.environ.get("EHR2FA_PAM_RACE")
+    if not prog:
+        raise unittest.SkipTest("EHR2FA_PAM_RACE not set")
+    confdirs = ":".join(e.race_confdir() for e in envs)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    r = subprocess.run([prog, confdirs, "race", user, str(n)], input=code + "\n", capture_output=True, text=True,
+                       timeout=120, env=env)
+    m = re.search(r"prompted=(\d+) success=(\d+) failed=(\d+) other=(\d+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise AssertionError(f"pam-race failed ({r.returncode}): {r.stdout}{r.stderr}")
+    counts = dict(zip(("prompted", "success", "failed", "other"), map(int, m.groups())))
+    counts["stderr"] = r.stderr
+    return counts
 
 
 def oath(secret=SECRET, now=None, digits=6, algorithm="sha1", step=0):

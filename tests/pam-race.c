@@ -5,7 +5,10 @@
  * code prompt until every one of them has got there, then answer together, so
  * their checks overlap in the store.
  *
- *   pam-race CONFDIR SERVICE USER N < CODE
+ *   pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE
+ *
+ * With several CONFDIRs, login i runs with CONFDIR i mod their number: each a
+ * host of its own (its config, its ehr2fad) against one store.
  *
  * The code comes on standard input, one line, as a user would type it: never in
  * argv, where any process on the host could read it.
@@ -56,6 +59,18 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
         return PAM_SUCCESS;
 }
 
+/* The i-th directory of the ':'-separated list (i mod their number), in buf. */
+static const char *nth_dir(const char *list, int i, char *buf, size_t len) {
+        int n = 1;
+        for (const char *p = list; *p; p++)
+                n += *p == ':';
+        const char *p = list;
+        for (int k = i % n; k > 0; k--)
+                p = strchr(p, ':') + 1;
+        snprintf(buf, len, "%.*s", (int) strcspn(p, ":"), p);
+        return buf;
+}
+
 static int child(const char *confdir, const char *service, const char *user, struct race *race) {
         struct pam_conv pc = { conv, race };
         pam_handle_t *pamh = NULL;
@@ -74,7 +89,7 @@ static int child(const char *confdir, const char *service, const char *user, str
 int main(int argc, char **argv) {
         char code[128];
         if (argc != 5) {
-                fprintf(stderr, "usage: pam-race CONFDIR SERVICE USER N < CODE\n");
+                fprintf(stderr, "usage: pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE\n");
                 return 2;
         }
         if (!fgets(code, sizeof code, stdin)) {
@@ -105,7 +120,8 @@ int main(int argc, char **argv) {
                         close(ready[0]);
                         close(go[1]);
                         struct race race = { .code = code, .ready_fd = ready[1], .go_fd = go[0] };
-                        _exit(child(argv[1], argv[2], argv[3], &race));
+                        char dir[4096];
+                        _exit(child(nth_dir(argv[1], i, dir, sizeof dir), argv[2], argv[3], &race));
                 }
         }
         close(ready[1]);

@@ -6,25 +6,17 @@ snapshot; getent and id see it through libnss_ehr.so.2 (nss_wrapper)."""
 import json
 import grp
 import os
-import re
 import shutil
 import sqlite3
 import stat
 import subprocess
 import unittest
 
-from ehrtest import ADMIN, SECRET, EnvTestCase, oath, sanitizer_preload
-
-NSS_MODULE = os.path.abspath(os.environ.get("EHR2FA_NSS_MODULE", ""))
-
-
-def asan_preload(so):
-    out = subprocess.run(["ldd", so], capture_output=True, text=True).stdout
-    return re.findall(r"(\S*libasan\.so\S*) => (\S+)", out)
+from ehrtest import ADMIN, NSS_MODULE, NSS_WRAPPER, SECRET, EnvTestCase, asan_preload, nss_run, oath, \
+    sanitizer_preload
 
 
-@unittest.skipUnless(os.path.exists(NSS_MODULE) and os.path.exists("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"),
-                     "needs libnss_ehr.so.2 and nss_wrapper")
+@unittest.skipUnless(os.path.exists(NSS_MODULE) and os.path.exists(NSS_WRAPPER), "needs libnss_ehr.so.2 and nss_wrapper")
 class Accounts(EnvTestCase):
     def setUp(self):
         self.snapshot = None
@@ -60,12 +52,7 @@ class Accounts(EnvTestCase):
         return self.env.admin(*args, check=check, env_extra=self.host_env(preload=preload))
 
     def nss(self, *cmd):
-        preload = [p for _, p in asan_preload(NSS_MODULE)] + ["libnss_wrapper.so"]
-        env = dict(os.environ, LD_PRELOAD=":".join(preload), NSS_WRAPPER_PASSWD=os.path.join(self.files, "passwd"),
-                   NSS_WRAPPER_GROUP=os.path.join(self.files, "group"), NSS_WRAPPER_MODULE_SO_PATH=NSS_MODULE,
-                   NSS_WRAPPER_MODULE_FN_PREFIX="ehr", EHR2FA_NSS_SNAPSHOT=self.snapshot,
-                   ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0", NSS_WRAPPER_DISABLE_DEEPBIND="1")
-        return subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=30)
+        return nss_run(self.files, self.snapshot, *cmd)
 
     def test_added_user_visible_deleted_gone(self):
         self.env.admin("user", "add", "nurse1", "--name", "Nina Nurse", "--role", "staff")
