@@ -59,6 +59,8 @@ static const struct {
         { "group member del", "GROUP LOGIN", "remove a member" },
         { "group list", "", "groups as in /etc/group (--json: objects)" },
         { "nss publish", "", "write the NSS snapshot again from the store" },
+        { "sync", "[--quiet] [--json]",
+          "publish this host's NSS snapshot from the store, only when it changed (ehr2fa-sync.timer)" },
         { "version", "", "the version of the tool and of the store schema" },
 };
 
