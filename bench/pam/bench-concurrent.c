@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <security/pam_appl.h>
 
+#include "bench-login.h"
 #include "bench-pam.h"
 #include "bench-util.h"
 #include "totp.h"
@@ -37,37 +38,12 @@
 
 #define PROCS_MAX 64U
 
-static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data) {
-        struct pam_response *r = calloc((size_t) n, sizeof *r);
-        if (!r)
-                return PAM_BUF_ERR;
-        for (int i = 0; i < n; i++)
-                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-                        r[i].resp = strdup(data);
-        *resp = r;
-        return PAM_SUCCESS;
-}
-
 /* One process: M logins, users first..first+M-1. Returns how many failed. */
 static unsigned child(const char *confdir, const char *svc, unsigned long first, unsigned logins) {
         unsigned failed = 0;
-        for (unsigned i = 0; i < logins; i++) {
-                char user[64], code[16];
-                uint64_t step = ehr_totp_step((uint64_t) time(NULL), BENCH_PERIOD) + 1;
-                snprintf(user, sizeof user, BENCH_LOGIN_PREFIX "%lu", first + i);
-                if (ehr_hotp(bench_secret(), BENCH_SECRET_BYTES, EHR_OTP_SHA1, step, BENCH_DIGITS, code, sizeof code) <
-                    0)
-                        return logins;
-                struct pam_conv pc = { conv, code };
-                pam_handle_t *pamh = NULL;
-                int r = pam_start_confdir(svc, user, &pc, confdir, &pamh);
-                if (r == PAM_SUCCESS)
-                        r = pam_authenticate(pamh, 0);
-                if (pamh)
-                        pam_end(pamh, r);
-                if (r != PAM_SUCCESS)
+        for (unsigned i = 0; i < logins; i++)
+                if (bench_login(confdir, svc, first + i) != PAM_SUCCESS)
                         failed++;
-        }
         return failed;
 }
 

@@ -428,15 +428,6 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
         return r;
 }
 
-static double quantile(const double *sorted, unsigned n, double q) {
-        if (n == 0)
-                return 0;
-        double pos = q * (n - 1);
-        unsigned i = (unsigned) pos;
-        double f = pos - i;
-        return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
-}
-
 struct result {
         double median, p10, p90, mean, cpu_median;
         unsigned n;
@@ -493,10 +484,10 @@ static int measure(unsigned long size, enum check_kind check, struct run runs[_M
                 qsort(runs[m].cpu_us, runs[m].n, sizeof(double), bench_cmp_double);
                 res[m] = (struct result) {
                         .mean = runs[m].n ? sum / runs[m].n : 0,
-                        .cpu_median = quantile(runs[m].cpu_us, runs[m].n, 0.5),
-                        .median = quantile(runs[m].us, runs[m].n, 0.5),
-                        .p10 = quantile(runs[m].us, runs[m].n, 0.1),
-                        .p90 = quantile(runs[m].us, runs[m].n, 0.9),
+                        .cpu_median = bench_quantile(runs[m].cpu_us, runs[m].n, 0.5),
+                        .median = bench_quantile(runs[m].us, runs[m].n, 0.5),
+                        .p10 = bench_quantile(runs[m].us, runs[m].n, 0.1),
+                        .p90 = bench_quantile(runs[m].us, runs[m].n, 0.9),
                         .n = runs[m].n,
                         .valid = runs[m].bad == 0,
                 };

@@ -17,3 +17,13 @@ static inline int bench_cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
         return x < y ? -1 : x > y;
 }
+
+/* The q-quantile (0..1) of n ascending samples, interpolated between the two nearest. */
+static inline double bench_quantile(const double *sorted, unsigned n, double q) {
+        if (n == 0)
+                return 0;
+        double pos = q * (n - 1);
+        unsigned i = (unsigned) pos;
+        double f = pos - i;
+        return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
