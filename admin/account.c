@@ -171,8 +171,8 @@ int verb_sync(struct admin *a, int argc, char **argv) {
                                       "delete it in the store", path, op.field == EHR_FIELD_GROUP ? "group" : "the user",
                                       op.offender, ehr_field_rule(op.field));
                 else
-                        r = admin_err(admin_exit_from_errno(r), "cannot sync the NSS snapshot %s: %s", path,
-                                      ehr_strerror(r));
+                        r = admin_err(admin_exit_from_errno(r), "cannot sync: %s; this host's NSS snapshot was left "
+                                      "as it was", ehr_strerror(r));
                 say_last_snapshot(a);
                 return r;
         }

@@ -100,6 +100,20 @@ def sanitizer_preload():
     return [path for _, path in libs if "asan" in path]
 
 
+@contextlib.contextmanager
+def store_locked(store_dir):
+    """The SQLite store at store_dir held EXCLUSIVE for the whole of the block:
+    from before what it wraps starts until after it has finished, however slow
+    the machine (a store that does not answer, as a server that is down)."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(store_dir, "ehr2fa.db"), timeout=5, isolation_level=None)
+    try:
+        db.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        db.close()  # rolls the open transaction back
+
+
 NSS_MODULE = os.path.abspath(os.environ.get("EHR2FA_NSS_MODULE", ""))
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 

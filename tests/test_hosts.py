@@ -11,6 +11,7 @@ hosts sharing one SQLite file on one machine is the degenerate case of a
 central store, and the guarantees (one acceptance per code, exact lockouts,
 one rotation per PIN) must already hold there."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -19,25 +20,38 @@ import time
 import unittest
 
 import ehrtest
-from ehrtest import NSS_MODULE, NSS_WRAPPER, PASSWORD, Env, nss_run, oath, race
+from ehrtest import NSS_MODULE, NSS_WRAPPER, PASSWORD, Env, nss_run, oath, race, store_locked
 
 BACKEND = os.environ.get("EHR2FA_TEST_STORE_BACKEND", "sqlite")
 PHONE = "+15551234566"
 
 
 class Hosts:
-    """n hosts of one store, each with its own ehr2fad (daemon=True)."""
+    """n hosts of one store, each with its own ehr2fad (daemon=True). SQLite: the
+    hosts' store_dir is one directory. PostgreSQL (tests/pg.py, a real server
+    started for the test): each host has a store_dir of its own holding its copy
+    of the master key, and its own copy of the password file."""
 
     def __init__(self, n, conf_extra="", daemon=True):
         self.dir = tempfile.mkdtemp(prefix="ehr2fa-hosts-")
-        if BACKEND != "sqlite":
-            raise unittest.SkipTest(f"no fixture for the {BACKEND} backend in this suite")
-        self.locator = os.path.join(self.dir, "store")
         self.hosts = []
+        self.srv = None
         try:
+            if BACKEND == "postgresql":
+                import pg
+                self.srv = pg.Server().setup()
+                self.locator = self.srv.locator
+            elif BACKEND == "sqlite":
+                self.locator = os.path.join(self.dir, "store")
+            else:
+                raise unittest.SkipTest(f"no fixture for the {BACKEND} backend in this suite")
             for _ in range(n):
-                self.hosts.append(Env(conf_extra, store=self.locator, daemon=daemon))
+                self.hosts.append(Env(conf_extra, store=None if self.srv else self.locator, daemon=daemon))
+            self.write_conf(conf_extra)
             self.hosts[0].admin("init")
+            for h in self.hosts[1:] if self.srv else ():
+                os.makedirs(h.store, mode=0o700, exist_ok=True)
+                shutil.copy2(os.path.join(self.hosts[0].store, "master.key"), h.store)
             # The hosts' own users (nss_wrapper's files): root only.
             self.files = os.path.join(self.dir, "files")
             os.mkdir(self.files)
@@ -51,6 +65,40 @@ class Hosts:
         except BaseException:
             self.cleanup()
             raise
+
+    def write_conf(self, *extras):
+        """Every host's config: where the shared store is, and the extra lines
+        given for it (the last given for the hosts after)."""
+        for i, h in enumerate(self.hosts):
+            server = ""
+            if self.srv:
+                server = f"store = {self.locator}\nstore_password_file = {self.srv.password_file(h.dir)}\n"
+            h.write_conf(extras[min(i, len(extras) - 1)] + server)
+
+    @contextlib.contextmanager
+    def store_down(self):
+        """The shared store out of reach: the server stopped, or (SQLite) the
+        store held locked, so that nothing gets an answer from it."""
+        if not self.srv:
+            with store_locked(self.locator):
+                yield
+            return
+        self.srv.stop()
+        try:
+            yield
+        finally:
+            self.srv.start()
+
+    def set_schema_version(self, delta):
+        """Move the stored schema version by delta; returns the new one."""
+        if self.srv:
+            self.srv.psql(f"UPDATE meta SET num = num + {delta} WHERE key = 'schema_version'", db="ehr2fa")
+            return int(self.srv.psql("SELECT num FROM meta WHERE key = 'schema_version'", db="ehr2fa"))
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.locator, "ehr2fa.db")) as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0] + delta
+            c.execute(f"PRAGMA user_version = {version}")
+        return version
 
     def __getitem__(self, i):
         return self.hosts[i]
@@ -66,6 +114,8 @@ class Hosts:
             for h in self.hosts:
                 h.cleanup()
         finally:
+            if self.srv:
+                self.srv.cleanup()
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -144,20 +194,16 @@ class Sync(unittest.TestCase):
         self.h[0].admin("user", "add", "nurse1", "--no-home")
         self.sync(1)
         before = os.stat(self.h.snapshot(1))
-        down = self.h.locator + ".away"
-        os.rename(self.h.locator, down)  # SQLite's "server down": the store is not there
-        try:
+        with self.h.store_down():
             start = time.monotonic()
             r = self.sync(1, check=False)
             self.assertLess(time.monotonic() - start, 10)
             self.assertEqual(r.returncode, 4, r.stderr)
-            self.assertIn("this host's NSS snapshot was left as it was", r.stderr)
+            self.assertIn("NSS snapshot was left as it was", r.stderr)
             self.assertIn(f"NSS keeps serving the last snapshot, {self.h.snapshot(1)}, published ", r.stderr)
             after = os.stat(self.h.snapshot(1))
             self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns))
             self.assertEqual(self.h.getent(1, "passwd", "nurse1").returncode, 0)
-        finally:
-            os.rename(down, self.h.locator)
         self.h[0].admin("user", "add", "nurse2", "--no-home")
         self.assertIn("Published", self.sync(1).stdout)
         self.assertEqual(self.h.getent(1, "passwd", "nurse2").returncode, 0)
@@ -174,16 +220,11 @@ class Sync(unittest.TestCase):
         only by 'ehr2fa-admin migrate' (or another admin command) where the
         sysadmin runs it."""
         # A store that says it has the schema before this one is refused, not upgraded.
-        import sqlite3
-        db = os.path.join(self.h.locator, "ehr2fa.db")
-        with sqlite3.connect(db) as c:
-            version = c.execute("PRAGMA user_version").fetchone()[0]
-            c.execute(f"PRAGMA user_version = {version - 1}")
+        older = self.h.set_schema_version(-1)
         r = self.sync(1, check=False)
         self.assertEqual(r.returncode, 4, r.stderr)
-        self.assertIn("has an old schema", r.stderr)
-        with sqlite3.connect(db) as c:
-            self.assertEqual(c.execute("PRAGMA user_version").fetchone()[0], version - 1)
+        self.assertIn("old schema", r.stderr)
+        self.assertEqual(self.h.set_schema_version(0), older)
 
 
 class Race(unittest.TestCase):
@@ -229,7 +270,8 @@ class Race(unittest.TestCase):
                f"sms_sender = {ehrtest.SMS_SENDER}\nsms_timeout_ms = 2000\nsms_connect_timeout_ms = 1000\n")
         for h in self.h.hosts:
             h.stop_daemon()
-            h.write_conf(self.conf_extra + sms)
+        self.h.write_conf(self.conf_extra + sms)
+        for h in self.h.hosts:
             h.start_daemon()
 
         # Host 0 asks for a text and leaves the login at the next prompt.
@@ -298,6 +340,58 @@ class RaceLockout(Race):
     test_same_code_on_every_host_is_accepted_once = None
     test_same_sms_token_on_every_host_is_accepted_once = None
     test_support_pin_validated_on_every_host_rotates_once = None
+
+
+@unittest.skipUnless(os.path.exists(NSS_MODULE) and os.path.exists(NSS_WRAPPER), "needs libnss_ehr.so.2 and nss_wrapper")
+class StoreDown(unittest.TestCase):
+    """The shared store stops answering in the middle of the day: each host's
+    logins end within store_timeout_ms in that host's fail_mode, NSS answers
+    from the snapshot; when it is back, logins resume through the same ehr2fad."""
+    timeout_ms = 1000
+
+    def setUp(self):
+        ehrtest.need("pamtester")
+        extra = f"store_timeout_ms = {self.timeout_ms}\n"
+        self.h = Hosts(2, extra)
+        for h in self.h.hosts:
+            h.stop_daemon()
+        self.h.write_conf(extra, extra + "fail_mode = safe\n")
+        # alice logs in on host 0, bob on host 1 (each code once: no replay across the two).
+        self.h[0].add_user("alice")
+        self.h[1].add_user("bob")
+        self.h[1].admin("sync")
+        self.daemons = [h.start_daemon() for h in self.h.hosts]
+
+    def tearDown(self):
+        self.h.cleanup()
+
+    def test_logins_follow_fail_mode_and_resume(self):
+        t = int(time.time())
+        users = ("alice", "bob")
+        for i in (0, 1):
+            self.assertEqual(self.h[i].login(users[i], oath(now=t), "n").returncode, 0)
+        with self.h.store_down():
+            secure = self.h[0].login("alice", oath(now=t, step=1), "n")
+            safe = self.h[1].login("bob", oath(now=t, step=1), "n")
+            # Host 0 published alice when it added her; host 1 has both from its sync.
+            getent = [self.h.getent(0, "passwd", "alice")] + [self.h.getent(1, "passwd", u) for u in users]
+        self.assertNotEqual(secure.returncode, 0, secure.stdout + secure.stderr)
+        self.assertIn("unavailable", secure.stdout + secure.stderr)
+        self.assertEqual(safe.returncode, 0, safe.stdout + safe.stderr)
+        self.assertIn("fail_mode=safe", safe.stdout + safe.stderr)
+        slack = 2.0  # pamtester, pam_wrapper and the module's own start on a loaded machine
+        for r in (secure, safe):
+            self.assertLess(r.elapsed, self.timeout_ms / 1000 + slack)
+        for r in getent:
+            self.assertRegex(r.stdout, r"^(alice|bob):x:\d+:")
+        # Back: the same ehr2fad serves the next login, on every host.
+        for i in (0, 1):
+            r = self.h[i].login(users[i], oath(now=t, step=1), "n")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIsNone(self.daemons[i].poll())
+            self.assertIs(self.h[i].daemon, self.daemons[i])
+            accepted = [x for x in self.h[0].audit(users[i]) if x["action"] == "second factor accepted"]
+            self.assertEqual(len(accepted), 2)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD
+from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD, store_locked
 
 GATEWAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sms", "gateway.py")
 PHONE = "+15551234566"
@@ -538,17 +538,9 @@ class Trust(EnvTestCase):
 class FailMode(EnvTestCase):
     conf_extra = "store_timeout_ms = 500\n"
 
-    @contextlib.contextmanager
     def store_locked(self):
-        """The store held EXCLUSIVE for the whole of the block: from before the login
-        starts until after it has finished, however slow the machine. The login's own
-        timeout (60 s) bounds how long that can be."""
-        db = sqlite3.connect(os.path.join(self.env.store, "ehr2fa.db"), timeout=5, isolation_level=None)
-        try:
-            db.execute("BEGIN EXCLUSIVE")
-            yield
-        finally:
-            db.close()  # rolls the open transaction back
+        """The login's own timeout (60 s) bounds how long the lock is held."""
+        return store_locked(self.env.store)
 
     def test_store_locked_secure_denies_within_timeout(self):
         self.env.add_user("alice")
