@@ -6,7 +6,8 @@ workstations of a site point at the central one. Logins go through real libpam
 (tests/pam-race.c), the directory through `ehr2fa-admin sync` and getent
 (nss_wrapper, libnss_ehr.so.2).
 
-The store is SQLite unless EHR2FA_TEST_STORE_BACKEND says otherwise: several
+The store is SQLite, or with EHR2FA_TEST_STORE_BACKEND=postgresql a real server
+(tests/pg.py; meson runs both: test_hosts, test_hosts_pg). Several
 hosts sharing one SQLite file on one machine is the degenerate case of a
 central store, and the guarantees (one acceptance per code, exact lockouts,
 one rotation per PIN) must already hold there."""
@@ -397,5 +398,13 @@ class StoreDown(unittest.TestCase):
             self.assertEqual(len(accepted), 2)
 
 
+def prerequisites():
+    if BACKEND == "postgresql":
+        import pg
+        if not pg.bindir():
+            raise unittest.SkipTest("PostgreSQL not installed (/usr/lib/postgresql/*/bin/initdb): scripts/deps.sh "
+                                    "installs it")
+
+
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    ehrtest.main(prerequisites)
