@@ -14,7 +14,9 @@ Python tests:
 C tests and anything else: `python3 tests/pg.py run -- COMMAND ARGS...` starts a
 server, runs COMMAND with EHR2FA_TEST_PG (the locator) and
 EHR2FA_TEST_PG_PASSWORD_FILE in its environment, stops the server and exits
-with COMMAND's status (77, meson's "skipped", when no server can start)."""
+with COMMAND's status (77, meson's "skipped", when no server can start).
+`run --durable -- ...`: a server that fsyncs, as a site's does (bench/hosts);
+the tests' runs without fsync."""
 
 import glob
 import os
@@ -42,7 +44,10 @@ def bindir():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, durable=False):
+        """durable: fsync as a production server does (benchmarks); the tests
+        run without it, which is faster and changes no behaviour they check."""
+        self.durable = durable
         self.bin = bindir()
         if not self.bin:
             raise unittest.SkipTest("PostgreSQL not installed (/usr/lib/postgresql/*/bin/initdb): "
@@ -97,7 +102,9 @@ class Server:
         return self
 
     def start(self):
-        opts = f"-k {self.sock} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        opts = f"-k {self.sock} -p {PORT} -c listen_addresses='' -c max_connections=200"
+        if not self.durable:
+            opts += " -c fsync=off"
         try:
             self._as_pg(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w",
                         "-t", "60", "start", timeout=90)
@@ -163,10 +170,10 @@ class Server:
         self.cleanup()
 
 
-def run(argv):
+def run(argv, durable=False):
     """Start a server, run argv with EHR2FA_TEST_PG set, stop the server."""
     try:
-        srv = Server().setup()
+        srv = Server(durable).setup()
     except unittest.SkipTest as e:
         print(f"SKIP: {e}")
         return 77
@@ -186,5 +193,7 @@ def run(argv):
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "run" and sys.argv[2] == "--":
         sys.exit(run(sys.argv[3:]))
+    if len(sys.argv) > 3 and sys.argv[1:4] == ["run", "--durable", "--"]:
+        sys.exit(run(sys.argv[4:], durable=True))
     print(__doc__)
     sys.exit(2)

@@ -15,10 +15,12 @@
 #   BENCH_PROCS    login processes at once, one row each (default 1,4,16,64)
 #   BENCH_LOGINS   logins per row (default 1280)
 #   BENCH_SHIFT    logins in the shift change (default 2000), BENCH_WITHIN its seconds (default 10)
-#   PG_BINDIR      PostgreSQL's initdb and pg_ctl (default: the newest /usr/lib/postgresql/*/bin)
-# The PostgreSQL rows are skipped, with the reason, when this build has no
-# PostgreSQL backend or PostgreSQL is not installed (apt-get install postgresql);
-# the SQLite rows run regardless.
+# PostgreSQL is started by tests/pg.py (run --durable: a server that fsyncs, on a
+# Unix socket in a temporary directory, as the unprivileged user postgres), and
+# its store is the SQLite store moved with "ehr2fa-admin store copy", read by a
+# host whose store_dir holds only the master key. The PostgreSQL rows are
+# skipped, with the reason, when no server can be started here (apt-get install
+# postgresql); the SQLite rows run regardless.
 set -eu
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -26,6 +28,15 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
         exit 2
 fi
 build=$(realpath "$1")
+src=$(cd "$(dirname "$0")/../.." && pwd)
+# Run again inside a PostgreSQL server's lifetime (EHR2FA_TEST_PG set); 77: none here.
+if [ -z "${EHR2FA_TEST_PG:-}" ] && [ -z "${BENCH_NO_PG:-}" ]; then
+        rc=0
+        python3 "$src/tests/pg.py" run --durable -- "$0" "$@" || rc=$?
+        [ $rc -eq 77 ] || exit $rc
+        BENCH_NO_PG="no PostgreSQL server could be started here (see the SKIP line above)"
+        export BENCH_NO_PG
+fi
 bench=$build/bench/hosts/bench-hosts
 mkstore=$build/bench/pam/bench-pam-mkstore
 module=$build/pam_ehr2fa/pam_ehr2fa.so
@@ -43,14 +54,9 @@ within=${BENCH_WITHIN:-10}
 tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/ehr2fa-bench-hosts.XXXXXX")
 chmod 0755 "$tmp"
 pids=
-pg_data=
-pg_ctl=
 cleanup() {
         for p in $pids; do kill "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
-        if [ -n "$pg_data" ]; then
-                runuser -u postgres -- "$pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
-        fi
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -59,10 +65,14 @@ trap 'exit 130' INT TERM
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# A host's config: its store, its ehr2fad, no delay after a failure, no trust prompt.
-host_conf() { # DIR LOCATOR
-        cat > "$1/ehr2fa.conf" <<EOF
-store_dir = $2
+# A host's config: its store (DIR/store, or a server and DIR/store for its key),
+# its ehr2fad, no delay after a failure, no trust prompt.
+host_conf() { # DIR [SERVER PASSWORD_FILE]
+        {
+                echo "store_dir = $1/store"
+                [ $# -eq 1 ] || printf 'store = %s\nstore_password_file = %s\n' "$2" "$3"
+        } > "$1/ehr2fa.conf"
+        cat >> "$1/ehr2fa.conf" <<EOF
 daemon_socket = $1/ehr2fad.sock
 fail_delay_ms = 0
 deny = 1000
@@ -102,38 +112,28 @@ echo "# hosts: $(uname -srm), $(nproc) CPUs, $(df -T "$tmp" | awk 'NR == 2 { pri
 
 # --- SQLite ------------------------------------------------------------------
 mkdir -m 0700 "$tmp/sqlite"
-host_conf "$tmp/sqlite" "$tmp/sqlite/store"
+host_conf "$tmp/sqlite"
 t0=$(now)
 "$mkstore" --users "$users" --store "$tmp/sqlite/store"
 echo "# sqlite: store of $users users made in $(elapsed "$t0") s ($(du -sh "$tmp/sqlite/store" | cut -f1))"
-start_daemon "$tmp/sqlite"
 
 # --- PostgreSQL --------------------------------------------------------------
-pg=
-pg_bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
-mkdir -m 0700 "$tmp/pg"
-host_conf "$tmp/pg" "postgresql:///ehr2fa?host=$tmp/pgsock&port=5432"
-probe=$("$admin" --conf "$tmp/pg/ehr2fa.conf" user list 2>&1 || true)
-if printf '%s' "$probe" | grep -q "no PostgreSQL backend"; then
-        pg="this build of ehr2fa has no PostgreSQL backend"
-elif [ -z "$pg_bindir" ] || [ ! -x "$pg_bindir/initdb" ] || [ ! -x "$pg_bindir/pg_ctl" ]; then
-        pg="PostgreSQL is not installed (apt-get install postgresql)"
-elif ! id postgres >/dev/null 2>&1; then
-        pg="no postgres user to run the server as (apt-get install postgresql)"
-fi
+# The same users, moved as a site moves: before any login, so both start alike.
+pg=${BENCH_NO_PG:-}
 if [ -z "$pg" ]; then
-        pg_ctl=$pg_bindir/pg_ctl
-        pg_data=$tmp/pgdata
-        mkdir -m 0700 "$pg_data" "$tmp/pgsock"
-        chown postgres "$pg_data" "$tmp/pgsock"
-        runuser -u postgres -- "$pg_bindir/initdb" -D "$pg_data" -A peer -U postgres >/dev/null
-        runuser -u postgres -- "$pg_ctl" -D "$pg_data" -l "$tmp/pg/server.log" -w -o "-k $tmp/pgsock -c listen_addresses=''" start >/dev/null
-        runuser -u postgres -- psql -h "$tmp/pgsock" -qc "CREATE ROLE root LOGIN; CREATE DATABASE ehr2fa OWNER root;" postgres
+        mkdir -m 0700 "$tmp/pg" "$tmp/pg/store"
+        cp -p "$tmp/sqlite/store/master.key" "$tmp/pg/store/"
+        host_conf "$tmp/pg" "$EHR2FA_TEST_PG" "$EHR2FA_TEST_PG_PASSWORD_FILE"
         t0=$(now)
-        "$mkstore" --users "$users" --store "postgresql:///ehr2fa?host=$tmp/pgsock&port=5432"
-        echo "# postgresql $("$pg_bindir/postgres" --version | awk '{ print $3 }'): store of $users users made in $(elapsed "$t0") s"
-        start_daemon "$tmp/pg"
+        if "$admin" --conf "$tmp/pg/ehr2fa.conf" store copy --from "$tmp/sqlite/store" --to "$EHR2FA_TEST_PG" \
+                --password-file "$EHR2FA_TEST_PG_PASSWORD_FILE" > "$tmp/pg/copy.log" 2>&1; then
+                echo "# postgresql $(psql --version | awk '{ print $3 }'): the store copied in $(elapsed "$t0") s"
+        else
+                pg="ehr2fa-admin store copy failed: $(tail -1 "$tmp/pg/copy.log")"
+        fi
 fi
+start_daemon "$tmp/sqlite"
+[ -n "$pg" ] || start_daemon "$tmp/pg"
 echo
 
 echo "logins through libpam and each store's ehr2fad, every login a user of its own, a good code:"
