@@ -212,31 +212,6 @@ static char *form_escape(char *dst, const char *s) {
         return dst;
 }
 
-/* Standard base64 with padding, for the Basic credentials. dst must have
- * 4 * ((n + 2) / 3) + 1 bytes. */
-static void base64_encode(char *dst, const unsigned char *src, size_t n) {
-        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t i;
-        for (i = 0; i + 2 < n; i += 3) {
-                *dst++ = tab[src[i] >> 2];
-                *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
-                *dst++ = tab[((src[i + 1] & 0x0f) << 2) | (src[i + 2] >> 6)];
-                *dst++ = tab[src[i + 2] & 0x3f];
-        }
-        if (i < n) {
-                *dst++ = tab[src[i] >> 2];
-                if (i + 1 < n) {
-                        *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
-                        *dst++ = tab[(src[i + 1] & 0x0f) << 2];
-                } else {
-                        *dst++ = tab[(src[i] & 0x03) << 4];
-                        *dst++ = '=';
-                }
-                *dst++ = '=';
-        }
-        *dst = 0;
-}
-
 static int build_json(struct sms_secbuf *b, const char *to, const char *message) {
         static const char pre[] = "{\"to\":\"", mid[] = "\",\"message\":\"", post[] = "\"}";
         int r = sms_secbuf_alloc(b, sizeof pre + sizeof mid + sizeof post + 6 * (strlen(to) + strlen(message)));
@@ -275,7 +250,7 @@ static int build_auth(struct sms_secbuf *b, const struct ehr_sms_gateway *g) {
                 r = sms_secbuf_alloc(b, sizeof basic + 4 * ((n + 2) / 3) + 1);
                 if (r < 0)
                         return r;
-                base64_encode(stpcpy(b->p, basic), (const unsigned char *) g->token, n);
+                ehr_base64_encode(stpcpy(b->p, basic), (const unsigned char *) g->token, n);
         } else {
                 r = sms_secbuf_alloc(b, sizeof bearer + n);
                 if (r < 0)

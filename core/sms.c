@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
-#include "dl.h"
+#include "curl-lib.h"
 #include "sms-internal.h"
 
-/* The libcurl transport: loading libcurl, the URL and proxy rules (what libcurl's own
- * parser says it will connect to), one POST with every option pinned, and libcurl's
- * failures as errnos. What the request carries is core/sms-request.c. */
+/* The HTTP transport: the URL and proxy rules (what libcurl's own parser says it
+ * will connect to, curl-lib.c) and one POST with every option pinned. What the
+ * request carries is core/sms-request.c. */
 
 #ifndef EHR2FA_VERSION
 #define EHR2FA_VERSION "0"
@@ -22,150 +19,14 @@
  * timeout. */
 #define SMS_RESPONSE_MAX (64U * 1024U)
 
-/* libcurl is loaded on the first text message, not linked. Linked, it made every
- * login process (each sshd connection, su, sudo, login) map and relocate libcurl
- * and the ~35 libraries it pulls in (TLS, HTTP/2, LDAP, Kerberos, SSH...): about
- * 3.7 ms per login here, several times a whole pam_oath check, for a feature most
- * logins never use. It stays loaded once used (never closed, see dl.h): a
- * process that has sent one text may send another, and libcurl keeps global state
- * that must not vanish under it. The soname has been libcurl.so.4 since 2006. */
-#define LIBCURL_SONAME "libcurl.so.4"
-
-static struct {
-        __typeof__(&curl_global_init) global_init;
-        __typeof__(&curl_easy_init) easy_init;
-        __typeof__(&curl_easy_setopt) easy_setopt;
-        __typeof__(&curl_easy_perform) easy_perform;
-        __typeof__(&curl_easy_getinfo) easy_getinfo;
-        __typeof__(&curl_easy_cleanup) easy_cleanup;
-        __typeof__(&curl_slist_append) slist_append;
-        __typeof__(&curl_slist_free_all) slist_free_all;
-        __typeof__(&curl_url) url;
-        __typeof__(&curl_url_set) url_set;
-        __typeof__(&curl_url_get) url_get;
-        __typeof__(&curl_url_cleanup) url_cleanup;
-        __typeof__(&curl_free) free;
-} lc;
-
-static int load_libcurl(void) {
-        static const struct ehr_dl_sym syms[] = {
-#define SYM(f) { "curl_" #f, offsetof(__typeof__(lc), f) }
-                SYM(global_init), SYM(easy_init),    SYM(easy_setopt), SYM(easy_perform),   SYM(easy_getinfo),
-                SYM(easy_cleanup), SYM(slist_append), SYM(slist_free_all), SYM(url),        SYM(url_set),
-                SYM(url_get),     SYM(url_cleanup),  SYM(free),
-#undef SYM
-        };
-        /* -ELIBBAD: older than 7.62 (no URL API), not ours to use. */
-        return ehr_dl_load(LIBCURL_SONAME, syms, ELEMENTSOF(syms), &lc);
-}
-
-/* curl_slist_append() copies our Authorization header; wipe its copy too. */
-static void slist_wipe_freep(struct curl_slist **l) {
-        for (struct curl_slist *i = *l; i; i = i->next)
-                if (i->data)
-                        explicit_bzero(i->data, strlen(i->data));
-        if (*l)
-                lc.slist_free_all(*l);
-        *l = NULL;
-}
-
-static void curl_easy_cleanupp(CURL **c) {
-        if (*c)
-                lc.easy_cleanup(*c);
-}
-
-static void curl_url_cleanupp(CURLU **u) {
-        if (*u)
-                lc.url_cleanup(*u);
-}
-
-static void curl_freep(char **p) {
-        if (*p)
-                lc.free(*p);
-}
-
-static bool is_loopback_host(const char *host) {
-        struct in_addr a4;
-        struct in6_addr a6;
-        char buf[INET6_ADDRSTRLEN + 2];
-        size_t n = strlen(host);
-
-        /* libcurl (7.78+) resolves "localhost" itself to 127.0.0.1/::1, without /etc/hosts or
-         * DNS, so it cannot be pointed elsewhere. "*.localhost" is not accepted: keep it simple. */
-        if (strcasecmp(host, "localhost") == 0)
-                return true;
-        if (inet_pton(AF_INET, host, &a4) == 1)
-                return (ntohl(a4.s_addr) >> 24) == 127;
-        if (n >= 2 && n < sizeof buf && host[0] == '[' && host[n - 1] == ']') {
-                memcpy(buf, host + 1, n - 2);
-                buf[n - 2] = 0;
-                return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-        }
-        return false;
-}
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_result = -EIO;
-
-static void global_init(void) {
-        global_result = load_libcurl();
-        if (global_result < 0)
-                return;
-        CURLcode c = lc.global_init(CURL_GLOBAL_DEFAULT);
-        global_result = c == CURLE_OK ? 0 : c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-}
-
-/* libcurl wants curl_global_init() before any other call, once; pthread_once() makes
- * that safe even with a libcurl older than 7.84 (not thread-safe there). Returns 0,
- * -ELIBACC (libcurl is not installed), -ELIBBAD (too old), -ENOMEM or -EIO. */
-static int global_init_once(void) {
-        if (pthread_once(&global_once, global_init) != 0)
-                return -EIO;
-        return global_result;
-}
-
-static int curlu_errno(CURLUcode uc) {
-        return uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
-}
-
-/* Parse a URL with libcurl's own parser, so what we check is what it will connect to.
- * Returns 0 with *ret_loopback set, -EINVAL or -ENOMEM. */
+/* Parse a URL with libcurl's own parser; *ret_plain: not https. */
 static int url_parse(const char *url, const char *const *schemes, CURLU **ret_u, bool *ret_loopback,
                      bool *ret_plain) {
-        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-        _cleanup_(curl_freep) char *scheme = NULL, *host = NULL, *user = NULL;
-        CURLUcode uc;
-
-        if (isempty(url) || strlen(url) > SMS_URL_MAX)
-                return -EINVAL;
-        u = lc.url();
-        if (!u)
-                return -ENOMEM;
-        uc = lc.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-        if (uc != CURLUE_OK)
-                return curlu_errno(uc);
-        uc = lc.url_get(u, CURLUPART_SCHEME, &scheme, 0);
-        if (uc != CURLUE_OK)
-                return curlu_errno(uc);
-        uc = lc.url_get(u, CURLUPART_HOST, &host, 0);
-        if (uc != CURLUE_OK)
-                return curlu_errno(uc);
-        /* Credentials never go in a URL: the config file is world-readable. */
-        uc = lc.url_get(u, CURLUPART_USER, &user, 0);
-        if (uc == CURLUE_OK)
-                return -EINVAL;
-        if (uc != CURLUE_NO_USER)
-                return curlu_errno(uc);
-
-        bool known = false;
-        for (const char *const *s = schemes; *s; s++)
-                known = known || strcasecmp(scheme, *s) == 0;
-        if (!known)
-                return -EINVAL;
-        if (ret_u)
-                *ret_u = TAKE_PTR(u);
-        *ret_loopback = is_loopback_host(host);
-        *ret_plain = strcasecmp(scheme, "https") != 0;
+        size_t i;
+        int r = ehr_curl_url_parse(url, schemes, ret_u, &i, ret_loopback);
+        if (r < 0)
+                return r;
+        *ret_plain = strcasecmp(schemes[i], "https") != 0;
         return 0;
 }
 
@@ -184,7 +45,7 @@ static int gateway_check(const struct ehr_sms_gateway *g, CURLU **ret_u) {
         r = sms_gateway_url(g, urlbuf, sizeof urlbuf, &url);
         if (r < 0)
                 return r;
-        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(ehr_curl_url_cleanupp) CURLU *u = NULL;
         r = url_parse(url, gw_schemes, &u, &loopback, &plain);
         if (r < 0)
                 return r;
@@ -208,72 +69,11 @@ static int gateway_check(const struct ehr_sms_gateway *g, CURLU **ret_u) {
 }
 
 int ehr_sms_gateway_check(const struct ehr_sms_gateway *g) {
-        int r = global_init_once();
+        int r = ehr_curl_init();
         if (r < 0)
                 return r;
         return gateway_check(g, NULL);
 }
-static int errno_from_curl(CURLcode c, long os_errno) {
-        switch (c) {
-        case CURLE_OK:
-                return 0;
-        case CURLE_OUT_OF_MEMORY:
-                return -ENOMEM;
-        case CURLE_OPERATION_TIMEDOUT:
-                return -ETIMEDOUT;
-        case CURLE_COULDNT_CONNECT:
-                /* libcurl folds every connect() failure into one code; the socket's errno
-                 * tells "nothing listens" from "no route". */
-                switch (os_errno) {
-                case ETIMEDOUT:
-                        return -ETIMEDOUT;
-                case EHOSTUNREACH:
-                case ENETUNREACH:
-                case ENETDOWN:
-                case EADDRNOTAVAIL:
-                        return -EHOSTUNREACH;
-                default:
-                        return -ECONNREFUSED;
-                }
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-                return -EHOSTUNREACH;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_ISSUER_ERROR:
-        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        case CURLE_SSL_INVALIDCERTSTATUS:
-        case CURLE_USE_SSL_FAILED:
-                return -EKEYREJECTED;
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_URL_MALFORMAT:
-        case CURLE_BAD_FUNCTION_ARGUMENT:
-        case CURLE_NOT_BUILT_IN:
-        case CURLE_UNKNOWN_OPTION:
-                return -EINVAL;
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-                return -ECONNRESET;
-        case CURLE_GOT_NOTHING:
-        case CURLE_WEIRD_SERVER_REPLY:
-        /* The scheme was checked before (gateway_check(), CURLOPT_PROTOCOLS_STR): from
-         * easy_perform() this is an answer without an HTTP status line ("HTTP/0.9"). */
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_PROXY:
-                return -EBADE;
-        case CURLE_ABORTED_BY_CALLBACK:
-                return -ECANCELED;
-        default:
-                return -EIO;
-        }
-}
-
 struct sink {
         size_t total;
 };
@@ -297,9 +97,9 @@ static size_t sink_header(char *ptr, size_t size, size_t nitems, void *userdata)
 
 #define SETOPT(h, opt, val)                                             \
         do {                                                            \
-                CURLcode _c_ = lc.easy_setopt((h), (opt), (val));       \
+                CURLcode _c_ = ehr_curl.easy_setopt((h), (opt), (val));       \
                 if (_c_ != CURLE_OK)                                    \
-                        return errno_from_curl(_c_, 0);                 \
+                        return ehr_curl_errno(_c_, 0);                 \
         } while (0)
 
 /* How to connect: timeouts, protocols, no redirect, TLS, proxy, nothing from ~/.netrc. */
@@ -371,7 +171,7 @@ static int headers_build(const struct sms_request *req, struct curl_slist **head
                 req->auth.p,
         };
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
-                struct curl_slist *l = lc.slist_append(*headers, lines[i]);
+                struct curl_slist *l = ehr_curl.slist_append(*headers, lines[i]);
                 if (!l)
                         return -ENOMEM;
                 *headers = l;
@@ -385,9 +185,9 @@ static int perform(CURL *h, long *ret_http_status) {
         CURLcode c;
         int r;
 
-        c = lc.easy_perform(h);
-        (void) lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        (void) lc.easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        c = ehr_curl.easy_perform(h);
+        (void) ehr_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        (void) ehr_curl.easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
         if (ret_http_status)
                 *ret_http_status = status;
 
@@ -395,7 +195,7 @@ static int perform(CURL *h, long *ret_http_status) {
                 /* Our cap on the answer's size stopped the transfer: the status line had
                  * already arrived and decides. */
                 c = CURLE_OK;
-        r = errno_from_curl(c, os_errno);
+        r = ehr_curl_errno(c, os_errno);
         if (r == 0 && (status < 200 || status > 299))
                 r = -EREMOTEIO;
         return r;
@@ -404,10 +204,10 @@ static int perform(CURL *h, long *ret_http_status) {
 int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const char *message, long *ret_http_status) {
         /* Cleanups run in reverse order: the easy handle goes first, before the URL, the
          * header list and the request it points to. */
-        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-        _cleanup_(slist_wipe_freep) struct curl_slist *headers = NULL;
+        _cleanup_(ehr_curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(ehr_curl_slist_wipe_freep) struct curl_slist *headers = NULL;
         _cleanup_(sms_request_done) struct sms_request req = {};
-        _cleanup_(curl_easy_cleanupp) CURL *h = NULL;
+        _cleanup_(ehr_curl_easy_cleanupp) CURL *h = NULL;
         struct sink sink = {};
         int r;
 
@@ -415,7 +215,7 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
                 *ret_http_status = 0;
         if (!ehr_phone_is_e164(to_e164) || !message || strlen(message) > EHR_SMS_MESSAGE_MAX || !ehr_utf8_valid(message))
                 return -EINVAL;
-        r = global_init_once();
+        r = ehr_curl_init();
         if (r < 0)
                 return r;
         r = gateway_check(g, &u);
@@ -429,7 +229,7 @@ int ehr_sms_send(const struct ehr_sms_gateway *g, const char *to_e164, const cha
                 return r;
         sms_secbuf_done(&req.auth);
 
-        h = lc.easy_init();
+        h = ehr_curl.easy_init();
         if (!h)
                 return -ENOMEM;
         r = setopt_transport(h, g);

@@ -137,11 +137,11 @@ size_t ehr_strdrop_blanks(char *s) {
 const char *ehr_strerror(int r) {
         switch (r) {
         case -EREMOTEIO:
-                return "SMS gateway answered with an error status";
+                return "the SMS gateway or mail server answered with an error status";
         case -EBADE:
                 return "SMS gateway's answer is not valid HTTP";
         case -EKEYREJECTED:
-                return "TLS with the SMS gateway failed (handshake, or its certificate did not verify)";
+                return "TLS with the SMS gateway or mail server failed (handshake, certificate, or no STARTTLS)";
         case -ECHILD:
                 return "the SMS sender (ehr2fa-sms-send, see sms_sender) could not run or died";
         case -EBADRQC:
@@ -191,4 +191,27 @@ const char *ehr_strerror(int r) {
         default:
                 return strerror(r < 0 ? -r : r);
         }
+}
+
+void ehr_base64_encode(char *dst, const unsigned char *src, size_t n) {
+        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t i;
+        for (i = 0; i + 2 < n; i += 3) {
+                *dst++ = tab[src[i] >> 2];
+                *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
+                *dst++ = tab[((src[i + 1] & 0x0f) << 2) | (src[i + 2] >> 6)];
+                *dst++ = tab[src[i + 2] & 0x3f];
+        }
+        if (i < n) {
+                *dst++ = tab[src[i] >> 2];
+                if (i + 1 < n) {
+                        *dst++ = tab[((src[i] & 0x03) << 4) | (src[i + 1] >> 4)];
+                        *dst++ = tab[(src[i + 1] & 0x0f) << 2];
+                } else {
+                        *dst++ = tab[(src[i] & 0x03) << 4];
+                        *dst++ = '=';
+                }
+                *dst++ = '=';
+        }
+        *dst = 0;
 }

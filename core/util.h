@@ -101,3 +101,8 @@ size_t ehr_strdrop_blanks(char *s);
 
 /* strerror for a negative errno, thread-safe enough for front ends. */
 const char *ehr_strerror(int r);
+
+/* Standard base64 with padding (RFC 4648), NUL-terminated. dst must have
+ * EHR_BASE64_SIZE(n) bytes. */
+#define EHR_BASE64_SIZE(n) (4U * (((size_t) (n) + 2U) / 3U) + 1U)
+void ehr_base64_encode(char *dst, const unsigned char *src, size_t n);
