@@ -66,6 +66,16 @@ struct ehr_config {
         uint64_t sms_min_interval;  /* seconds between two sends to one user */
         uint64_t sms_max_per_hour;
 
+        /* Mail (core/mail.h): the forgotten-password reset, notifications. */
+        char *mail_url;             /* smtps://HOST[:PORT] or smtp://HOST[:PORT] (STARTTLS); NULL: no mail */
+        bool mail_allow_plain;      /* smtp:// without STARTTLS */
+        char *mail_credentials_file; /* "USER:PASSWORD", root-only; NULL: no AUTH */
+        char *mail_from;            /* the sender's address */
+        char *mail_ca_file;
+        char *mail_sender;          /* the program that sends (ehr2fa-mail-send), an absolute path */
+        uint64_t mail_connect_timeout_ms;
+        uint64_t mail_timeout_ms;
+
         /* System accounts published to libnss_ehr. */
         char *nss_snapshot;
         char *home_base;            /* NULL: /home */

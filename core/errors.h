@@ -54,10 +54,15 @@
  *   -ETIMEDOUT     a peer did not answer in time (the SMS gateway, or ehr2fad
  *                  after taking a request); the log line names which
  *
- *   The text gateway (sms.c), codes nothing else in core returns:
- *   -EREMOTEIO     the SMS gateway answered, with a status other than 2xx
- *   -EBADE         the SMS gateway's (or its proxy's) answer is not HTTP
- *   -EKEYREJECTED  TLS with the SMS gateway failed (handshake or certificate)
+ *   The text gateway (sms.c) and the mail server (mail.c), codes nothing else
+ *   in core returns:
+ *   -EREMOTEIO     the SMS gateway answered, with a status other than 2xx; the
+ *                  mail server answered 4xx or 5xx (sender, recipient, message
+ *                  or credentials refused)
+ *   -EBADE         the SMS gateway's (or its proxy's) answer is not HTTP; the
+ *                  mail server's is not SMTP
+ *   -EKEYREJECTED  TLS with the SMS gateway or mail server failed (handshake,
+ *                  certificate, or a mail server that offers no STARTTLS)
  *
  *   ehr2fad and its clients (wire.c, login-remote.c):
  *   -ECONNREFUSED  no ehr2fad there (no socket, or nobody listening)
@@ -71,7 +76,7 @@
  *                  (PAM_R_CONV, PAM_CONV_ERR)
  *
  * Foreign codes are converted once where they come in (errno_from_sqlite()
- * in store/sqlite/internal.h, errno_from_curl() in sms.c), and mapped back once
+ * in store/sqlite/internal.h, ehr_curl_errno() in curl-lib.c), and mapped back once
  * on the way out (pam_status_from_errno() in pam-glue.c, admin_exit_from_errno()
  * and helper_exit_from_errno() in admin/common.c). PAM_* never appears in core/.
  * A kernel errno passed through unchanged keeps the kernel's meaning, so a code

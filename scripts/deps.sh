@@ -6,7 +6,8 @@ set -eu
 PACKAGES="gcc meson ninja-build sudo pkg-config libsodium-dev libsqlite3-dev libpam0g-dev libcrypt-dev
 libcurl4-openssl-dev libqrencode-dev libpam-wrapper libpamtest0-dev pamtester oathtool
 libnss-wrapper python3 openssl valgrind binutils sqlite3 strace openssh-server openssh-client
-bash-completion debootstrap dpkg-dev debhelper fakeroot zbar-tools libpq-dev postgresql postgresql-client"
+bash-completion debootstrap dpkg-dev debhelper fakeroot zbar-tools libpq-dev postgresql postgresql-client
+python3-aiosmtpd"
 [ "${1:-}" = "--bench" ] && PACKAGES="$PACKAGES libpam-oath libpam-google-authenticator libnss-extrausers"
 
 missing=""
