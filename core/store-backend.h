@@ -138,6 +138,35 @@ struct ehr_store_ops {
         int (*device_foreach)(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const struct ehr_device *d,
                               void *userdata), void *userdata);
         int (*device_del)(struct ehr_store_backend *b, int64_t user_id, int64_t id);
+        /* The forgotten-password reset (core/reset.c). Tokens are stored only as their
+         * keyed hash (the neutral part hashes them), one row each: hash (unique),
+         * user, created, expires; a user's rows go with the user.
+         * reset_token_put: insert a row; -EEXIST when the hash is already there.
+         * reset_token_find: the row's user and expiry, read only; it decides nothing
+         * (the prompt's early answer); -ENOENT.
+         * reset_token_take: consume the token as ONE conditional delete that hands
+         * back the deleted row's user and expiry (SQLite and PostgreSQL: DELETE ...
+         * WHERE hash = $1 RETURNING user_id, expires), never a read and then a
+         * delete: of two takes of one token exactly one gets the row, the other
+         * -ENOENT, as does a hash that is not there. An expired row is consumed all
+         * the same; the caller judges expiry from what it got.
+         * reset_token_void: delete every row of the user, and every expired row
+         * (expires <= now_sec) of anybody. Returns 0.
+         * reset_request_add: the requests' rate limits, per key (a keyed hash of an
+         * address or of a source, never the address): first forget rows of every key
+         * at or before since_sec, then record (key, now_sec) unless max rows of that
+         * key are after since_sec, as ONE conditional insert (INSERT ... SELECT ...
+         * WHERE (SELECT count(*) ...) < max). Returns 0 (recorded) or -ETOOMANYREFS
+         * (refused, nothing recorded). */
+        int (*reset_token_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                               uint64_t now_sec, uint64_t expires_sec);
+        int (*reset_token_find)(struct ehr_store_backend *b, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                                uint64_t *ret_expires_sec);
+        int (*reset_token_take)(struct ehr_store_backend *b, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                                uint64_t *ret_expires_sec);
+        int (*reset_token_void)(struct ehr_store_backend *b, int64_t user_id, uint64_t now_sec);
+        int (*reset_request_add)(struct ehr_store_backend *b, const uint8_t key[EHR_HASH_BYTES], uint64_t now_sec,
+                                 uint64_t since_sec, uint64_t max);
         int (*support_pin_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
                                uint64_t now_sec);
         int (*support_pin_get)(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_pin_row *ret);

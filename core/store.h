@@ -21,7 +21,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 5
+#define EHR_STORE_SCHEMA_VERSION 6
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -309,6 +309,22 @@ int ehr_store_device_foreach(struct ehr_store *s, int64_t user_id,
                              int (*cb)(const struct ehr_device *d, void *userdata), void *userdata);
 /* Revoke one (id > 0) or all (id == 0) of a user's devices. Returns the number revoked. */
 int ehr_store_device_del(struct ehr_store *s, int64_t user_id, int64_t id);
+
+/* The forgotten-password reset (core/reset.h does the hashing and the rules):
+ * tokens by their keyed hash, and the requests counted per key for the rate
+ * limits. The contracts are store-backend.h's: take is one conditional delete
+ * (-ENOENT: used, voided or never made; expiry is the caller's to judge), void
+ * deletes the user's rows and every expired one, request_add returns
+ * -ETOOMANYREFS when max requests of key are after since_sec. */
+int ehr_store_reset_token_put(struct ehr_store *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                              uint64_t now_sec, uint64_t expires_sec);
+int ehr_store_reset_token_find(struct ehr_store *s, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                               uint64_t *ret_expires_sec);
+int ehr_store_reset_token_take(struct ehr_store *s, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                               uint64_t *ret_expires_sec);
+int ehr_store_reset_token_void(struct ehr_store *s, int64_t user_id, uint64_t now_sec);
+int ehr_store_reset_request_add(struct ehr_store *s, const uint8_t key[EHR_HASH_BYTES], uint64_t now_sec,
+                                uint64_t since_sec, uint64_t max);
 
 /* Audit rows (the chain itself is audit.c's business). */
 struct ehr_audit_row {

@@ -618,6 +618,43 @@ static void test_password(void) {
         s = ehr_store_free(s);
 }
 
+/* Reset tokens: a take is one conditional delete (single use), void clears the
+ * user's and every expired one, requests are counted per key. */
+static void test_reset(void) {
+        struct ehr_store *s = open_store(0, 0);
+        _cleanup_(ehr_user_freep) struct ehr_user *u = add_user(s, "rs1");
+        _cleanup_(ehr_user_freep) struct ehr_user *v = add_user(s, "rs2");
+        uint8_t h1[EHR_HASH_BYTES] = { 1 }, h2[EHR_HASH_BYTES] = { 2 }, h3[EHR_HASH_BYTES] = { 3 };
+        int64_t id = 0;
+        uint64_t exp = 0;
+        CHECK(ehr_store_reset_token_put(s, u->id, h1, 1000, 4600) == 0);
+        CHECK(ehr_store_reset_token_put(s, u->id, h1, 1000, 4600) == -EEXIST);
+        CHECK(ehr_store_reset_token_put(s, u->id, h2, 1000, 4600) == 0);
+        CHECK(ehr_store_reset_token_put(s, v->id, h3, 1000, 1500) == 0);
+        CHECK(ehr_store_reset_token_find(s, h1, &id, &exp) == 0 && id == u->id && exp == 4600);
+        CHECK(ehr_store_reset_token_take(s, h1, &id, &exp) == 0 && id == u->id && exp == 4600);
+        CHECK(ehr_store_reset_token_take(s, h1, &id, &exp) == -ENOENT); /* single use */
+        CHECK(ehr_store_reset_token_find(s, h1, &id, &exp) == -ENOENT);
+        CHECK(ehr_store_reset_token_void(s, u->id, 2000) == 0); /* u's h2, and v's expired h3 */
+        CHECK(ehr_store_reset_token_take(s, h2, &id, &exp) == -ENOENT);
+        CHECK(ehr_store_reset_token_take(s, h3, &id, &exp) == -ENOENT);
+        for (int i = 0; i < 3; i++)
+                CHECK(ehr_store_reset_request_add(s, h1, 1000 + (uint64_t) i, 0, 3) == 0);
+        CHECK(ehr_store_reset_request_add(s, h1, 1003, 0, 3) == -ETOOMANYREFS);
+        CHECK(ehr_store_reset_request_add(s, h2, 1003, 0, 3) == 0); /* another key */
+        CHECK(ehr_store_reset_request_add(s, h1, 4700, 1001, 3) == 0); /* the first two are forgotten */
+        s = ehr_store_free(s);
+        sql("UPDATE reset_tokens SET expires = -5");
+        s = open_store(0, 0);
+        CHECK(ehr_store_reset_token_put(s, v->id, h3, 1000, 1500) == 0);
+        s = ehr_store_free(s);
+        sql("UPDATE reset_tokens SET expires = -5");
+        s = open_store(0, 0);
+        CHECK(ehr_store_reset_token_find(s, h3, &id, &exp) == -EOVERFLOW);
+        CHECK(ehr_store_user_del(s, "rs2") == 0 && ehr_store_user_del(s, "rs1") == 0); /* rows go with the user */
+        s = ehr_store_free(s);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -649,6 +686,7 @@ int main(int argc, char **argv) {
         test_audit_chain();
         test_id_high();
         test_password();
+        test_reset();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -77,6 +77,12 @@ enum stmt {
         STMT_PASSWORD_GET,
         STMT_USER_PUT,
         STMT_RECOVERY_LIST,
+        STMT_RESET_PUT,
+        STMT_RESET_FIND,
+        STMT_RESET_TAKE,
+        STMT_RESET_VOID,
+        STMT_RESET_REQ_FORGET,
+        STMT_RESET_REQ_ADD,
         _STMT_MAX,
 };
 
@@ -437,6 +443,15 @@ int ehr_sqlite_device_touch(struct ehr_store_backend *s, int64_t id, uint64_t no
 int ehr_sqlite_device_foreach(struct ehr_store_backend *s, int64_t user_id, int (*cb)(const struct ehr_device *d,
                               void *userdata), void *userdata);
 int ehr_sqlite_device_del(struct ehr_store_backend *s, int64_t user_id, int64_t id);
+int ehr_sqlite_reset_token_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                               uint64_t now_sec, uint64_t expires_sec);
+int ehr_sqlite_reset_token_find(struct ehr_store_backend *s, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                                uint64_t *ret_expires_sec);
+int ehr_sqlite_reset_token_take(struct ehr_store_backend *s, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                                uint64_t *ret_expires_sec);
+int ehr_sqlite_reset_token_void(struct ehr_store_backend *s, int64_t user_id, uint64_t now_sec);
+int ehr_sqlite_reset_request_add(struct ehr_store_backend *s, const uint8_t key[EHR_HASH_BYTES], uint64_t now_sec,
+                                 uint64_t since_sec, uint64_t max);
 int ehr_sqlite_support_pin_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t *sealed, size_t n,
                                uint64_t now_sec);
 int ehr_sqlite_support_pin_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_store_pin_row *ret);

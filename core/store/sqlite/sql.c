@@ -96,6 +96,14 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_USER_PUT] = "INSERT INTO users(id, login, name, email, phone, role, created) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [STMT_RECOVERY_LIST] = "SELECT hash, used IS NOT NULL FROM recovery_codes WHERE user_id = ?1",
+        [STMT_RESET_PUT] = "INSERT INTO reset_tokens(hash, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        [STMT_RESET_FIND] = "SELECT user_id, expires FROM reset_tokens WHERE hash = ?1",
+        /* One conditional delete: of two takes of one token, exactly one gets the row. */
+        [STMT_RESET_TAKE] = "DELETE FROM reset_tokens WHERE hash = ?1 RETURNING user_id, expires",
+        [STMT_RESET_VOID] = "DELETE FROM reset_tokens WHERE user_id = ?1 OR expires <= ?2",
+        [STMT_RESET_REQ_FORGET] = "DELETE FROM reset_requests WHERE time <= ?1",
+        [STMT_RESET_REQ_ADD] = "INSERT INTO reset_requests(key, time) SELECT ?1, ?2 WHERE "
+                               "(SELECT count(*) FROM reset_requests WHERE key = ?1 AND time > ?3) < ?4",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
 };
 
@@ -217,5 +225,18 @@ const struct ehr_sqlite_migration ehr_sqlite_migrations[] = {
           "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
           "  hash TEXT NOT NULL,"
           "  changed INTEGER NOT NULL);" },
+        { 6,
+          /* Password reset tokens, as keyed hashes only, and the requests counted for the rate limits
+           * (key: a keyed hash of an address or a source, never the address). */
+          "CREATE TABLE reset_tokens("
+          "  hash BLOB PRIMARY KEY,"
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  created INTEGER NOT NULL,"
+          "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+          "CREATE INDEX reset_tokens_user ON reset_tokens(user_id);"
+          "CREATE TABLE reset_requests("
+          "  key BLOB NOT NULL,"
+          "  time INTEGER NOT NULL);"
+          "CREATE INDEX reset_requests_key ON reset_requests(key, time);" },
 };
 const size_t ehr_sqlite_migrations_n = ELEMENTSOF(ehr_sqlite_migrations);
