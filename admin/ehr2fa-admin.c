@@ -20,12 +20,13 @@ static int verb_version(struct admin *a, int argc, char **argv) {
 
 /* Unprivileged users reach their own Support PIN, Unlock PIN, devices and
  * recovery codes through the setuid helper, which answers only for them. */
-static bool self_service(const char *verb) {
+static bool self_service(int argc, char **argv) {
         static const char *const verbs[] = { "support-pin", "unlock-pin", "device", "lockout", "recovery" };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verb, verbs[i]))
+                if (streq(argv[0], verbs[i]))
                         return true;
-        return false;
+        /* The forgotten-password reset: anyone, no login needed. */
+        return streq(argv[0], "password") && argc >= 2 && (streq(argv[1], "forgot") || streq(argv[1], "reset"));
 }
 
 static int exec_helper(const struct admin *a, int argc, char **argv) {
@@ -62,6 +63,7 @@ static int run_verb(struct admin *a, int argc, char **argv) {
                 { "group", verb_group, true },        { "nss", verb_nss, true },
                 { "version", verb_version, false },   { "migrate", verb_migrate, false },
                 { "store", verb_store, false },       { "sync", verb_sync, false },
+                { "password", verb_password, true },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verbs[i].name, argv[0]))
@@ -118,7 +120,7 @@ int main(int argc, char **argv) {
         /* Help needs neither a config nor a store, nor the helper. */
         if (admin_wants_help(argc - optind, argv + optind))
                 return admin_help(argc - optind, argv + optind);
-        if (geteuid() != 0 && self_service(argv[optind]))
+        if (geteuid() != 0 && self_service(argc - optind, argv + optind))
                 return exec_helper(&a, argc, argv);
 
         if (sodium_init() < 0)

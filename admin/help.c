@@ -61,6 +61,9 @@ static const struct {
         { "nss publish", "", "write the NSS snapshot again from the store" },
         { "sync", "[--quiet] [--json]",
           "publish this host's NSS snapshot from the store, only when it changed (ehr2fa-sync.timer)" },
+        { "password forgot", "", "mail yourself a password reset code (asks for your email address; anyone)" },
+        { "password reset", "", "choose a new password with the code from the mail (asks for both; anyone)" },
+        { "password send-reset", "LOGIN", "mail a user a password reset code (Manage Accounts); only they can use it" },
         { "version", "", "the version of the tool and of the store schema" },
 };
 

@@ -59,6 +59,11 @@ static const struct key {
         K(mail_sender, KEY_PATH, 0, 0),
         K(mail_connect_timeout_ms, KEY_UINT, 1, 120000),
         K(mail_timeout_ms, KEY_UINT, 1, 120000),
+        K(reset_token_ttl, KEY_UINT, 300, 86400),
+        K(reset_link, KEY_OPT_STRING, 0, 0),
+        K(reset_max_per_hour, KEY_UINT, 1, 100),
+        K(reset_source_max_per_hour, KEY_UINT, 1, 1000),
+        K(reset_answer_ms, KEY_UINT, 0, 30000),
         K(admin_pam_service, KEY_STRING, 0, 0),
         K(nss_snapshot, KEY_STRING, 0, 0),
         K(home_base, KEY_STRING, 0, 0),
@@ -97,6 +102,10 @@ void ehr_config_init(struct ehr_config *c) {
                 .trust_days = 30,
                 .mail_connect_timeout_ms = 5000,
                 .mail_timeout_ms = 15000,
+                .reset_token_ttl = 3600,
+                .reset_max_per_hour = 3,
+                .reset_source_max_per_hour = 20,
+                .reset_answer_ms = 1500,
                 .uid_min = 60000,
                 .uid_max = 64999,
                 .password_min_length = 12,
@@ -111,6 +120,17 @@ void ehr_config_done(struct ehr_config *c) {
                         free(*p);
                         *p = NULL;
                 }
+}
+
+/* A web front's reset page: http(s), "{token}" in it, nothing a mail line cannot carry. */
+static bool reset_link_valid(const char *v) {
+        if ((strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) || !strstr(v, "{token}") ||
+            strlen(v) > 1024)
+                return false;
+        for (const char *p = v; *p; p++)
+                if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f)
+                        return false;
+        return true;
 }
 
 const char *ehr_fail_mode_to_string(enum ehr_fail_mode m) {
@@ -185,6 +205,8 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         case KEY_SERVICES:
         case KEY_ALGORITHM: {
                 if (k->type == KEY_SERVICES && check_services(value) < 0)
+                        return -EINVAL;
+                if (streq(k->name, "reset_link") && !isempty(value) && !reset_link_valid(value))
                         return -EINVAL;
                 if (k->type == KEY_OPT_STRING && isempty(value)) {
                         free(*(char **) field);

@@ -76,6 +76,13 @@ struct ehr_config {
         uint64_t mail_connect_timeout_ms;
         uint64_t mail_timeout_ms;
 
+        /* The forgotten-password reset (core/reset.h). */
+        uint64_t reset_token_ttl;   /* seconds */
+        char *reset_link;           /* a web front's page, "{token}" replaced; NULL: no link */
+        uint64_t reset_max_per_hour;        /* requests per address */
+        uint64_t reset_source_max_per_hour; /* requests per calling uid on a host, and per host */
+        uint64_t reset_answer_ms;   /* "password forgot" answers after this long, whatever happened */
+
         /* System accounts published to libnss_ehr. */
         char *nss_snapshot;
         char *home_base;            /* NULL: /home */

@@ -27,7 +27,9 @@
  *   -EEXIST        already exists (SQLite's UNIQUE or PRIMARY KEY constraint)
  *   -EINVAL        bad input or configuration
  *   -ERANGE        buffer too small, or a number out of range
- *   -ETOOMANYREFS  SMS rate limited: a text was sent too recently (retry_after_sec)
+ *   -ETOOMANYREFS  rate limited: an SMS text sent too recently (retry_after_sec),
+ *                  or too many password reset requests (reset.c)
+ *   -ETIME         a password reset code that has expired
  *
  *   The store (never the user's failure: nothing counted, fail_mode decides):
  *   -EACCES        permission denied, by the kernel (not root?) or SQLite

@@ -160,6 +160,8 @@ const char *ehr_strerror(int r) {
                 return "code already used";
         case -EAGAIN:
                 return "locked out";
+        case -ETIME:
+                return "the reset code has expired";
         case -ETOOMANYREFS:
                 return "rate limited: a text message was sent too recently";
         case -ENOBUFS:
