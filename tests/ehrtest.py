@@ -69,6 +69,55 @@ def main(check_prerequisites):
     unittest.main(verbosity=2)
 
 
+SMTPD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mail", "smtpd.py")
+SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-aiosmtpd is, whatever python runs the tests
+
+
+def have_aiosmtpd():
+    return os.path.exists(SYSTEM_PYTHON) and subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import aiosmtpd"], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def smtpd(parent, mode="accept", cert=None, key=None, user=None, password=None):
+    """A real SMTP server on 127.0.0.1 (tests/mail/smtpd.py: python3-aiosmtpd, or a
+    server that hangs or refuses at greeting), in a directory under parent.
+    Yields (port, directory); mails(directory) are the messages it accepted."""
+    d = tempfile.mkdtemp(dir=parent)
+    cmd = [SYSTEM_PYTHON, SMTPD, "--dir", d, "--mode", mode]
+    if cert:
+        cmd += ["--cert", cert, "--key", key]
+    if user:
+        cmd += ["--user", user, "--password", password]
+    with open(os.path.join(d, "log"), "w") as log:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        for _ in range(400):
+            if os.path.exists(os.path.join(d, "port")) or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(os.path.join(d, "port")) as f:
+            port = int(f.read())
+        yield port, d
+    finally:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def mails(d):
+    """The messages an smtpd() accepted, oldest first: dicts of from, to, data, tls, auth."""
+    out = []
+    names = [n for n in os.listdir(d) if re.fullmatch(r"mail-\d+\.json", n)]
+    for n in sorted(names, key=lambda n: int(n[5:-5])):
+        with open(os.path.join(d, n)) as f:
+            out.append(json.load(f))
+    return out
+
+
 def need(tool):
     if not shutil.which(tool):
         raise unittest.SkipTest(f"{tool} not installed")

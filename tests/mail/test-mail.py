@@ -9,11 +9,8 @@ every server is stopped on the way out.
 """
 
 import argparse
-import contextlib
 import email
 import email.policy
-import glob
-import json
 import os
 import re
 import shutil
@@ -23,7 +20,9 @@ import sys
 import tempfile
 import time
 
-SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-aiosmtpd is
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ehrtest import have_aiosmtpd, mails, smtpd as smtpd_in  # noqa: E402
+
 args = None
 counter = 0
 failed = 0
@@ -48,42 +47,8 @@ def skip(desc, why):
     print("ok %d - %s # SKIP %s" % (counter, desc, why))
 
 
-def have_aiosmtpd():
-    return subprocess.run([SYSTEM_PYTHON, "-c", "import aiosmtpd"], capture_output=True).returncode == 0
-
-
-@contextlib.contextmanager
-def smtpd(mode="accept", cert=None, key=None, user=None, password=None):
-    d = tempfile.mkdtemp(dir=tmpdir)
-    cmd = [SYSTEM_PYTHON, args.smtpd, "--dir", d, "--mode", mode]
-    if cert:
-        cmd += ["--cert", cert, "--key", key]
-    if user:
-        cmd += ["--user", user, "--password", password]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "log"), "w"))
-    try:
-        for _ in range(200):
-            if os.path.exists(os.path.join(d, "port")) or p.poll() is not None:
-                break
-            time.sleep(0.05)
-        with open(os.path.join(d, "port")) as f:
-            port = int(f.read())
-        yield port, d
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def mails(d):
-    out = []
-    for path in sorted(glob.glob(os.path.join(d, "mail-*.json"))):
-        with open(path) as f:
-            out.append(json.load(f))
-    return out
+def smtpd(mode="accept", **kw):
+    return smtpd_in(tmpdir, mode, **kw)
 
 
 def write(path, text, mode=0o600):
@@ -267,7 +232,7 @@ def main():
     global args, tmpdir
     p = argparse.ArgumentParser()
     p.add_argument("--driver", required=True)
-    p.add_argument("--smtpd", required=True)
+    p.add_argument("--smtpd")  # tests/mail/smtpd.py; ehrtest.SMTPD finds it
     p.add_argument("--sender", required=True)
     p.add_argument("--openssl")
     p.add_argument("group")
