@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ehrtest  # noqa: E402
 from ehrtest import (ADMIN, EnvTestCase, copy_for_others, have_aiosmtpd, mails, oath, pam_wrapper_lock,  # noqa: E402
-                     sanitizer_preload, smtpd)
+                     smtpd)
 
 MAIL_SENDER = os.path.abspath(os.environ.get("EHR2FA_MAIL_SENDER",
                                              os.path.join(ehrtest.BUILD, "mail", "ehr2fa-mail-send")))
@@ -368,8 +368,8 @@ class PamUnix(Base):
             f.write(src.read() + self.shadow_line("drsmith") + "\n")
         script = (f"mount --make-rprivate / && mount --bind {passwd} /etc/passwd && "
                   f"mount --bind {shadow} /etc/shadow && exec pamtester -v unix-only drsmith authenticate")
-        env = dict(os.environ, LD_PRELOAD=":".join(sanitizer_preload() + ["libpam_wrapper.so"]), PAM_WRAPPER="1",
-                   PAM_WRAPPER_SERVICE_DIR=svc)
+        # pam_unix alone: no module of ours in this process, so no sanitizer runtime either.
+        env = dict(os.environ, LD_PRELOAD="libpam_wrapper.so", PAM_WRAPPER="1", PAM_WRAPPER_SERVICE_DIR=svc)
         with pam_wrapper_lock():
             return subprocess.run(["unshare", "-m", "sh", "-c", script], input=password + "\n", capture_output=True,
                                   text=True, env=env, timeout=60)
