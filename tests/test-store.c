@@ -644,11 +644,11 @@ static void test_reset(void) {
         CHECK(ehr_store_reset_request_add(s, h2, 1003, 0, 3) == 0); /* another key */
         CHECK(ehr_store_reset_request_add(s, h1, 4700, 1001, 3) == 0); /* the first two are forgotten */
         s = ehr_store_free(s);
-        sql("UPDATE reset_tokens SET expires = -5");
+        sql2("UPDATE reset_tokens SET expires = -5", "UPDATE reset_tokens SET expires = -5");
         s = open_store(0, 0);
         CHECK(ehr_store_reset_token_put(s, v->id, h3, 1000, 1500) == 0);
         s = ehr_store_free(s);
-        sql("UPDATE reset_tokens SET expires = -5");
+        sql2("UPDATE reset_tokens SET expires = -5", "UPDATE reset_tokens SET expires = -5");
         s = open_store(0, 0);
         CHECK(ehr_store_reset_token_find(s, h3, &id, &exp) == -EOVERFLOW);
         CHECK(ehr_store_user_del(s, "rs2") == 0 && ehr_store_user_del(s, "rs1") == 0); /* rows go with the user */

@@ -29,6 +29,7 @@ enum pg_stmt {
         PG_GROUP_ADD, PG_GROUP_DEL, PG_GROUP_GET, PG_GROUP_MEMBER_ADD, PG_GROUP_MEMBER_DEL, PG_GROUP_LIST,
         PG_GROUP_MEMBERS,
         PG_USER_PUT, PG_RECOVERY_LIST, PG_PASSWORD_PUT, PG_PASSWORD_GET,
+        PG_RESET_PUT, PG_RESET_FIND, PG_RESET_TAKE, PG_RESET_VOID, PG_RESET_REQ_FORGET, PG_RESET_REQ_ADD,
         PG_SCHEMA_HAS_META, PG_SCHEMA_TABLES, PG_VERSION_GET, PG_VERSION_PUT,
         _PG_STMT_MAX,
 };
@@ -255,6 +256,15 @@ int ehr_pg_device_touch(struct ehr_store_backend *b, int64_t id, uint64_t now_se
 int ehr_pg_device_foreach(struct ehr_store_backend *b, int64_t user_id, int (*cb)(const struct ehr_device *d,
                               void *userdata), void *userdata);
 int ehr_pg_device_del(struct ehr_store_backend *b, int64_t user_id, int64_t id);
+int ehr_pg_reset_token_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
+                           uint64_t now_sec, uint64_t expires_sec);
+int ehr_pg_reset_token_find(struct ehr_store_backend *b, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                            uint64_t *ret_expires_sec);
+int ehr_pg_reset_token_take(struct ehr_store_backend *b, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,
+                            uint64_t *ret_expires_sec);
+int ehr_pg_reset_token_void(struct ehr_store_backend *b, int64_t user_id, uint64_t now_sec);
+int ehr_pg_reset_request_add(struct ehr_store_backend *b, const uint8_t key[EHR_HASH_BYTES], uint64_t now_sec,
+                             uint64_t since_sec, uint64_t max);
 int ehr_pg_support_pin_put(struct ehr_store_backend *b, int64_t user_id, const uint8_t *sealed, size_t n,
                                uint64_t now_sec);
 int ehr_pg_support_pin_get(struct ehr_store_backend *b, int64_t user_id, struct ehr_store_pin_row *ret);

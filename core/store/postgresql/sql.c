@@ -131,6 +131,14 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
         [PG_PASSWORD_PUT] = "INSERT INTO passwords(user_id, hash, changed) VALUES ($1, $2, $3) "
                             "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed = excluded.changed",
         [PG_PASSWORD_GET] = "SELECT hash, changed FROM passwords WHERE user_id = $1",
+        [PG_RESET_PUT] = "INSERT INTO reset_tokens(hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
+        [PG_RESET_FIND] = "SELECT user_id, expires FROM reset_tokens WHERE hash = $1",
+        /* One conditional delete: of two takes of one token, exactly one gets the row. */
+        [PG_RESET_TAKE] = "DELETE FROM reset_tokens WHERE hash = $1 RETURNING user_id, expires",
+        [PG_RESET_VOID] = "DELETE FROM reset_tokens WHERE user_id = $1 OR expires <= $2",
+        [PG_RESET_REQ_FORGET] = "DELETE FROM reset_requests WHERE time <= $1",
+        [PG_RESET_REQ_ADD] = "INSERT INTO reset_requests(key, time) SELECT $1::bytea, $2::bigint WHERE "
+                             "(SELECT count(*) FROM reset_requests WHERE key = $1::bytea AND time > $3::bigint) < $4::bigint",
         [PG_RECOVERY_LIST] = "SELECT hash, (used IS NOT NULL)::int FROM recovery_codes WHERE user_id = $1",
         /* The schema's version, in meta (SQLite keeps it in PRAGMA user_version). A
          * database without our meta table is empty (version 0) or another application's. */
@@ -269,5 +277,17 @@ const struct ehr_pg_migration ehr_pg_migrations[] = {
           "  user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
           "  hash TEXT NOT NULL,"
           "  changed BIGINT NOT NULL);" },
+        { 6,
+          /* Password reset tokens as keyed hashes only, and the requests counted for the rate limits. */
+          "CREATE TABLE reset_tokens("
+          "  hash BYTEA PRIMARY KEY,"
+          "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  created BIGINT NOT NULL,"
+          "  expires BIGINT NOT NULL);"
+          "CREATE INDEX reset_tokens_user ON reset_tokens(user_id);"
+          "CREATE TABLE reset_requests("
+          "  key BYTEA NOT NULL,"
+          "  time BIGINT NOT NULL);"
+          "CREATE INDEX reset_requests_key ON reset_requests(key, time);" },
 };
 const size_t ehr_pg_migrations_n = ELEMENTSOF(ehr_pg_migrations);
