@@ -57,7 +57,7 @@ static void mail_detached(struct admin *a, struct ehr_reset_mail *m, size_t n) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         for (int fd = 0; fd <= 2 && null >= 0; fd++)
                 (void) dup2(null, fd);
-        if (admin_open_store(a, false) == 0) {
+        if (admin_open_store(a, 0, NULL) == 0) {
                 struct ehr_op op = admin_op(a);
                 for (size_t i = 0; i < n; i++)
                         (void) ehr_reset_mail_send(&op, &m[i], NULL, NULL);
