@@ -30,6 +30,9 @@
  *   -ETOOMANYREFS  rate limited: an SMS text sent too recently (retry_after_sec),
  *                  or too many password reset requests (reset.c)
  *   -ETIME         a password reset code that has expired
+ *   -EUSERS        break-glass limit reached: this user's or this host's uses in
+ *                  their interval (break_glass_user_max, break_glass_host_max)
+ *   -EBADR         a break-glass use reviewed by the user who made it
  *
  *   The store (never the user's failure: nothing counted, fail_mode decides):
  *   -EACCES        permission denied, by the kernel (not root?) or SQLite

@@ -184,6 +184,24 @@ struct ehr_store_ops {
         int (*recovery_foreach)(struct ehr_store_backend *b, int64_t user_id,
                                 int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata),
                                 void *userdata);
+        /* Break-glass uses (store.h has each contract). break_glass_add must be atomic
+         * against concurrent calls on other connections and hosts: the counts of the
+         * limits and the insert are one statement in a write transaction (SQLite: an
+         * INSERT ... SELECT ... WHERE under BEGIN IMMEDIATE; a server backend needs
+         * the same guarantee, e.g. SERIALIZABLE or a lock on the login and host),
+         * never a count read before a separate insert. break_glass_review is one
+         * conditional UPDATE (not reviewed, not by the use's own login); only when
+         * it changes nothing may the backend read the row to say why. Texts are
+         * stored as given (the neutral part has checked them); times are Unix seconds. */
+        int (*break_glass_add)(struct ehr_store_backend *b, const struct ehr_break_glass *use,
+                               const struct ehr_break_glass_limits *lim, int64_t *ret_id,
+                               enum ehr_break_glass_limit *reterr_limit);
+        int (*break_glass_review)(struct ehr_store_backend *b, int64_t id, const char *reviewer, const char *note,
+                                  uint64_t now_sec);
+        int (*break_glass_get)(struct ehr_store_backend *b, int64_t id,
+                               int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);
+        int (*break_glass_foreach)(struct ehr_store_backend *b, bool unreviewed_only, uint64_t until_sec,
+                                   int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);
 };
 
 /* The backends built in; ehr_store_open() picks one by the locator's scheme

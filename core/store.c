@@ -13,14 +13,10 @@
 
 #include "config.h" /* EHR_STORE_DEFAULT_DIR */
 #include "store-backend.h"
+#include "store-internal.h"
 
 #define AD_MAX (16U + EHR_LOGIN_MAX)
 
-struct ehr_store {
-        const struct ehr_store_ops *ops;
-        struct ehr_store_backend *b;
-        struct ehr_keys *keys;
-};
 
 static char *path_join(const char *dir, const char *name) {
         char *p;
@@ -216,7 +212,7 @@ int ehr_store_user_add(struct ehr_store *s, const struct ehr_user *u, uint64_t n
 
 bool ehr_perm_valid(const char *perm) {
         return streq(perm, EHR_PERM_MANAGE_ACCOUNTS) || streq(perm, EHR_PERM_HELP_DESK) ||
-               streq(perm, EHR_PERM_AUDIT_EXPORT);
+               streq(perm, EHR_PERM_AUDIT_EXPORT) || streq(perm, EHR_PERM_BREAK_GLASS_REVIEW);
 }
 
 int ehr_store_perm_grant(struct ehr_store *s, int64_t user_id, const char *perm, uint64_t now_sec, const char *by) {

@@ -21,7 +21,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 6
+#define EHR_STORE_SCHEMA_VERSION 7
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -200,6 +200,7 @@ int ehr_store_group_members(struct ehr_store *s, int64_t group_id, int (*cb)(con
 #define EHR_PERM_MANAGE_ACCOUNTS "manage_accounts"
 #define EHR_PERM_HELP_DESK "help_desk"
 #define EHR_PERM_AUDIT_EXPORT "audit_export"
+#define EHR_PERM_BREAK_GLASS_REVIEW "break_glass_review"
 bool ehr_perm_valid(const char *perm);
 int ehr_store_perm_grant(struct ehr_store *s, int64_t user_id, const char *perm, uint64_t now_sec, const char *by);
 /* Returns the number revoked (0 or 1). */
@@ -339,3 +340,45 @@ int ehr_store_audit_head_put(struct ehr_store *s, uint64_t seq, const uint8_t ma
 /* Rows in seq order from the first with seq >= from and time in [since, until]. */
 int ehr_store_audit_foreach(struct ehr_store *s, uint64_t since_sec, uint64_t until_sec, const char *user,
                             int (*cb)(const struct ehr_audit_row *row, void *userdata), void *userdata);
+
+/* Break-the-glass uses: a login without a second factor in an emergency
+ * (core/breakglass.h). Rows keep the login as text, so a use outlives its user. */
+#define EHR_BREAK_GLASS_REASON_MAX 400U
+#define EHR_BREAK_GLASS_NOTE_MAX 400U
+#define EHR_BREAK_GLASS_HOST_MAX 255U
+struct ehr_break_glass {
+        int64_t id;
+        const char *login, *host, *service, *source, *reason;
+        uint64_t time_sec;
+        uint64_t reviewed_sec;       /* 0: not reviewed yet */
+        const char *reviewer, *note; /* "" until reviewed */
+};
+/* The limits a new use must stay within: fewer than user_max uses by its login at
+ * or after user_since_sec, and fewer than host_max on its host at or after host_since_sec. */
+struct ehr_break_glass_limits {
+        uint64_t user_since_sec, user_max;
+        uint64_t host_since_sec, host_max;
+};
+enum ehr_break_glass_limit {
+        EHR_BREAK_GLASS_LIMIT_USER,
+        EHR_BREAK_GLASS_LIMIT_HOST,
+};
+/* Record a use (its id, reviewed_sec, reviewer and note are ignored) if it stays
+ * within the limits: the check and the insert are one conditional write, so
+ * concurrent logins cannot both pass a limit of one. Returns 0 and the new id, or
+ * -EUSERS with the limit that was reached in *reterr_limit (the user's, when both). */
+int ehr_store_break_glass_add(struct ehr_store *s, const struct ehr_break_glass *use,
+                              const struct ehr_break_glass_limits *lim, int64_t *ret_id,
+                              enum ehr_break_glass_limit *reterr_limit);
+/* Record the review of use id by reviewer, only if it is not reviewed yet and
+ * reviewer is not the login that made it: one conditional write. Returns 0,
+ * -ENOENT (no such use), -EEXIST (already reviewed) or -EBADR (the reviewer's own use). */
+int ehr_store_break_glass_review(struct ehr_store *s, int64_t id, const char *reviewer, const char *note,
+                                 uint64_t now_sec);
+/* Call cb with use id. Returns cb's result or -ENOENT. */
+int ehr_store_break_glass_get(struct ehr_store *s, int64_t id,
+                              int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);
+/* Call cb for each use made at or before until_sec (only the unreviewed ones with
+ * unreviewed_only), oldest first; a negative return from cb stops and is returned. */
+int ehr_store_break_glass_foreach(struct ehr_store *s, bool unreviewed_only, uint64_t until_sec,
+                                  int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);

@@ -164,6 +164,10 @@ const char *ehr_strerror(int r) {
                 return "the reset code has expired";
         case -ETOOMANYREFS:
                 return "rate limited: a text message was sent too recently";
+        case -EUSERS:
+                return "break-glass limit reached (this user's or this host's uses in their interval)";
+        case -EBADR:
+                return "a break-glass use cannot be reviewed by the user who made it";
         case -ENOBUFS:
                 return "ehr2fad's queue is full (too busy to take the request)";
         case -ENOMSG:

@@ -83,6 +83,11 @@ enum stmt {
         STMT_RESET_VOID,
         STMT_RESET_REQ_FORGET,
         STMT_RESET_REQ_ADD,
+        STMT_BG_ADD,
+        STMT_BG_COUNTS,
+        STMT_BG_REVIEW,
+        STMT_BG_GET,
+        STMT_BG_LIST,
         _STMT_MAX,
 };
 
@@ -465,3 +470,12 @@ int ehr_sqlite_user_put(struct ehr_store_backend *s, const struct ehr_user *u);
 int ehr_sqlite_recovery_foreach(struct ehr_store_backend *s, int64_t user_id,
                                 int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata),
                                 void *userdata);
+int ehr_sqlite_break_glass_add(struct ehr_store_backend *s, const struct ehr_break_glass *use,
+                               const struct ehr_break_glass_limits *lim, int64_t *ret_id,
+                               enum ehr_break_glass_limit *reterr_limit);
+int ehr_sqlite_break_glass_review(struct ehr_store_backend *s, int64_t id, const char *reviewer, const char *note,
+                                  uint64_t now_sec);
+int ehr_sqlite_break_glass_get(struct ehr_store_backend *s, int64_t id,
+                               int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);
+int ehr_sqlite_break_glass_foreach(struct ehr_store_backend *s, bool unreviewed_only, uint64_t until_sec,
+                                   int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);

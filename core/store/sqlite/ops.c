@@ -82,4 +82,8 @@ const struct ehr_store_ops ehr_store_sqlite_ops = {
         .unlock_pin_set_state = ehr_sqlite_unlock_pin_set_state,
         .user_put = ehr_sqlite_user_put,
         .recovery_foreach = ehr_sqlite_recovery_foreach,
+        .break_glass_add = ehr_sqlite_break_glass_add,
+        .break_glass_review = ehr_sqlite_break_glass_review,
+        .break_glass_get = ehr_sqlite_break_glass_get,
+        .break_glass_foreach = ehr_sqlite_break_glass_foreach,
 };

@@ -11,6 +11,10 @@
         "coalesce((SELECT p.login FROM users p WHERE p.id = u.provider_id), ''), coalesce(u.sms_2fa_id, ''), " \
         "coalesce(u.uid, -1), coalesce(u.gid, -1), coalesce(u.home, ''), coalesce(u.shell, ''), u.locked"
 
+#define BG_SELECT                                                                                   \
+        "SELECT id, login, host, service, source, reason, time, coalesce(reviewed, 0), coalesce(reviewer, ''), " \
+        "coalesce(note, '') FROM break_glass "
+
 #define REQ_SELECT                                                                                           \
         "SELECT r.id, f.login, b.login, coalesce(a.login, ''), r.state, r.how, r.note, r.created, r.decided " \
         "FROM support_requests r JOIN users f ON f.id = r.for_id JOIN users b ON b.id = r.by_id "            \
@@ -105,6 +109,16 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_RESET_REQ_ADD] = "INSERT INTO reset_requests(key, time) SELECT ?1, ?2 WHERE "
                                "(SELECT count(*) FROM reset_requests WHERE key = ?1 AND time > ?3) < ?4",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
+        /* The limits and the insert in one statement: no count read before a separate write. */
+        [STMT_BG_ADD] = "INSERT INTO break_glass(login, host, service, source, reason, time) "
+                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+                        "WHERE (SELECT count(*) FROM break_glass WHERE login = ?1 AND time >= ?7) < ?8 "
+                        "AND (SELECT count(*) FROM break_glass WHERE host = ?2 AND time >= ?9) < ?10",
+        [STMT_BG_COUNTS] = "SELECT (SELECT count(*) FROM break_glass WHERE login = ?1 AND time >= ?2) >= ?3",
+        [STMT_BG_REVIEW] = "UPDATE break_glass SET reviewed = ?3, reviewer = ?2, note = ?4 "
+                           "WHERE id = ?1 AND reviewed IS NULL AND login <> ?2",
+        [STMT_BG_GET] = BG_SELECT "WHERE id = ?1",
+        [STMT_BG_LIST] = BG_SELECT "WHERE (?1 = 0 OR reviewed IS NULL) AND time <= ?2 ORDER BY id",
 };
 
 /* Each step and its version bump are applied in one transaction (FreeBSD pkg's pkgdb_upgrade()). */
@@ -238,5 +252,32 @@ const struct ehr_sqlite_migration ehr_sqlite_migrations[] = {
           "  key BLOB NOT NULL,"
           "  time INTEGER NOT NULL);"
           "CREATE INDEX reset_requests_key ON reset_requests(key, time);" },
+        /* Break-the-glass uses, and the permission to review them (a CHECK is part of
+         * the table: the permissions table is rebuilt with the new one). */
+        { 7,
+          "CREATE TABLE break_glass("
+          "  id INTEGER PRIMARY KEY,"
+          "  login TEXT NOT NULL,"
+          "  host TEXT NOT NULL,"
+          "  service TEXT NOT NULL,"
+          "  source TEXT NOT NULL,"
+          "  reason TEXT NOT NULL,"
+          "  time INTEGER NOT NULL,"
+          "  reviewed INTEGER,"
+          "  reviewer TEXT,"
+          "  note TEXT,"
+          "  CHECK ((reviewed IS NULL) = (reviewer IS NULL) AND (reviewed IS NULL) = (note IS NULL)));"
+          "CREATE INDEX break_glass_login ON break_glass(login, time);"
+          "CREATE INDEX break_glass_host ON break_glass(host, time);"
+          "CREATE INDEX break_glass_unreviewed ON break_glass(time) WHERE reviewed IS NULL;"
+          "CREATE TABLE permissions_new("
+          "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+          "  perm TEXT NOT NULL CHECK (perm IN ('manage_accounts', 'help_desk', 'audit_export', 'break_glass_review')),"
+          "  granted INTEGER NOT NULL,"
+          "  granted_by TEXT NOT NULL,"
+          "  PRIMARY KEY (user_id, perm)) WITHOUT ROWID;"
+          "INSERT INTO permissions_new SELECT user_id, perm, granted, granted_by FROM permissions;"
+          "DROP TABLE permissions;"
+          "ALTER TABLE permissions_new RENAME TO permissions;" },
 };
 const size_t ehr_sqlite_migrations_n = ELEMENTSOF(ehr_sqlite_migrations);
