@@ -3,13 +3,14 @@
 #include <strings.h>
 
 #include "config.h"
+#include "field.h"
 #include "util.h"
 
 #define CONFIG_LINE_MAX 4096U
 
 enum key_type {
         KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING, KEY_PATH,
-        KEY_SERVICES,
+        KEY_SERVICES, KEY_MAILS,
 };
 
 static const struct key {
@@ -77,6 +78,14 @@ static const struct key {
         K(trust_days, KEY_UINT, 0, 365),
         K(trust_services, KEY_SERVICES, 0, 0),
         K(daemon_socket, KEY_STRING, 0, 0),
+        K(break_glass, KEY_BOOL, 0, 0),
+        K(break_glass_reason_min, KEY_UINT, 1, 400),
+        K(break_glass_user_max, KEY_UINT, 1, 100),
+        K(break_glass_user_interval, KEY_UINT, 60, 86400 * 31),
+        K(break_glass_host_max, KEY_UINT, 1, 1000),
+        K(break_glass_host_interval, KEY_UINT, 60, 86400 * 31),
+        K(break_glass_reviewers, KEY_MAILS, 0, 0),
+        K(break_glass_review_after, KEY_UINT, 60, 86400 * 365),
 #undef K
 };
 
@@ -109,13 +118,19 @@ void ehr_config_init(struct ehr_config *c) {
                 .uid_min = 60000,
                 .uid_max = 64999,
                 .password_min_length = 12,
+                .break_glass_reason_min = 20,
+                .break_glass_user_max = 1,
+                .break_glass_user_interval = 12 * 3600,
+                .break_glass_host_max = 3,
+                .break_glass_host_interval = 86400,
+                .break_glass_review_after = 86400,
         };
 }
 
 void ehr_config_done(struct ehr_config *c) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM ||
-                    keys[i].type == KEY_PATH || keys[i].type == KEY_SERVICES) {
+                    keys[i].type == KEY_PATH || keys[i].type == KEY_SERVICES || keys[i].type == KEY_MAILS) {
                         char **p = (char **) ((char *) c + keys[i].offset);
                         free(*p);
                         *p = NULL;
@@ -183,6 +198,25 @@ static int check_services(const char *value) {
         return 0;
 }
 
+/* break_glass_reviewers: mail addresses, each by the email rule of field.c. */
+static int check_mails(const char *value) {
+        char word[EHR_FIELD_EMAIL_MAX + 1];
+        for (const char *p = value; *p;) {
+                p += strspn(p, LIST_SEPARATORS);
+                size_t w = strcspn(p, LIST_SEPARATORS);
+                if (w == 0)
+                        break;
+                if (w >= sizeof word)
+                        return -EINVAL;
+                memcpy(word, p, w);
+                word[w] = 0;
+                if (!ehr_field_valid(EHR_FIELD_EMAIL, word))
+                        return -EINVAL;
+                p += w;
+        }
+        return 0;
+}
+
 /* The index of key in keys[], or -ENOENT. */
 static int key_index(const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
@@ -203,12 +237,14 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         case KEY_OPT_STRING:
         case KEY_PATH:
         case KEY_SERVICES:
+        case KEY_MAILS:
         case KEY_ALGORITHM: {
-                if (k->type == KEY_SERVICES && check_services(value) < 0)
+                if ((k->type == KEY_SERVICES && check_services(value) < 0) ||
+                    (k->type == KEY_MAILS && check_mails(value) < 0))
                         return -EINVAL;
                 if (streq(k->name, "reset_link") && !isempty(value) && !reset_link_valid(value))
                         return -EINVAL;
-                if (k->type == KEY_OPT_STRING && isempty(value)) {
+                if ((k->type == KEY_OPT_STRING || k->type == KEY_MAILS) && isempty(value)) {
                         free(*(char **) field);
                         *(char **) field = NULL;
                         return 0;
@@ -262,6 +298,7 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
                 case KEY_OPT_STRING:
                 case KEY_PATH:
                 case KEY_SERVICES:
+                case KEY_MAILS:
                 case KEY_ALGORITHM:
                         v = *(char *const *) field;
                         break;
@@ -317,6 +354,8 @@ static const char *value_hint(const char *key) {
                         return "expected PAM service names, never a step-up service such as sudo or su";
                 case KEY_SMS_MODE:
                         return "expected none, generic or twilio";
+                case KEY_MAILS:
+                        return "expected mail addresses separated by spaces or commas";
                 }
         return "";
 }

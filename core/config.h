@@ -16,6 +16,8 @@
 #define EHR_ADMIN_PAM_SERVICE_DEFAULT "ehr2fa-admin"
 #define EHR_DAEMON_SOCKET_DEFAULT "/run/ehr2fa/ehr2fad.sock"
 #define EHR_SMS_TOKEN_FILE_DEFAULT EHR2FA_SYSCONFDIR "/ehr2fa/sms-token"
+/* What a user types at the code prompt for break-glass access (break_glass = yes). */
+#define EHR_BREAK_GLASS_KEYWORD "emergency"
 /* Logins, where "trust this device" is offered and honoured unless trust_services says otherwise. */
 #define EHR_TRUST_SERVICES_DEFAULT "login sshd gdm-password lightdm sddm xrdp-sesman"
 
@@ -101,6 +103,17 @@ struct ehr_config {
         bool public_host;           /* never offer or honour trust here */
         uint64_t trust_days;        /* 0: never offer */
         char *trust_services;       /* PAM services that offer and honour it; NULL: EHR_TRUST_SERVICES_DEFAULT */
+
+        /* Break-the-glass access (emergency, without a second factor): off by default;
+         * clinical workstations only, never servers. */
+        bool break_glass;
+        uint64_t break_glass_reason_min;    /* characters of the reason, at least */
+        uint64_t break_glass_user_max;      /* uses per user in break_glass_user_interval */
+        uint64_t break_glass_user_interval; /* seconds */
+        uint64_t break_glass_host_max;      /* uses on one host in break_glass_host_interval */
+        uint64_t break_glass_host_interval; /* seconds */
+        char *break_glass_reviewers;        /* mail addresses notified of each use; NULL: none */
+        uint64_t break_glass_review_after;  /* seconds before an unreviewed use is overdue */
 
         /* ehr2fad, the optional daemon that keeps the store open ("none": never ask it). */
         char *daemon_socket;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "audit.h"
+#include "breakglass.h"
 #include "errors.h"
 #include "helpdesk.h"
 #include "login-remote.h"
@@ -245,4 +246,14 @@ int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until) 
         if (r < 0)
                 return r;
         return ehr_unlock_pin_verify(l->store, l->q.cfg, l->u, pin, l->q.now_sec, l->q.source, ret_until);
+}
+
+int ehr_login_break_glass(struct ehr_login *l, const char *login, const char *host, const char *service,
+                          const char *reason,
+                          int64_t *ret_id, uint64_t *reterr_until, enum ehr_break_glass_limit *reterr_limit) {
+        int r = need_local(l, login);
+        if (r < 0)
+                return r;
+        return ehr_break_glass_use(l->store, l->q.cfg, l->u, host, service, reason, l->q.now_sec, l->q.source,
+                                   ret_id, reterr_until, reterr_limit);
 }

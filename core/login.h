@@ -100,6 +100,11 @@ int ehr_login_password_changed(struct ehr_login *l, const char **ret_login);
  * opened and fail_mode would let a login through: never a reason to change a
  * password) or the errno of opening the store (ehr_login_error() says why). */
 int ehr_login_local(struct ehr_login *l, struct ehr_store **ret_store, const struct ehr_user **ret_user);
+/* Break the glass for login (in this process: ehr_break_glass_use()): host is
+ * this machine's name, service the PAM service, reason as typed. Returns what ehr_break_glass_use() does. */
+_warn_unused_result_ int ehr_login_break_glass(struct ehr_login *l, const char *login, const char *host,
+                                               const char *service, const char *reason, int64_t *ret_id, uint64_t *reterr_until,
+                                               enum ehr_break_glass_limit *reterr_limit);
 /* Check the Unlock PIN: 0, -EBADRQC (wrong), -EAGAIN (locked, until
  * *ret_until), -ENOENT (none set or no such user), or a store error. */
 _warn_unused_result_ int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until);

@@ -25,6 +25,8 @@ int pam_status_from_errno(int r) {
         case -EALREADY:
         case -EAGAIN:
         case -EBADMSG:
+        case -EUSERS:  /* break-glass limit reached */
+        case -ERANGE:  /* break-glass reason too short */
                 return PAM_AUTH_ERR;
         case -EPERM:
                 return PAM_PERM_DENIED;

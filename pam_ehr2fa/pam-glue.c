@@ -5,6 +5,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "breakglass.h"
 #include "login.h"
 #include "pam-glue.h"
 #include "sodium-load.h"
@@ -51,10 +52,14 @@ static bool sms_enabled(const struct pam_ctx *ctx) {
 }
 
 /* The same first prompt for everyone, enrolled or not, so it tells nothing. */
-static void first_prompt(const struct pam_ctx *ctx, char *buf, size_t len) {
+static void first_prompt(struct pam_ctx *ctx, char *buf, size_t len) {
+        bool bg = pam_break_glass_offered(ctx);
         if (sms_enabled(ctx))
-                snprintf(buf, len, "Verification code (or \"%s\" for a text message): ",
-                         ctx->cfg.sms_keyword ?: EHR_SMS_KEYWORD_DEFAULT);
+                snprintf(buf, len, "Verification code (or \"%s\" for a text message%s): ",
+                         ctx->cfg.sms_keyword ?: EHR_SMS_KEYWORD_DEFAULT,
+                         bg ? ", \"" EHR_BREAK_GLASS_KEYWORD "\" for emergency access" : "");
+        else if (bg)
+                snprintf(buf, len, "Verification code (or \"" EHR_BREAK_GLASS_KEYWORD "\" for emergency access): ");
         else
                 snprintf(buf, len, "%s", PROMPT);
 }
@@ -76,6 +81,8 @@ static int refuse_after_prompt(struct pam_ctx *ctx, const char *why) {
         char prompt[128], *answer = NULL;
         first_prompt(ctx, prompt, sizeof prompt);
         int r = pam_ask(ctx, PAM_PROMPT_ECHO_OFF, prompt, &answer);
+        if (r == 0 && pam_break_glass_offered(ctx) && ehr_break_glass_is_keyword(answer))
+                r = pam_break_glass_unchecked(ctx);
         pam_free_answer(answer);
         audit(ctx, ctx->user, "second factor failed", why);
         pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure (%s); user=%s rhost=%s service=%s", why, ctx->user,
@@ -379,6 +386,10 @@ int pam_do_authenticate(struct pam_ctx *ctx) {
         r = prompt_code(ctx, st.login, &answer);          /* 4: the code, or a text message first */
         if (r < 0)
                 return r;
+        if (pam_break_glass_offered(ctx) && ehr_break_glass_is_keyword(answer)) {
+                pam_free_answer(answer);
+                return pam_break_glass(ctx, st.login);     /* 4a: emergency access, never counted */
+        }
         r = check_answer(ctx, st.login, answer);          /* 5-6: verify; count, audit, lock */
         pam_free_answer(answer);
         if (r == 0)

@@ -62,3 +62,14 @@ int pam_open_store(struct pam_ctx *ctx);
 int pam_ask(struct pam_ctx *ctx, int style, const char *prompt, char **ret);
 /* Wipe and free an answer; NULL is fine. */
 void pam_free_answer(char *a);
+
+/* pam-breakglass.c: is break-glass offered at this login (break_glass = yes, not a
+ * step-up service)? */
+bool pam_break_glass_offered(struct pam_ctx *ctx);
+/* The user typed the keyword: ask the reason and let login in once, within the
+ * limits, recorded, audited, alerted and the reviewers notified. Returns 0 or a
+ * negative errno (already said to the user and the log). */
+int pam_break_glass(struct pam_ctx *ctx, const char *login);
+/* The keyword from a user we do not check: ask the reason all the same (so the
+ * conversation tells nothing), and drop it. Returns 0 or PAM_R_CONV. */
+int pam_break_glass_unchecked(struct pam_ctx *ctx);
