@@ -182,9 +182,10 @@ void admin_set_actor(struct admin *a, bool trust_sudo) {
 }
 
 static const char *perm_title(const char *perm) {
-        return streq(perm, EHR_PERM_MANAGE_ACCOUNTS) ? "Manage Accounts"
-               : streq(perm, EHR_PERM_HELP_DESK)     ? "Help Desk"
-                                                     : "Audit Export";
+        return streq(perm, EHR_PERM_MANAGE_ACCOUNTS)      ? "Manage Accounts"
+               : streq(perm, EHR_PERM_HELP_DESK)          ? "Help Desk"
+               : streq(perm, EHR_PERM_BREAK_GLASS_REVIEW) ? "Break the Glass Review"
+                                                          : "Audit Export";
 }
 
 int admin_authorize(struct admin *a, const char *what, const char *self_login, const char *perm1, const char *perm2) {

@@ -21,7 +21,8 @@ static int verb_version(struct admin *a, int argc, char **argv) {
 /* Unprivileged users reach their own Support PIN, Unlock PIN, devices and
  * recovery codes through the setuid helper, which answers only for them. */
 static bool self_service(int argc, char **argv) {
-        static const char *const verbs[] = { "support-pin", "unlock-pin", "device", "lockout", "recovery" };
+        static const char *const verbs[] = { "support-pin", "unlock-pin", "device", "lockout", "recovery",
+                                             "breakglass", "status" };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(argv[0], verbs[i]))
                         return true;
@@ -64,6 +65,7 @@ static int run_verb(struct admin *a, int argc, char **argv) {
                 { "version", verb_version, false },   { "migrate", verb_migrate, false },
                 { "store", verb_store, false },       { "sync", verb_sync, false },
                 { "password", verb_password, true },
+                { "breakglass", verb_breakglass, true }, { "status", verb_status, true },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verbs[i].name, argv[0]))

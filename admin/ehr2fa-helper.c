@@ -91,9 +91,15 @@ static int do_self(struct admin *a, int argc, char **argv) {
                 { "recovery", "new", 3, verb_recovery },
                 { "password", "forgot", 0, verb_password },
                 { "password", "reset", 0, verb_password },
+                /* Not the caller's account: the store's permissions decide (Break the Glass Review). */
+                { "breakglass", "list", 0, verb_breakglass },
+                { "breakglass", "review", 0, verb_breakglass },
+                { "breakglass", "summary", 0, verb_breakglass },
+                { "status", NULL, 0, verb_status },
         };
         for (size_t i = 0; i < ELEMENTSOF(allowed); i++) {
-                if (argc < 2 || !streq(argv[0], allowed[i].verb) || !streq(argv[1], allowed[i].sub))
+                if (argc < 1 || !streq(argv[0], allowed[i].verb) ||
+                    (allowed[i].sub ? argc < 2 || !streq(argv[1], allowed[i].sub) : argc != 1))
                         continue;
                 if (allowed[i].argc_with_login && argc == allowed[i].argc_with_login && !streq(argv[2], a->actor))
                         return admin_err(EXIT_PERM, "permission denied: %s %s works on your own account only (%s)",

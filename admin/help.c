@@ -39,7 +39,7 @@ static const struct {
           "the audit log; T is YYYY-MM-DD [HH:MM[:SS]], Unix seconds, or a time ago: 30m, 1h, 2d, 1w" },
         { "audit verify", "[--file EXPORT]", "check the audit chain, or an export (CSV or JSON) with the store's key" },
         { "audit export", "--format csv|json [--user L] [--since T] [--until T]", "the audit log, signed row by row" },
-        { "perm grant", "LOGIN PERM...", "permissions: manage_accounts help_desk audit_export" },
+        { "perm grant", "LOGIN PERM...", "permissions: manage_accounts help_desk audit_export break_glass_review" },
         { "perm revoke", "LOGIN PERM", "take a permission back" },
         { "perm list", "LOGIN", "a user's permissions" },
         { "support-pin view", "", "your Support PIN, for the help desk" },
@@ -64,6 +64,12 @@ static const struct {
         { "password forgot", "", "mail yourself a password reset code (asks for your email address; anyone)" },
         { "password reset", "", "choose a new password with the code from the mail (asks for both; anyone)" },
         { "password send-reset", "LOGIN", "mail a user a password reset code (Manage Accounts); only they can use it" },
+        { "breakglass list", "[--unreviewed]",
+          "emergency logins without a second factor, oldest first (Break the Glass Review)" },
+        { "breakglass review", "ID --note TEXT", "record your review of a use; never your own (Break the Glass Review)" },
+        { "breakglass summary", "[--mail]",
+          "the unreviewed uses, overdue ones marked; --mail: to break_glass_reviewers (the daily timer)" },
+        { "status", "", "users, lockouts, the audit chain, and break-glass uses overdue for review" },
         { "version", "", "the version of the tool and of the store schema" },
 };
 

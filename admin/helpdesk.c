@@ -44,7 +44,7 @@ int verb_perm(struct admin *a, int argc, char **argv) {
              list = argc == 3 && streq(argv[1], "list");
         if (!grant && !revoke && !list)
                 return admin_err(EXIT_USAGE, "usage: perm grant LOGIN PERM... | perm revoke LOGIN PERM | perm list LOGIN\n"
-                                             "permissions: manage_accounts help_desk audit_export");
+                                             "permissions: manage_accounts help_desk audit_export break_glass_review");
         _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
         int r = admin_authorize(a, list ? "perm list" : "perm grant/revoke", list ? argv[2] : NULL,
                                 EHR_PERM_MANAGE_ACCOUNTS, list ? EHR_PERM_HELP_DESK : NULL);
@@ -65,7 +65,7 @@ int verb_perm(struct admin *a, int argc, char **argv) {
         size_t bad = 0;
         r = ehr_account_perm_set(&op, u, grant, argv + 3, (size_t) (argc - 3), &bad);
         if (r == -EINVAL)
-                return admin_err(EXIT_USAGE, "unknown permission '%s': manage_accounts, help_desk or audit_export",
+                return admin_err(EXIT_USAGE, "unknown permission '%s': manage_accounts, help_desk, audit_export or break_glass_review",
                                  argv[3 + bad]);
         if (r < 0)
                 return admin_op_fail(a, &op, r, grant ? "grant" : "revoke", NULL);
