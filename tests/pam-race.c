@@ -5,13 +5,16 @@
  * code prompt until every one of them has got there, then answer together, so
  * their checks overlap in the store.
  *
- *   pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE
+ *   pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE [TEXT [PASSWORD]]
  *
  * With several CONFDIRs, login i runs with CONFDIR i mod their number: each a
  * host of its own (its config, its ehr2fad) against one store.
  *
  * The code comes on standard input, one line, as a user would type it: never in
- * argv, where any process on the host could read it.
+ * argv, where any process on the host could read it. Two more lines may follow:
+ * the answer to every question shown with echo (default "n": a break-glass
+ * reason, say), and the answer to a "Password: " prompt (a password module in
+ * the stack, such as pam_matrix), which is answered at once, without waiting.
  *
  * Prints "prompted=P success=S failed=F other=O" (failed: PAM_AUTH_ERR; other:
  * any other result, each said on stderr) and exits 0 when it could run them;
@@ -33,7 +36,7 @@
 #define WAIT_MS 60000
 
 struct race {
-        const char *code;
+        const char *code, *text, *password;
         int ready_fd, go_fd;
 };
 
@@ -43,7 +46,10 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
         if (!r)
                 return PAM_BUF_ERR;
         for (int i = 0; i < n; i++) {
-                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
+                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && race->password &&
+                    strncmp(msg[i]->msg, "Password", 8) == 0)
+                        r[i].resp = strdup(race->password);
+                else if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
                         /* At the prompt: say so, then wait for the others. The parent closes
                          * its end of "go" when all are here, and every read() returns 0. */
                         char c = 'x';
@@ -53,7 +59,7 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
                                 ;
                         r[i].resp = strdup(race->code);
                 } else if (msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-                        r[i].resp = strdup("n");
+                        r[i].resp = strdup(race->text);
         }
         *resp = r;
         return PAM_SUCCESS;
@@ -87,9 +93,9 @@ static int child(const char *confdir, const char *service, const char *user, str
 }
 
 int main(int argc, char **argv) {
-        char code[128];
+        char code[128], text[512] = "n", password[128] = "";
         if (argc != 5) {
-                fprintf(stderr, "usage: pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE\n");
+                fprintf(stderr, "usage: pam-race CONFDIR[:CONFDIR...] SERVICE USER N < CODE [TEXT [PASSWORD]]\n");
                 return 2;
         }
         if (!fgets(code, sizeof code, stdin)) {
@@ -97,6 +103,12 @@ int main(int argc, char **argv) {
                 return 2;
         }
         code[strcspn(code, "\r\n")] = 0;
+        bool have_text = fgets(text, sizeof text, stdin) != NULL;
+        bool have_password = have_text && fgets(password, sizeof password, stdin) != NULL;
+        if (!have_text)
+                snprintf(text, sizeof text, "n");
+        text[strcspn(text, "\r\n")] = 0;
+        password[strcspn(password, "\r\n")] = 0;
         int n = atoi(argv[4]);
         if (n < 1 || n > N_MAX) {
                 fprintf(stderr, "pam-race: N must be 1-%d\n", N_MAX);
@@ -119,7 +131,8 @@ int main(int argc, char **argv) {
                 if (pids[i] == 0) {
                         close(ready[0]);
                         close(go[1]);
-                        struct race race = { .code = code, .ready_fd = ready[1], .go_fd = go[0] };
+                        struct race race = { .code = code, .text = text, .password = have_password ? password : NULL,
+                                             .ready_fd = ready[1], .go_fd = go[0] };
                         char dir[4096];
                         _exit(child(nth_dir(argv[1], i, dir, sizeof dir), argv[2], argv[3], &race));
                 }
