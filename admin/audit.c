@@ -103,15 +103,15 @@ static int audit_show(struct admin *a, int argc, char **argv) {
                         break;
                 case 'T':
                         if (!streq(optarg, EHR_AUDIT_AUTH) && !streq(optarg, EHR_AUDIT_ADMIN) &&
-                            !streq(optarg, EHR_AUDIT_LOCKOUT))
-                                return admin_err(EXIT_USAGE, "bad type '%s': auth, admin or lockout", optarg);
+                            !streq(optarg, EHR_AUDIT_LOCKOUT) && !streq(optarg, EHR_AUDIT_BREAK_GLASS))
+                                return admin_err(EXIT_USAGE, "bad type '%s': auth, admin, lockout or breakglass", optarg);
                         type = optarg;
                         break;
                 default:
                         return EXIT_USAGE;
                 }
         if (optind != argc)
-                return admin_err(EXIT_USAGE, "usage: audit show [--user LOGIN] [--since T] [--until T] [--type auth|admin|lockout]");
+                return admin_err(EXIT_USAGE, "usage: audit show [--user LOGIN] [--since T] [--until T] [--type auth|admin|lockout|breakglass]");
 
         struct show_state st = { .a = a, .type = type };
         if (a->json)
@@ -262,6 +262,6 @@ int verb_audit(struct admin *a, int argc, char **argv) {
                 return audit_verify(a);
         if (argc == 4 && streq(argv[1], "verify") && streq(argv[2], "--file"))
                 return audit_verify_file(a, argv[3]);
-        return admin_err(EXIT_USAGE, "usage: audit show [--user L] [--since T] [--until T] [--type auth|admin|lockout] | audit verify [--file EXPORT]\n"
+        return admin_err(EXIT_USAGE, "usage: audit show [--user L] [--since T] [--until T] [--type auth|admin|lockout|breakglass] | audit verify [--file EXPORT]\n"
                                      "       audit export --format csv|json [--user L] [--since T] [--until T]");
 }

@@ -35,7 +35,7 @@ static const struct {
         { "lockout clear", "LOGIN", "clear the failures and the lockout" },
         { "device list", "[LOGIN]", "trusted devices (default: your own)" },
         { "device revoke", "[LOGIN] ID|--all", "revoke trusted devices (default: your own)" },
-        { "audit show", "[--user L] [--since T] [--until T] [--type auth|admin|lockout]",
+        { "audit show", "[--user L] [--since T] [--until T] [--type auth|admin|lockout|breakglass]",
           "the audit log; T is YYYY-MM-DD [HH:MM[:SS]], Unix seconds, or a time ago: 30m, 1h, 2d, 1w" },
         { "audit verify", "[--file EXPORT]", "check the audit chain, or an export (CSV or JSON) with the store's key" },
         { "audit export", "--format csv|json [--user L] [--since T] [--until T]", "the audit log, signed row by row" },

@@ -16,6 +16,7 @@
 #define EHR_AUDIT_AUTH "auth"
 #define EHR_AUDIT_ADMIN "admin"
 #define EHR_AUDIT_LOCKOUT "lockout"
+#define EHR_AUDIT_BREAK_GLASS "breakglass" /* emergency access: uses, refusals, notices, reviews */
 
 /* Append one row. Joins the caller's transaction if there is one, else runs its
  * own. Returns 0 or a negative errno (-EROFS: cannot be recorded; -EILSEQ: the

@@ -16,8 +16,6 @@
 #include "config.h"
 #include "store.h"
 
-#define EHR_AUDIT_BREAK_GLASS "breakglass"
-
 /* Is break-glass offered at this service: break_glass = yes, and the service is
  * not a step-up (sudo, su: emergency access is to a workstation, not to root)? */
 bool ehr_break_glass_allowed(const struct ehr_config *c, const char *service);

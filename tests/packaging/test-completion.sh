@@ -61,7 +61,9 @@ for m in $modes; do
         exactly "$m" "new unlock validate view" ehr2fa support-pin ""
         expect "$m" "--secret --no-qr --digits" ehr2fa-admin totp enroll root --
         expect "$m" "root" ehr2fa-admin user show ro
-        exactly "$m" "audit_export help_desk manage_accounts" ehr2fa-admin perm grant hd1 ""
+        exactly "$m" "audit_export break_glass_review help_desk manage_accounts" ehr2fa-admin perm grant hd1 ""
+        exactly "$m" "list review summary" ehr2fa-admin breakglass ""
+        exactly "$m" "--mail" ehr2fa-admin breakglass summary --m
         exactly "$m" "csv json" ehr2fa-admin audit export --format ""
         exactly "$m" "--conf --help --json" ehr2fa-admin --
         exactly "$m" "" ehr2fa-admin init ""
