@@ -76,10 +76,35 @@ static void test_duplicates_and_args(void) {
         }
 }
 
+/* Break the glass: off by default, and a reviewer that is not an address is refused. */
+static void test_break_glass(void) {
+        char err[EHR_CONFIG_ERR_MAX];
+        struct ehr_config c;
+        ehr_config_init(&c);
+        CHECK(!c.break_glass && c.break_glass_reason_min == 20 && c.break_glass_user_max == 1 &&
+              c.break_glass_user_interval == 43200 && c.break_glass_host_max == 3 && !c.break_glass_reviewers &&
+              c.break_glass_review_after == 86400);
+        ehr_config_done(&c);
+        CHECK(load("break_glass = yes\nbreak_glass_reviewers = po@example.org, sec@example.org\n", err, sizeof err,
+                   &c) == 0);
+        CHECK(c.break_glass);
+        CHECK_STREQ(c.break_glass_reviewers, "po@example.org, sec@example.org");
+        ehr_config_done(&c);
+        CHECK(load("break_glass_reviewers = po@example.org, privacy officer\n", err, sizeof err, &c) == -EINVAL);
+        CHECK(strstr(err, "t.conf:1: bad value for break_glass_reviewers") != NULL);
+        CHECK(strstr(err, "mail addresses") != NULL);
+        ehr_config_done(&c);
+        CHECK(load("break_glass_reason_min = 0\n", err, sizeof err, &c) == -EINVAL);
+        ehr_config_done(&c);
+        CHECK(load("break_glass_user_interval = 59\n", err, sizeof err, &c) == -EINVAL);
+        ehr_config_done(&c);
+}
+
 int main(void) {
         char err[EHR_CONFIG_ERR_MAX];
         struct ehr_config c;
         CHECK(mkdtemp(dir) != NULL);
+        test_break_glass();
 
         /* Defaults as documented (faillock's 5 / 900 / 900). */
         ehr_config_init(&c);
