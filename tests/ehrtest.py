@@ -22,6 +22,9 @@ MODULE = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE", os.path.join(BUILD,
 MODULE_TESTCLOCK = os.path.abspath(os.environ.get("EHR2FA_PAM_MODULE_TESTCLOCK",
                                                   os.path.join(BUILD, "pam_ehr2fa", "pam_ehr2fa_testclock.so")))
 SMS_SENDER = os.path.abspath(os.environ.get("EHR2FA_SMS_SENDER", os.path.join(BUILD, "sms", "ehr2fa-sms-send")))
+HELPER_TEST = os.path.abspath(os.environ.get("EHR2FA_HELPER_TEST",
+                                             os.path.join(os.path.dirname(ADMIN), "ehr2fa-helper-test")))
+NOBODY = 65534
 EHR2FAD = os.path.abspath(os.environ.get("EHR2FA_DAEMON", os.path.join(BUILD, "daemon", "ehr2fad")))
 # EHR2FA_TEST_DAEMON=1: every Env runs its own ehr2fad and the module asks it (the
 # same behaviour tests, through the daemon path).
@@ -182,6 +185,33 @@ def nss_run(files, snapshot, *cmd):
                NSS_WRAPPER_MODULE_FN_PREFIX="ehr", EHR2FA_NSS_SNAPSHOT=snapshot,
                ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0", NSS_WRAPPER_DISABLE_DEEPBIND="1")
     return subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=30)
+
+
+class SetuidHelper:
+    """The test build of ehr2fa-helper made setuid root, with copies of the module and
+    the admin tool, in a directory an unprivileged user can enter (the build directory
+    may not be: a clone in /root); run_as() runs a command as another uid with the
+    environment such a user has (EHR2FA_HELPER points the admin tool at this helper)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.dir = tempfile.mkdtemp(prefix="ehr2fa-helper-")
+        os.chmod(env.dir, 0o755)
+        self.module, self.admin, test_helper = copy_for_others(self.dir, MODULE, ADMIN, HELPER_TEST)
+        self.helper = os.path.join(self.dir, "ehr2fa-helper")
+        os.rename(test_helper, self.helper)
+        os.chown(self.helper, 0, 0)
+        os.chmod(self.helper, 0o4755)
+        os.chmod(env.svcdir, 0o755)
+
+    def run_as(self, uid, args, input=None, env_extra=None):
+        env = {"PATH": "/usr/bin:/bin", "EHR2FA_CONF": self.env.conf, "EHR2FA_HELPER": self.helper}
+        env.update(env_extra or {})
+        return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] + args,
+                              input=input, capture_output=True, text=True, env=env, timeout=60)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Env:

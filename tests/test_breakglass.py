@@ -13,7 +13,7 @@ import time
 import unittest
 
 import ehrtest
-from ehrtest import EnvTestCase, MODULE, MODULE_TESTCLOCK, PAM_MATRIX, PASSWORD, oath
+from ehrtest import EnvTestCase, SetuidHelper, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath
 
 REASON = "Code blue in bay 4, my phone is dead"
 HOST = os.uname().nodename
@@ -248,6 +248,43 @@ class Review(Base):
         self.assertIn("2 unreviewed break-glass use(s), 1 overdue", s)
         self.assertIn("(OVERDUE for review)", s)
         self.assertEqual(self.env.admin("status", as_user="bob", check=False).returncode, 6)
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+class ReviewUnprivileged(Base):
+    """A reviewer without root: the admin tool hands the verbs to the setuid helper,
+    where the caller's own permissions in the store decide, never root's."""
+
+    def setUp(self):
+        super().setUp()
+        # nobody is the host's own account: a 2FA-only record.
+        self.env.admin("user", "add", "nobody", "--existing", "--role", "staff")
+        self.setuid = SetuidHelper(self.env)
+
+    def tearDown(self):
+        self.setuid.cleanup()
+        super().tearDown()
+
+    def as_nobody(self, *args):
+        return self.setuid.run_as(NOBODY, [self.setuid.admin, *args])
+
+    def test_review_through_the_helper_with_the_permission_only(self):
+        self.assertLoginOK(self.emergency())
+        r = self.as_nobody("breakglass", "list")
+        self.assertEqual(r.returncode, 6, out(r))
+        self.assertIn("Break the Glass Review", r.stderr)
+        self.env.admin("perm", "grant", "nobody", "break_glass_review")
+        r = self.as_nobody("--json", "breakglass", "list", "--unreviewed")
+        self.assertEqual(r.returncode, 0, out(r))
+        [u] = json.loads(r.stdout)
+        self.assertEqual((u["login"], u["reason"]), ("alice", REASON))
+        r = self.as_nobody("breakglass", "review", str(u["id"]), "--note", "Checked with the charge nurse")
+        self.assertEqual(r.returncode, 0, out(r))
+        self.assertEqual(self.uses()[0]["reviewer"], "nobody")
+        self.assertEqual(json.loads(self.as_nobody("--json", "status").stdout)["break_glass"]["unreviewed"], 0)
+        # Self-service stops there: another verb is not handed to the helper's authority.
+        self.assertEqual(self.as_nobody("perm", "grant", "nobody", "manage_accounts").returncode, 4)
+        self.assertAuditIntact()
 
 
 if __name__ == "__main__":

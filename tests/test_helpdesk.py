@@ -15,12 +15,8 @@ import subprocess
 import tempfile
 import unittest
 
-from ehrtest import (EnvTestCase, Env, copy_for_others, oath, pam_wrapper_lock, sanitizer_preload, PAM_MATRIX,
-                     MODULE, ADMIN, PASSWORD, SECRET)
-
-HELPER_TEST = os.path.abspath(os.environ.get("EHR2FA_HELPER_TEST",
-                                             os.path.join(os.path.dirname(ADMIN), "ehr2fa-helper-test")))
-NOBODY = 65534
+from ehrtest import (EnvTestCase, Env, SetuidHelper, oath, pam_wrapper_lock, sanitizer_preload, PAM_MATRIX,
+                     MODULE, ADMIN, PASSWORD, SECRET, NOBODY)
 
 
 def pin_of(text):
@@ -243,26 +239,15 @@ class PrivilegedPath(Base):
         self.env.admin("user", "add", "nobody", "--existing", "--role", "staff")
         self.env.admin("unlock-pin", "set", input="8642\n", as_user="nobody")
         self.env.admin("unlock-pin", "set", input="1357\n", as_user="nurse1")
-        # The test build of the helper, made setuid root, the module and the admin tool, all
-        # in a directory nobody can enter (the build directory may not be: a clone in /root).
-        self.bindir = tempfile.mkdtemp(prefix="ehr2fa-helper-")
-        os.chmod(self.env.dir, 0o755)
-        self.module, self.admin, test_helper = copy_for_others(self.bindir, MODULE, ADMIN, HELPER_TEST)
-        self.helper = os.path.join(self.bindir, "ehr2fa-helper")
-        os.rename(test_helper, self.helper)
-        os.chown(self.helper, 0, 0)
-        os.chmod(self.helper, 0o4755)
-        os.chmod(self.env.svcdir, 0o755)
+        self.setuid = SetuidHelper(self.env)
+        self.module, self.admin, self.helper = self.setuid.module, self.setuid.admin, self.setuid.helper
 
     def tearDown(self):
-        shutil.rmtree(self.bindir, ignore_errors=True)
+        self.setuid.cleanup()
         super().tearDown()
 
     def as_nobody(self, args, input=None, env_extra=None):
-        env = {"PATH": "/usr/bin:/bin", "EHR2FA_CONF": self.env.conf, "EHR2FA_HELPER": self.helper}
-        env.update(env_extra or {})
-        return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"] + args,
-                              input=input, capture_output=True, text=True, env=env, timeout=60)
+        return self.setuid.run_as(NOBODY, args, input, env_extra)
 
     def test_helper_answers_for_the_caller_only(self):
         self.assertEqual(self.as_nobody([self.helper, "unlock"], "8642\n").returncode, 0)
@@ -300,12 +285,12 @@ class PrivilegedPath(Base):
         self.assertIn("screen unlocked", [a for a, d in self.actions("nobody")])
 
     def test_pin_goes_through_a_pipe_not_argv(self):
-        spy = os.path.join(self.bindir, "spy-helper")
-        log = os.path.join(self.bindir, "spy.log")
+        spy = os.path.join(self.setuid.dir, "spy-helper")
+        log = os.path.join(self.setuid.dir, "spy.log")
         with open(spy, "w") as f:
             f.write(f"#!/bin/sh\necho \"argv: $*\" >> {log}\nread pin\necho \"stdin: $pin\" >> {log}\nexit 0\n")
         os.chmod(spy, 0o755)
-        os.chmod(self.bindir, 0o777)
+        os.chmod(self.setuid.dir, 0o777)
         self.pam_unlock("8642", helper=spy)
         text = open(log).read()
         self.assertIn("argv: unlock nobody", text)
