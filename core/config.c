@@ -178,9 +178,9 @@ bool ehr_config_step_up_service(const char *service) {
         return false;
 }
 
-/* trust_services: PAM service names, none of them a step-up service. */
-static int check_services(const char *value) {
-        char word[64];
+/* Every word of a list (separated by spaces, tabs or commas) passes word_ok. */
+static int check_words(const char *value, bool (*word_ok)(const char *word)) {
+        char word[EHR_FIELD_EMAIL_MAX + 1]; /* the longest word of any list */
         for (const char *p = value; *p;) {
                 p += strspn(p, LIST_SEPARATORS);
                 size_t w = strcspn(p, LIST_SEPARATORS);
@@ -190,31 +190,23 @@ static int check_services(const char *value) {
                         return -EINVAL;
                 memcpy(word, p, w);
                 word[w] = 0;
-                if (strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != w ||
-                    ehr_config_step_up_service(word))
+                if (!word_ok(word))
                         return -EINVAL;
                 p += w;
         }
         return 0;
 }
 
+/* trust_services: PAM service names, none of them a step-up service. */
+static bool service_ok(const char *word) {
+        size_t w = strlen(word);
+        return w < 64 && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == w &&
+               !ehr_config_step_up_service(word);
+}
+
 /* break_glass_reviewers: mail addresses, each by the email rule of field.c. */
-static int check_mails(const char *value) {
-        char word[EHR_FIELD_EMAIL_MAX + 1];
-        for (const char *p = value; *p;) {
-                p += strspn(p, LIST_SEPARATORS);
-                size_t w = strcspn(p, LIST_SEPARATORS);
-                if (w == 0)
-                        break;
-                if (w >= sizeof word)
-                        return -EINVAL;
-                memcpy(word, p, w);
-                word[w] = 0;
-                if (!ehr_field_valid(EHR_FIELD_EMAIL, word))
-                        return -EINVAL;
-                p += w;
-        }
-        return 0;
+static bool mail_ok(const char *word) {
+        return ehr_field_valid(EHR_FIELD_EMAIL, word);
 }
 
 /* The index of key in keys[], or -ENOENT. */
@@ -239,8 +231,8 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         case KEY_SERVICES:
         case KEY_MAILS:
         case KEY_ALGORITHM: {
-                if ((k->type == KEY_SERVICES && check_services(value) < 0) ||
-                    (k->type == KEY_MAILS && check_mails(value) < 0))
+                if ((k->type == KEY_SERVICES && check_words(value, service_ok) < 0) ||
+                    (k->type == KEY_MAILS && check_words(value, mail_ok) < 0))
                         return -EINVAL;
                 if (streq(k->name, "reset_link") && !isempty(value) && !reset_link_valid(value))
                         return -EINVAL;
