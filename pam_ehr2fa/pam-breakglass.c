@@ -10,7 +10,6 @@
 
 #include "breakglass.h"
 #include "pam-glue.h"
-#include "sodium-load.h"
 #include "util.h"
 
 #define MSG_BG_REFUSED "Emergency access refused."
@@ -53,6 +52,7 @@ static void tell_refused(struct pam_ctx *ctx, const char *login, int r, uint64_t
         const char *why = r == -EAGAIN ? "account locked"
                           : r == -EUSERS ? (limit == EHR_BREAK_GLASS_LIMIT_USER ? "per-user limit reached"
                                                                                 : "per-host limit reached")
+                          : r == -EINVAL ? "reason not plain text"
                                          : "reason too short";
         pam_syslog(ctx->pamh, LOG_NOTICE, "break-glass refused (%s); user=%s rhost=%s service=%s", why, login,
                    ctx->rhost, ctx->service);
@@ -63,6 +63,8 @@ static void tell_refused(struct pam_ctx *ctx, const char *login, int r, uint64_t
         } else if (r == -EUSERS)
                 pam_error(ctx->pamh, "%s Emergency access was used too recently (%s). Call the help desk.",
                           MSG_BG_REFUSED, limit == EHR_BREAK_GLASS_LIMIT_USER ? "by you" : "on this computer");
+        else if (r == -EINVAL)
+                pam_error(ctx->pamh, "%s The reason must be plain text.", MSG_BG_REFUSED);
         else
                 pam_error(ctx->pamh, "%s The reason must be at least %llu characters.", MSG_BG_REFUSED,
                           (unsigned long long) ctx->cfg.break_glass_reason_min);
