@@ -655,6 +655,51 @@ static void test_reset(void) {
         s = ehr_store_free(s);
 }
 
+static int count_use(const struct ehr_break_glass *u, void *userdata) {
+        (*(int *) userdata)++;
+        return 0;
+}
+
+/* Break-glass uses: the limits in the conditional insert, the review's contract. */
+static void test_break_glass(void) {
+        struct ehr_store *s = open_store(0, 0);
+        struct ehr_break_glass use = { .login = "bg1", .host = "ws1", .service = "login", .source = "tty=tty1",
+                                       .reason = "code blue, phone dead", .time_sec = 5000 };
+        struct ehr_break_glass_limits lim = { .user_since_sec = 1000, .user_max = 1, .host_since_sec = 1000,
+                                              .host_max = 2 };
+        enum ehr_break_glass_limit which = EHR_BREAK_GLASS_LIMIT_HOST;
+        int64_t id1 = 0, id2 = 0, id3 = 0;
+        int n = 0;
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id1, &which) == 0 && id1 > 0);
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id2, &which) == -EUSERS);
+        CHECK(which == EHR_BREAK_GLASS_LIMIT_USER);
+        use.login = "bg2";
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id2, &which) == 0 && id2 > id1);
+        use.login = "bg3";
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id3, &which) == -EUSERS);
+        CHECK(which == EHR_BREAK_GLASS_LIMIT_HOST);
+        lim.host_since_sec = 5001; /* the earlier uses fall out of the interval */
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id3, &which) == 0);
+        use.reason = "bad\nline";
+        CHECK(ehr_store_break_glass_add(s, &use, &lim, &id3, &which) == -EINVAL);
+
+        CHECK(ehr_store_break_glass_review(s, id1, "bg1", "mine", 6000) == -EBADR);
+        CHECK(ehr_store_break_glass_review(s, id1, "rev", "checked", 6000) == 0);
+        CHECK(ehr_store_break_glass_review(s, id1, "rev", "again", 6001) == -EEXIST);
+        CHECK(ehr_store_break_glass_review(s, 999999, "rev", "none", 6001) == -ENOENT);
+        CHECK(ehr_store_break_glass_foreach(s, true, 9000, count_use, &n) == 0 && n == 2);
+        n = 0;
+        CHECK(ehr_store_break_glass_foreach(s, false, 9000, count_use, &n) == 0 && n == 3);
+        n = 0;
+        CHECK(ehr_store_break_glass_foreach(s, false, 4999, count_use, &n) == 0 && n == 0);
+
+        /* The permission to review them, which the schema's rule now admits. */
+        _cleanup_(ehr_user_freep) struct ehr_user *u = add_user(s, "bgrev");
+        CHECK(ehr_store_perm_grant(s, u->id, EHR_PERM_BREAK_GLASS_REVIEW, 1000, "root") == 0);
+        CHECK(ehr_store_perm_has(s, u->id, EHR_PERM_BREAK_GLASS_REVIEW) == 0);
+        s = ehr_store_free(s);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -687,6 +732,7 @@ int main(int argc, char **argv) {
         test_id_high();
         test_password();
         test_reset();
+        test_break_glass();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -30,6 +30,7 @@ enum pg_stmt {
         PG_GROUP_MEMBERS,
         PG_USER_PUT, PG_RECOVERY_LIST, PG_PASSWORD_PUT, PG_PASSWORD_GET,
         PG_RESET_PUT, PG_RESET_FIND, PG_RESET_TAKE, PG_RESET_VOID, PG_RESET_REQ_FORGET, PG_RESET_REQ_ADD,
+        PG_BG_LOCK, PG_BG_ADD, PG_BG_COUNTS, PG_BG_REVIEW, PG_BG_GET, PG_BG_LIST,
         PG_SCHEMA_HAS_META, PG_SCHEMA_TABLES, PG_VERSION_GET, PG_VERSION_PUT,
         _PG_STMT_MAX,
 };
@@ -280,3 +281,12 @@ int ehr_pg_password_get(struct ehr_store_backend *b, int64_t user_id, char *ret_
                         uint64_t *ret_changed_sec);
 int ehr_pg_recovery_foreach(struct ehr_store_backend *b, int64_t user_id,
                             int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata), void *userdata);
+int ehr_pg_break_glass_add(struct ehr_store_backend *b, const struct ehr_break_glass *use,
+                           const struct ehr_break_glass_limits *lim, int64_t *ret_id,
+                           enum ehr_break_glass_limit *reterr_limit);
+int ehr_pg_break_glass_review(struct ehr_store_backend *b, int64_t id, const char *reviewer, const char *note,
+                              uint64_t now_sec);
+int ehr_pg_break_glass_get(struct ehr_store_backend *b, int64_t id,
+                           int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);
+int ehr_pg_break_glass_foreach(struct ehr_store_backend *b, bool unreviewed_only, uint64_t until_sec,
+                               int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata);

@@ -82,4 +82,8 @@ const struct ehr_store_ops ehr_store_postgresql_ops = {
         .password_put = ehr_pg_password_put,
         .password_get = ehr_pg_password_get,
         .recovery_foreach = ehr_pg_recovery_foreach,
+        .break_glass_add = ehr_pg_break_glass_add,
+        .break_glass_review = ehr_pg_break_glass_review,
+        .break_glass_get = ehr_pg_break_glass_get,
+        .break_glass_foreach = ehr_pg_break_glass_foreach,
 };
