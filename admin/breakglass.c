@@ -5,7 +5,7 @@
 #include "admin.h"
 #include "breakglass.h"
 
-#define BG_USAGE "usage: breakglass list [--unreviewed] | breakglass review ID --note TEXT | breakglass summary"
+#define BG_USAGE "usage: breakglass list [--unreviewed] | breakglass review ID --note TEXT | breakglass summary [--mail]"
 
 struct bg_list {
         struct admin *a;
@@ -111,9 +111,9 @@ static int bg_review(struct admin *a, int argc, char **argv) {
 }
 
 static int bg_summary(struct admin *a, int argc, char **argv) {
-        if (argc != 2)
+        bool mail = argc == 3 && streq(argv[2], "--mail");
+        if (argc > 3 || (argc == 3 && !mail))
                 return admin_err(EXIT_USAGE, "%s", BG_USAGE);
-        (void) argv;
         _cleanup_free_ char *subject = NULL, *body = NULL;
         size_t overdue = 0;
         int n = ehr_break_glass_summary(a->store, &a->cfg, a->now_sec, &subject, &body, &overdue);
@@ -123,7 +123,23 @@ static int bg_summary(struct admin *a, int argc, char **argv) {
                 printf("No unreviewed break-glass uses.\n");
                 return 0;
         }
-        printf("%s\n\n%s", subject, body);
+        if (!mail) {
+                printf("%s\n\n%s", subject, body);
+                return 0;
+        }
+        char what[96];
+        long status = 0;
+        snprintf(what, sizeof what, "daily summary: %d unreviewed, %zu overdue", n, overdue);
+        int r = ehr_break_glass_mail(a->store, &a->cfg, "", what, subject, body, a->now_sec, a->actor, a->source,
+                                     &status);
+        if (r == -EOPNOTSUPP)
+                return admin_err(EXIT_STORE, "cannot mail the summary: set break_glass_reviewers and mail_url in %s",
+                                 a->conf_path ?: EHR_CONFIG_DEFAULT_PATH);
+        if (r < 0 && status)
+                return admin_err(EXIT_FAIL, "cannot mail the summary: %s (SMTP %ld)", ehr_strerror(r), status);
+        if (r < 0)
+                return admin_err(EXIT_FAIL, "cannot mail the summary: %s", ehr_strerror(r));
+        printf("Summary of %d unreviewed break-glass use(s), %zu overdue, mailed to the reviewers.\n", n, overdue);
         return 0;
 }
 

@@ -257,3 +257,10 @@ int ehr_login_break_glass(struct ehr_login *l, const char *login, const char *ho
         return ehr_break_glass_use(l->store, l->q.cfg, l->u, host, service, reason, l->q.now_sec, l->q.source,
                                    ret_id, reterr_until, reterr_limit);
 }
+
+int ehr_login_break_glass_notify(struct ehr_login *l, int64_t id, long *ret_smtp_status) {
+        int r = ehr_login_open_store(l);
+        if (r != 0)
+                return r > 0 ? -EBUSY : r;
+        return ehr_break_glass_notify(l->store, l->q.cfg, id, l->q.now_sec, l->q.source, ret_smtp_status);
+}

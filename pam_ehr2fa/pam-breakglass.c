@@ -70,6 +70,21 @@ static void tell_refused(struct pam_ctx *ctx, const char *login, int r, uint64_t
                           (unsigned long long) ctx->cfg.break_glass_reason_min);
 }
 
+/* Mail the reviewers now. Bounded (mail_timeout_ms), and whatever comes of it the
+ * login stands: a failure is audited in core and logged here. */
+static void notify(struct pam_ctx *ctx, const char *login, int64_t id) {
+        long status = 0;
+        int r = ehr_login_break_glass_notify(ctx->login, id, &status);
+        if (r == 0)
+                pam_syslog(ctx->pamh, LOG_INFO, "break-glass use %lld of %s: reviewers notified", (long long) id, login);
+        else if (status)
+                pam_syslog(ctx->pamh, LOG_ERR, "break-glass use %lld of %s: reviewers NOT notified: %s (SMTP %ld)",
+                           (long long) id, login, ehr_strerror(r), status);
+        else
+                pam_syslog(ctx->pamh, LOG_ERR, "break-glass use %lld of %s: reviewers NOT notified: %s", (long long) id,
+                           login, ehr_strerror(r));
+}
+
 int pam_break_glass(struct pam_ctx *ctx, const char *login) {
         char host[EHR_BREAK_GLASS_HOST_MAX + 1], *reason = NULL;
         int64_t id = 0;
@@ -111,6 +126,7 @@ int pam_break_glass(struct pam_ctx *ctx, const char *login) {
                    "BREAK-GLASS access without a second factor; user=%s host=%s rhost=%s service=%s id=%lld "
                    "(unreviewed; reason in the audit log)",
                    login, host, ctx->rhost, ctx->service, (long long) id);
+        notify(ctx, login, id);
         pam_info(ctx->pamh, "Emergency access granted. This login is recorded and the reviewers are notified.");
         return 0;
 }

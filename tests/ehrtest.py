@@ -25,6 +25,7 @@ SMS_SENDER = os.path.abspath(os.environ.get("EHR2FA_SMS_SENDER", os.path.join(BU
 HELPER_TEST = os.path.abspath(os.environ.get("EHR2FA_HELPER_TEST",
                                              os.path.join(os.path.dirname(ADMIN), "ehr2fa-helper-test")))
 NOBODY = 65534
+MAIL_SENDER = os.path.abspath(os.environ.get("EHR2FA_MAIL_SENDER", os.path.join(BUILD, "mail", "ehr2fa-mail-send")))
 EHR2FAD = os.path.abspath(os.environ.get("EHR2FA_DAEMON", os.path.join(BUILD, "daemon", "ehr2fad")))
 # EHR2FA_TEST_DAEMON=1: every Env runs its own ehr2fad and the module asks it (the
 # same behaviour tests, through the daemon path).
@@ -185,6 +186,41 @@ def nss_run(files, snapshot, *cmd):
                NSS_WRAPPER_MODULE_FN_PREFIX="ehr", EHR2FA_NSS_SNAPSHOT=snapshot,
                ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0", NSS_WRAPPER_DISABLE_DEEPBIND="1")
     return subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=30)
+
+
+class SmtpServer:
+    """An smtpd() (tests/mail/smtpd.py on 127.0.0.1) held open across a test's setUp and
+    tearDown, in a mode of its own (accept, refuse, greet-refuse, hang)."""
+
+    def __init__(self, mode="accept"):
+        if not have_aiosmtpd():
+            raise unittest.SkipTest("python3-aiosmtpd not installed (scripts/deps.sh)")
+        self.parent = tempfile.mkdtemp(prefix="ehr2fa-smtpd-")
+        self._server = smtpd(self.parent, mode)
+        self.port, self.dir = self._server.__enter__()
+        self.running = True
+
+    def conf(self):
+        """The mail settings of ehr2fa.conf for this server: cleartext on loopback, no AUTH."""
+        return (f"mail_url = smtp://127.0.0.1:{self.port}\nmail_allow_plain = yes\nmail_from = ehr2fa@example.org\n"
+                f"mail_sender = {MAIL_SENDER}\nmail_connect_timeout_ms = 1000\nmail_timeout_ms = 3000\n")
+
+    def mails(self, n=0, timeout=10):
+        """The messages accepted so far (mails()), waiting up to timeout for at least n."""
+        deadline = time.monotonic() + timeout
+        while len(mails(self.dir)) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return mails(self.dir)
+
+    def kill(self):
+        """Stop the server: nothing listens on its port any more."""
+        if self.running:
+            self.running = False
+            self._server.__exit__(None, None, None)
+
+    def stop(self):
+        self.kill()
+        shutil.rmtree(self.parent, ignore_errors=True)
 
 
 class SetuidHelper:

@@ -13,7 +13,7 @@ import time
 import unittest
 
 import ehrtest
-from ehrtest import EnvTestCase, SetuidHelper, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath
+from ehrtest import EnvTestCase, SetuidHelper, SmtpServer, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath
 
 REASON = "Code blue in bay 4, my phone is dead"
 HOST = os.uname().nodename
@@ -248,6 +248,110 @@ class Review(Base):
         self.assertIn("2 unreviewed break-glass use(s), 1 overdue", s)
         self.assertIn("(OVERDUE for review)", s)
         self.assertEqual(self.env.admin("status", as_user="bob", check=False).returncode, 6)
+
+
+class Notify(Base):
+    """Each use mails the reviewers at once through a real SMTP server on loopback; a
+    server that refuses, is down or hangs costs a bounded time and never the login."""
+    mode = "accept"
+    reviewers = "po@example.org, security@example.org"
+
+    def setUp(self):
+        self.smtp = SmtpServer(self.mode)
+        self.conf_extra = Base.conf_extra + f"break_glass_reviewers = {self.reviewers}\n" + self.smtp.conf()
+        try:
+            super().setUp()
+        except BaseException:
+            self.smtp.stop()
+            raise
+
+    def tearDown(self):
+        super().tearDown()
+        self.smtp.stop()
+
+    def notices(self):
+        return [x for x in self.env.audit() if x["action"].startswith("break-glass notification")]
+
+
+class NotifySent(Notify):
+    def test_each_use_mails_the_reviewers(self):
+        self.assertLoginOK(self.emergency())
+        [m] = self.smtp.mails(1)
+        [u] = self.uses()
+        self.assertEqual(sorted(m["to"]), ["po@example.org", "security@example.org"])
+        self.assertEqual(m["from"], "ehr2fa@example.org")
+        self.assertIn(f"Subject: [ehr2fa] Break-the-glass access: alice on {HOST}", m["data"])
+        self.assertIn(f"alice logged in on {HOST} WITHOUT a second factor", m["data"])
+        self.assertIn(f"reason:  {REASON}", m["data"])
+        self.assertIn(f"ehr2fa-admin breakglass review {u['id']} --note TEXT", m["data"])
+        [n] = self.notices()
+        self.assertEqual((n["action"], n["user"], n["type"]), ("break-glass notification sent", "alice", "breakglass"))
+        self.assertEqual(n["details"], f"use {u['id']}; mailed to 2 reviewer(s)")
+        self.assertAuditIntact()
+
+    def test_refused_use_mails_nobody(self):
+        self.assertLoginFails(self.emergency(reason="short"))
+        self.assertEqual(self.smtp.mails(0, timeout=0), [])
+        self.assertEqual(self.notices(), [])
+
+    def test_daily_summary_mail(self):
+        self.env.admin("perm", "grant", "alice", "break_glass_review")
+        r = self.env.admin("breakglass", "summary", "--mail")
+        self.assertIn("No unreviewed break-glass uses.", r.stdout)
+        self.assertLoginOK(self.emergency(now=self.t - 2 * 86400))
+        self.assertEqual(len(self.smtp.mails(1)), 1)  # the use's own notice
+        r = self.env.admin("breakglass", "summary", "--mail")
+        self.assertIn("1 overdue, mailed to the reviewers", r.stdout)
+        m = self.smtp.mails(2)[1]
+        self.assertIn("Subject: [ehr2fa] 1 unreviewed break-glass use(s), 1 overdue", m["data"])
+        self.assertIn("(OVERDUE for review)", m["data"])
+        self.assertIn(REASON, m["data"])
+        n = self.notices()[-1]
+        self.assertEqual((n["action"], n["actor"]), ("break-glass notification sent", "root"))
+        self.assertIn("daily summary: 1 unreviewed, 1 overdue", n["details"])
+        self.assertAuditIntact()
+
+
+class NotifyRefused(Notify):
+    mode = "refuse"
+
+    def test_refused_by_the_server_login_stands_failure_audited(self):
+        self.assertLoginOK(self.emergency())
+        [n] = self.notices()
+        self.assertEqual(n["action"], "break-glass notification failed")
+        self.assertIn("not sent:", n["details"])
+        self.assertIn("SMTP 550", n["details"])
+        self.assertAuditIntact()
+
+
+class NotifyHangs(Notify):
+    mode = "hang"
+
+    def test_server_that_never_answers_costs_bounded_time(self):
+        r = self.emergency()
+        self.assertLoginOK(r)
+        # mail_timeout_ms = 3000, and a few seconds for the sender to start and stop.
+        self.assertLess(r.elapsed, 8, f"login took {r.elapsed:.1f} s")
+        [n] = self.notices()
+        self.assertEqual(n["action"], "break-glass notification failed")
+        self.assertIn("not sent:", n["details"])
+        self.assertAuditIntact()
+
+
+class NotifyDown(Notify):
+    def test_server_down_login_stands_failure_audited(self):
+        self.smtp.kill()  # nothing listens on its port any more
+        r = self.emergency()
+        self.assertLoginOK(r)
+        self.assertLess(r.elapsed, 8, f"login took {r.elapsed:.1f} s")
+        [n] = self.notices()
+        self.assertEqual(n["action"], "break-glass notification failed")
+        self.assertIn("not sent:", n["details"])
+        r = self.env.admin("breakglass", "summary", "--mail", check=False)
+        self.assertEqual(r.returncode, 1, out(r))
+        self.assertIn("cannot mail the summary", r.stderr)
+        self.assertEqual(self.notices()[-1]["action"], "break-glass notification failed")
+        self.assertAuditIntact()
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
