@@ -125,6 +125,7 @@ int verb_sync(struct admin *a, int argc, char **argv);
 int verb_password(struct admin *a, int argc, char **argv);
 int verb_breakglass(struct admin *a, int argc, char **argv);
 int verb_status(struct admin *a, int argc, char **argv);
+int verb_policy(struct admin *a, int argc, char **argv);
 
 /* audit verify --file (audit-file.c): check an export, CSV or JSON. Returns 0,
  * EXIT_TAMPER (printed: the first bad record), or another exit code. */

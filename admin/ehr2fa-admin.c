@@ -66,6 +66,7 @@ static int run_verb(struct admin *a, int argc, char **argv) {
                 { "store", verb_store, false },       { "sync", verb_sync, false },
                 { "password", verb_password, true },
                 { "breakglass", verb_breakglass, true }, { "status", verb_status, true },
+                { "policy", verb_policy, true },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verbs[i].name, argv[0]))

@@ -58,6 +58,7 @@ static const struct {
         { "group member add", "GROUP LOGIN", "add a member" },
         { "group member del", "GROUP LOGIN", "remove a member" },
         { "group list", "", "groups as in /etc/group (--json: objects)" },
+        { "policy show", "", "this host's 2FA policy: who is enrolled, who is not, who will be refused when (--json)" },
         { "nss publish", "", "write the NSS snapshot again from the store" },
         { "sync", "[--quiet] [--json]",
           "publish this host's NSS snapshot from the store, only when it changed (ehr2fa-sync.timer)" },

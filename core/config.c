@@ -10,7 +10,7 @@
 
 enum key_type {
         KEY_STRING, KEY_UINT, KEY_BOOL, KEY_FAIL_MODE, KEY_ALGORITHM, KEY_SMS_MODE, KEY_OPT_STRING, KEY_PATH,
-        KEY_SERVICES, KEY_MAILS,
+        KEY_SERVICES, KEY_MAILS, KEY_NAMES, KEY_ROLES, KEY_DATE,
 };
 
 static const struct key {
@@ -77,6 +77,14 @@ static const struct key {
         K(public_host, KEY_BOOL, 0, 0),
         K(trust_days, KEY_UINT, 0, 365),
         K(trust_services, KEY_SERVICES, 0, 0),
+        K(enforce_roles, KEY_ROLES, 0, 0),
+        K(enforce_groups, KEY_NAMES, 0, 0),
+        K(enforce_services, KEY_NAMES, 0, 0),
+        K(enroll_by, KEY_DATE, 0, 0),
+        K(grace_logins, KEY_UINT, 0, 1000),
+        K(enforce_message, KEY_STRING, 0, 0),
+        K(enroll_services, KEY_NAMES, 0, 0),
+        K(enroll_hosts, KEY_NAMES, 0, 0),
         K(daemon_socket, KEY_STRING, 0, 0),
         K(break_glass, KEY_BOOL, 0, 0),
         K(break_glass_reason_min, KEY_UINT, 1, 400),
@@ -130,7 +138,7 @@ void ehr_config_init(struct ehr_config *c) {
 void ehr_config_done(struct ehr_config *c) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (keys[i].type == KEY_STRING || keys[i].type == KEY_OPT_STRING || keys[i].type == KEY_ALGORITHM ||
-                    keys[i].type == KEY_PATH || keys[i].type == KEY_SERVICES || keys[i].type == KEY_MAILS) {
+                    keys[i].type == KEY_PATH || keys[i].type >= KEY_SERVICES) {
                         char **p = (char **) ((char *) c + keys[i].offset);
                         free(*p);
                         *p = NULL;
@@ -197,11 +205,20 @@ static int check_words(const char *value, bool (*word_ok)(const char *word)) {
         return 0;
 }
 
+/* A name of a list (PAM services, groups, host names): letters, digits, '.', '_' and '-'. */
+static bool name_ok(const char *word) {
+        size_t w = strlen(word);
+        return w < 64 && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == w;
+}
+
 /* trust_services: PAM service names, none of them a step-up service. */
 static bool service_ok(const char *word) {
-        size_t w = strlen(word);
-        return w < 64 && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == w &&
-               !ehr_config_step_up_service(word);
+        return name_ok(word) && !ehr_config_step_up_service(word);
+}
+
+/* enforce_roles: store roles. */
+static bool role_ok(const char *word) {
+        return streq(word, "provider") || streq(word, "staff");
 }
 
 /* break_glass_reviewers: mail addresses, each by the email rule of field.c. */
@@ -230,9 +247,16 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         case KEY_PATH:
         case KEY_SERVICES:
         case KEY_MAILS:
+        case KEY_NAMES:
+        case KEY_ROLES:
+        case KEY_DATE:
         case KEY_ALGORITHM: {
                 if ((k->type == KEY_SERVICES && check_words(value, service_ok) < 0) ||
-                    (k->type == KEY_MAILS && check_words(value, mail_ok) < 0))
+                    (k->type == KEY_MAILS && check_words(value, mail_ok) < 0) ||
+                    (k->type == KEY_NAMES && check_words(value, name_ok) < 0) ||
+                    (k->type == KEY_ROLES && check_words(value, role_ok) < 0))
+                        return -EINVAL;
+                if (k->type == KEY_DATE && ehr_parse_date(value, NULL) < 0)
                         return -EINVAL;
                 if (streq(k->name, "reset_link") && !isempty(value) && !reset_link_valid(value))
                         return -EINVAL;
@@ -291,6 +315,9 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
                 case KEY_PATH:
                 case KEY_SERVICES:
                 case KEY_MAILS:
+                case KEY_NAMES:
+                case KEY_ROLES:
+                case KEY_DATE:
                 case KEY_ALGORITHM:
                         v = *(char *const *) field;
                         break;
@@ -348,6 +375,12 @@ static const char *value_hint(const char *key) {
                         return "expected none, generic or twilio";
                 case KEY_MAILS:
                         return "expected mail addresses separated by spaces or commas";
+                case KEY_NAMES:
+                        return "expected names (letters, digits, '.', '_', '-'), separated by spaces or commas";
+                case KEY_ROLES:
+                        return "expected roles: provider, staff";
+                case KEY_DATE:
+                        return "expected a date, YYYY-MM-DD";
                 }
         return "";
 }

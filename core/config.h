@@ -21,6 +21,10 @@
 /* Logins, where "trust this device" is offered and honoured unless trust_services says otherwise. */
 #define EHR_TRUST_SERVICES_DEFAULT "login sshd gdm-password lightdm sddm xrdp-sesman"
 
+#define EHR_ENFORCE_MESSAGE_DEFAULT                                                                       \
+        "Two-Factor Authentication (2FA) is required for your account on this computer and is not set up. " \
+        "Call the help desk to set it up."
+
 enum ehr_fail_mode {
         EHR_FAIL_SECURE, /* store unreachable: deny, with a message */
         EHR_FAIL_SAFE,   /* store unreachable: allow, and say so in syslog */
@@ -114,6 +118,17 @@ struct ehr_config {
         uint64_t break_glass_host_interval; /* seconds */
         char *break_glass_reviewers;        /* mail addresses notified of each use; NULL: none */
         uint64_t break_glass_review_after;  /* seconds before an unreviewed use is overdue */
+        /* Enforcement (core/enforce.h): who must have a second factor on this host, from
+         * when, at which services. No enforce_roles and no enforce_groups: no policy, and
+         * nullok decides for every user as before. */
+        char *enforce_roles;        /* store roles (provider, staff) */
+        char *enforce_groups;       /* store groups and the host's groups (getgrouplist) */
+        char *enforce_services;     /* PAM services where it is enforced; NULL: every service */
+        char *enroll_by;            /* YYYY-MM-DD: the last day without one; NULL: already enforced */
+        uint64_t grace_logins;      /* logins after enroll_by still let through, each said */
+        char *enforce_message;      /* the help desk's instructions when refused; NULL: EHR_ENFORCE_MESSAGE_DEFAULT */
+        char *enroll_services;      /* PAM services that offer enrollment at login; NULL: none */
+        char *enroll_hosts;         /* host names that offer it; NULL: any (never a public_host) */
 
         /* ehr2fad, the optional daemon that keeps the store open ("none": never ask it). */
         char *daemon_socket;

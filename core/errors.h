@@ -33,6 +33,7 @@
  *   -EUSERS        break-glass limit reached: this user's or this host's uses in
  *                  their interval (break_glass_user_max, break_glass_host_max)
  *   -EBADR         a break-glass use reviewed by the user who made it
+ *   -EDQUOT        no grace login left: past enroll_by, every grace login used
  *
  *   The store (never the user's failure: nothing counted, fail_mode decides):
  *   -EACCES        permission denied, by the kernel (not root?) or SQLite

@@ -241,6 +241,15 @@ int ehr_login_local(struct ehr_login *l, struct ehr_store **ret_store, const str
         return 0;
 }
 
+int ehr_login_local_any(struct ehr_login *l, struct ehr_store **ret_store, const struct ehr_user **ret_user) {
+        int r = ehr_login_local(l, ret_store, ret_user);
+        if (r != -ENOENT || !l->store) /* -ENOENT with no store: there is no store at all */
+                return r;
+        *ret_store = l->store; /* opened: need_local() looked the user up in it */
+        *ret_user = NULL;
+        return 0;
+}
+
 int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until) {
         int r = need_local(l, l->q.user);
         if (r < 0)

@@ -108,6 +108,9 @@ _warn_unused_result_ int ehr_login_break_glass(struct ehr_login *l, const char *
 /* Tell the reviewers of use id at once (ehr_break_glass_notify(), in this
  * process: bounded by mail_timeout_ms). Returns 0 or its negative errno. */
 int ehr_login_break_glass_notify(struct ehr_login *l, int64_t id, long *ret_smtp_status);
+/* The same for the steps of a user who may not be in the store (enforcement and
+ * enrollment, core/enforce.h): *ret_user is NULL then, and that is not an error. */
+int ehr_login_local_any(struct ehr_login *l, struct ehr_store **ret_store, const struct ehr_user **ret_user);
 /* Check the Unlock PIN: 0, -EBADRQC (wrong), -EAGAIN (locked, until
  * *ret_until), -ENOENT (none set or no such user), or a store error. */
 _warn_unused_result_ int ehr_login_unlock(struct ehr_login *l, const char *pin, uint64_t *ret_until);

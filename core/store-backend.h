@@ -130,6 +130,12 @@ struct ehr_store_ops {
         int (*sms_token_set_tries)(struct ehr_store_backend *b, int64_t user_id, uint64_t tries);
         int (*sms_send_nth)(struct ehr_store_backend *b, int64_t user_id, uint64_t n, uint64_t *ret_sec);
         int (*sms_send_add)(struct ehr_store_backend *b, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
+        /* Grace logins (enforce.c), keyed by login: grace_use is one conditional write
+         * (SQL: an upsert whose update has "WHERE used < max"), so two logins at once
+         * with one grace login left let exactly one through; see ehr_store_grace_use(). */
+        int (*grace_use)(struct ehr_store_backend *b, const char *login, uint64_t max, uint64_t now_sec,
+                         uint64_t *ret_used);
+        int (*grace_get)(struct ehr_store_backend *b, const char *login, uint64_t *ret_used);
         int (*device_put)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],
                           const char *label, uint64_t now_sec, uint64_t expires_sec, int64_t *ret_id);
         int (*device_find)(struct ehr_store_backend *b, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],

@@ -528,6 +528,14 @@ int ehr_store_sms_token_set_tries(struct ehr_store *s, int64_t user_id, uint64_t
         return s->ops->sms_token_set_tries(s->b, user_id, tries);
 }
 
+int ehr_store_grace_use(struct ehr_store *s, const char *login, uint64_t max, uint64_t now_sec, uint64_t *ret_used) {
+        return s->ops->grace_use(s->b, login, max, now_sec, ret_used);
+}
+
+int ehr_store_grace_get(struct ehr_store *s, const char *login, uint64_t *ret_used) {
+        return s->ops->grace_get(s->b, login, ret_used);
+}
+
 int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uint64_t *ret_sec) {
         return s->ops->sms_send_nth(s->b, user_id, n, ret_sec);
 }

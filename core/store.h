@@ -21,7 +21,7 @@
 
 #define EHR_STORE_DB_NAME "ehr2fa.db"
 #define EHR_STORE_KEY_NAME "master.key"
-#define EHR_STORE_SCHEMA_VERSION 7
+#define EHR_STORE_SCHEMA_VERSION 8
 #define EHR_LOGIN_MAX 64U
 
 struct ehr_store;
@@ -289,6 +289,14 @@ int ehr_store_sms_token_get(struct ehr_store *s, int64_t user_id, struct ehr_sms
 int ehr_store_sms_token_del(struct ehr_store *s, int64_t user_id);
 int ehr_store_sms_token_set_tries(struct ehr_store *s, int64_t user_id, uint64_t tries);
 /* The time of the user's n-th latest send (n = 0: the latest). Returns 0 or -ENOENT. */
+/* Grace logins after enroll_by, by login (a host account the policy covers has no
+ * users row). grace_use: when fewer than max are used (none recorded is 0), one
+ * more is used, in a single conditional write, and *ret_used is the count after
+ * it; otherwise nothing changes and -EDQUOT. Returns 0, -EDQUOT or a store error;
+ * run it in a transaction (ehr_store_begin()) for *ret_used to be this login's.
+ * grace_get: 0 and the count used (0 if none recorded), or a store error. */
+int ehr_store_grace_use(struct ehr_store *s, const char *login, uint64_t max, uint64_t now_sec, uint64_t *ret_used);
+int ehr_store_grace_get(struct ehr_store *s, const char *login, uint64_t *ret_used);
 int ehr_store_sms_send_nth(struct ehr_store *s, int64_t user_id, uint64_t n, uint64_t *ret_sec);
 /* Record a send; forgets this user's sends older than forget_before_sec. */
 int ehr_store_sms_send_add(struct ehr_store *s, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);

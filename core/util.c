@@ -24,6 +24,28 @@ int ehr_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
+int ehr_parse_date(const char *s, uint64_t *ret_end_sec) {
+        unsigned y, m, d;
+        int n = 0;
+        if (!s || strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) != 3 || n != 10 || s[4] != '-' ||
+            s[7] != '-' || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[5]) ||
+            !isdigit((unsigned char) s[8]))
+                return -EINVAL;
+        if (y < 2000 || y > 9998 || m < 1 || m > 12 || d < 1 || d > 31)
+                return -EINVAL;
+        struct tm tm = { .tm_year = (int) y - 1900, .tm_mon = (int) m - 1, .tm_mday = (int) d, .tm_isdst = -1 };
+        struct tm check = tm;
+        if (mktime(&check) == (time_t) -1 || check.tm_mday != (int) d || check.tm_mon != (int) m - 1)
+                return -EINVAL; /* 2027-02-30 */
+        tm.tm_mday++; /* mktime() carries it into the next month or year */
+        time_t end = mktime(&tm);
+        if (end == (time_t) -1 || end < 0)
+                return -EINVAL;
+        if (ret_end_sec)
+                *ret_end_sec = (uint64_t) end;
+        return 0;
+}
+
 int ehr_parse_bool(const char *s, bool *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++)
@@ -192,6 +214,8 @@ const char *ehr_strerror(int r) {
                        "names it";
         case -ENOTEMPTY:
                 return "the target store is not empty";
+        case -EDQUOT:
+                return "not enrolled, past enroll_by, and no grace login left";
         case -ENOPKG:
                 return "this build of ehr2fa has no backend for the store that store_dir names";
         default:

@@ -67,6 +67,11 @@ int ehr_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* Parse yes/no/true/false/1/0/on/off. Returns 0 or -EINVAL. */
 int ehr_parse_bool(const char *s, bool *ret);
 
+/* Parse a day, YYYY-MM-DD (2000-01-01 to 9998-12-31), into the first second after
+ * it in local time: "enroll_by = 2027-01-31" lasts all of that day. ret may be
+ * NULL (check only). Returns 0 or -EINVAL. */
+int ehr_parse_date(const char *s, uint64_t *ret_end_sec);
+
 /* Open an existing file that must be a regular file owned by `uid` (or by root when
  * allow_root) and not writable by group or others; with strict_private also not
  * readable by them. Opened O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK so a FIFO or a link

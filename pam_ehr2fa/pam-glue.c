@@ -6,6 +6,7 @@
 #include <security/pam_modules.h>
 
 #include "breakglass.h"
+#include "enforce.h"
 #include "login.h"
 #include "pam-glue.h"
 #include "sodium-load.h"
@@ -209,6 +210,8 @@ static int store_failed(struct pam_ctx *ctx, const char *user, int r) {
  * trusted device. Returns PAM_R_PROMPT to go on to the prompt, else the outcome. */
 static int before_prompt(struct pam_ctx *ctx, const struct ehr_login_state *st) {
         if (st->user_r == -ENOENT || (st->user_r >= 0 && !st->enrolled)) {
+                if (ehr_enforce_configured(&ctx->cfg))
+                        return pam_do_enforce(ctx, st); /* the host's 2FA policy decides (pam-enforce.c) */
                 const char *why = st->user_r == -ENOENT ? "user not in the store" : "user not enrolled";
                 if (!ctx->cfg.nullok)
                         return refuse_after_prompt(ctx, why);

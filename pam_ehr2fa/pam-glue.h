@@ -33,6 +33,9 @@ int pam_ctx_init(struct pam_ctx *ctx, pam_handle_t *pamh, int argc, const char *
 void pam_ctx_done(struct pam_ctx *ctx);
 
 int pam_do_authenticate(struct pam_ctx *ctx);
+/* A user with no second factor on a host with a 2FA policy (pam-enforce.c): 0,
+ * PAM_R_IGNORE, or a negative errno (-EPERM: refused), said to the user and the log. */
+int pam_do_enforce(struct pam_ctx *ctx, const struct ehr_login_state *st);
 int pam_do_acct_mgmt(struct pam_ctx *ctx);
 /* The Unlock PIN, as root directly or else through ehr2fa-helper. */
 int pam_do_unlock(struct pam_ctx *ctx);

@@ -700,6 +700,27 @@ static void test_break_glass(void) {
         s = ehr_store_free(s);
 }
 
+/* Grace logins: a conditional count, never past max, nothing used at max = 0. */
+static void test_grace(void) {
+        struct ehr_store *s = open_store(0, 0);
+        uint64_t used = 99;
+        CHECK(ehr_store_grace_get(s, "gr1", &used) == 0 && used == 0);
+        CHECK(ehr_store_grace_use(s, "gr1", 0, 1000, &used) == -EDQUOT);
+        CHECK(ehr_store_grace_get(s, "gr1", &used) == 0 && used == 0);
+        CHECK(ehr_store_grace_use(s, "gr1", 2, 1000, &used) == 0 && used == 1);
+        CHECK(ehr_store_grace_use(s, "gr1", 2, 1001, &used) == 0 && used == 2);
+        CHECK(ehr_store_grace_use(s, "gr1", 2, 1002, &used) == -EDQUOT);
+        CHECK(ehr_store_grace_get(s, "gr1", &used) == 0 && used == 2);
+        CHECK(ehr_store_grace_use(s, "gr1", 3, 1003, &used) == 0 && used == 3); /* grace_logins raised */
+        CHECK(ehr_store_grace_get(s, "gr2", &used) == 0 && used == 0);
+        s = ehr_store_free(s);
+        sql("UPDATE grace_logins SET used = -3 WHERE login = 'gr1'");
+        s = open_store(0, 0);
+        CHECK(ehr_store_grace_get(s, "gr1", &used) == -EOVERFLOW);
+        CHECK(strstr(ehr_store_bad_value(s), "grace_logins.used") != NULL);
+        s = ehr_store_free(s);
+}
+
 int main(int argc, char **argv) {
         CHECK(sodium_init() >= 0);
         umask(022); /* the store must be private whatever the umask */
@@ -733,6 +754,7 @@ int main(int argc, char **argv) {
         test_password();
         test_reset();
         test_break_glass();
+        test_grace();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

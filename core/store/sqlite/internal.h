@@ -88,6 +88,8 @@ enum stmt {
         STMT_BG_REVIEW,
         STMT_BG_GET,
         STMT_BG_LIST,
+        STMT_GRACE_USE,
+        STMT_GRACE_GET,
         _STMT_MAX,
 };
 
@@ -438,6 +440,9 @@ int ehr_sqlite_sms_token_put(struct ehr_store_backend *s, int64_t user_id, const
 int ehr_sqlite_sms_token_get(struct ehr_store_backend *s, int64_t user_id, struct ehr_sms_token *ret);
 int ehr_sqlite_sms_token_del(struct ehr_store_backend *s, int64_t user_id);
 int ehr_sqlite_sms_token_set_tries(struct ehr_store_backend *s, int64_t user_id, uint64_t tries);
+int ehr_sqlite_grace_use(struct ehr_store_backend *s, const char *login, uint64_t max, uint64_t now_sec,
+                         uint64_t *ret_used);
+int ehr_sqlite_grace_get(struct ehr_store_backend *s, const char *login, uint64_t *ret_used);
 int ehr_sqlite_sms_send_nth(struct ehr_store_backend *s, int64_t user_id, uint64_t n, uint64_t *ret_sec);
 int ehr_sqlite_sms_send_add(struct ehr_store_backend *s, int64_t user_id, uint64_t now_sec, uint64_t forget_before_sec);
 int ehr_sqlite_device_put(struct ehr_store_backend *s, int64_t user_id, const uint8_t hash[EHR_HASH_BYTES],

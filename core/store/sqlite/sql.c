@@ -108,6 +108,10 @@ const char *const ehr_sqlite_stmt_sql[_STMT_MAX] = {
         [STMT_RESET_REQ_FORGET] = "DELETE FROM reset_requests WHERE time <= ?1",
         [STMT_RESET_REQ_ADD] = "INSERT INTO reset_requests(key, time) SELECT ?1, ?2 WHERE "
                                "(SELECT count(*) FROM reset_requests WHERE key = ?1 AND time > ?3) < ?4",
+        /* One conditional write: the count goes up only while it is below ?2 (never read, then written). */
+        [STMT_GRACE_USE] = "INSERT INTO grace_logins(login, used, first, last) SELECT ?1, 1, ?3, ?3 WHERE ?2 > 0 "
+                           "ON CONFLICT(login) DO UPDATE SET used = used + 1, last = ?3 WHERE used < ?2",
+        [STMT_GRACE_GET] = "SELECT used FROM grace_logins WHERE login = ?1",
         [STMT_REQ_DECIDE] = "UPDATE support_requests SET state = ?2, how = ?3, decided = ?4 WHERE id = ?1 AND state = 'open'",
         /* The limits and the insert in one statement: no count read before a separate write. */
         [STMT_BG_ADD] = "INSERT INTO break_glass(login, host, service, source, reason, time) "
@@ -279,5 +283,13 @@ const struct ehr_sqlite_migration ehr_sqlite_migrations[] = {
           "INSERT INTO permissions_new SELECT user_id, perm, granted, granted_by FROM permissions;"
           "DROP TABLE permissions;"
           "ALTER TABLE permissions_new RENAME TO permissions;" },
+        /* Grace logins after enroll_by (core/enforce.c), by login: a host account that
+         * the policy covers through its system groups has no users row. */
+        { 8,
+          "CREATE TABLE grace_logins("
+          "  login TEXT PRIMARY KEY,"
+          "  used INTEGER NOT NULL,"
+          "  first INTEGER NOT NULL,"
+          "  last INTEGER NOT NULL) WITHOUT ROWID;" },
 };
 const size_t ehr_sqlite_migrations_n = ELEMENTSOF(ehr_sqlite_migrations);
