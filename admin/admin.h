@@ -137,8 +137,5 @@ void admin_usage(FILE *f);
 bool admin_wants_help(int argc, char **argv);
 int admin_help(int argc, char **argv);
 
-/* Draw a QR code of text on f with Unicode half blocks. Returns 0 or -errno. */
-int qr_print(FILE *f, const char *text);
-
 /* Parse "--json" anywhere among the verb's options. Shared option parsing: */
 int parse_uint_arg(const char *opt, const char *value, uint64_t min, uint64_t max, uint64_t *ret);

@@ -5,18 +5,11 @@
 
 #include "admin.h"
 #include "base32.h"
+#include "enroll.h"
+#include "qr.h"
 #include "trust.h"
 
 #define SECRET_LINE_MAX 256U
-
-static void uri_escape(FILE *f, const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                    strchr("-._~", *p))
-                        fputc(*p, f);
-                else
-                        fprintf(f, "%%%02X", *p);
-}
 
 /* Read one line of base32 from stdin, so a secret need not appear in argv. */
 static int read_secret_line(char *buf, size_t len) {
@@ -111,38 +104,33 @@ static int read_seed(char *secret_arg, struct ehr_secret *secret) {
 /* The otpauth:// URI, the QR code of exactly that URI, and the key to type in. */
 static int print_enrollment(struct admin *a, const struct ehr_user *u, const struct ehr_secret *secret,
                             const struct ehr_otp_params *p, bool qr) {
-        char b32[EHR_BASE32_ENCODED_SIZE(EHR_OTP_SECRET_MAX)];
-        const char *issuer = a->cfg.issuer ?: "ehr2fa";
-        char *uri = NULL;
-        size_t urilen = 0;
-        FILE *m = open_memstream(&uri, &urilen);
-        if (!m)
+        char key[EHR_ENROLL_KEY_SIZE];
+        char *uri = NULL, *code = NULL;
+        size_t urilen = 0, codelen = 0;
+        if (ehr_enroll_uri(&a->cfg, u->login, secret, p, &uri, &urilen, key) < 0)
                 return admin_err(EXIT_FAIL, "out of memory");
-        (void) ehr_base32_encode(secret->data, secret->len, b32, sizeof b32);
-        fputs("otpauth://totp/", m);
-        uri_escape(m, issuer);
-        fputc(':', m);
-        uri_escape(m, u->login);
-        fprintf(m, "?secret=%s&issuer=", b32);
-        uri_escape(m, issuer);
-        fprintf(m, "&algorithm=%s&digits=%u&period=%u", ehr_otp_algorithm_to_string(p->algorithm), p->digits, p->period);
-        fclose(m);
-
         if (qr)
                 printf("Enrolled %s. Scan this with the phone app (Google Authenticator, Authy, FreeOTP, Microsoft "
                        "Authenticator):\n\n", u->login);
         else
                 printf("Enrolled %s. Add it to the phone app (Google Authenticator, Authy, FreeOTP, Microsoft "
                        "Authenticator) with the link or the key below.\n", u->login);
-        fflush(stdout);
-        if (qr && qr_print(stdout, uri) < 0)
-                fprintf(stderr, "ehr2fa-admin: cannot draw the QR code; type the key instead, ignoring\n");
-        printf("\n%s\n\nKey (to type in): %s\n", uri, b32);
+        int r = qr ? ehr_qr_render(uri, EHR_QR_ANSI, &code, &codelen) : 0;
+        if (r < 0)
+                fprintf(stderr, "ehr2fa-admin: cannot draw the QR code (%s); type the key instead, ignoring\n",
+                        ehr_strerror(r));
+        else if (code)
+                fputs(code, stdout);
+        printf("\n%s\n\nKey (to type in): %s\n", uri, key);
         printf("This is shown once. The user's next login asks for a code from the app.\n");
         fflush(stdout);
-        sodium_memzero(b32, sizeof b32);
+        sodium_memzero(key, sizeof key);
         sodium_memzero(uri, urilen);
         free(uri);
+        if (code) {
+                sodium_memzero(code, codelen);
+                free(code);
+        }
         return 0;
 }
 

@@ -217,6 +217,50 @@ static int record_failure(struct ehr_store *s, const struct ehr_config *c, const
         return r;
 }
 
+int ehr_policy_verify_new_seed(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
+                               const struct ehr_secret *seed, const struct ehr_otp_params *p, const char *answer,
+                               uint64_t now_sec, const char *source, struct ehr_verdict *v, uint64_t *ret_step) {
+        *v = (struct ehr_verdict) { .factor = EHR_FACTOR_TOTP, .recovery_left = u->recovery_left };
+        struct ehr_failures f;
+        uint64_t step = 0;
+        int r = ehr_store_begin(s);
+        if (r < 0)
+                return r;
+        r = ehr_store_failures_get(s, u->id, &f);
+        if (r < 0)
+                goto fail;
+        v->locked_until_sec = ehr_policy_locked_until(&f, now_sec);
+        if (v->locked_until_sec != 0) {
+                r = record_locked(s, u, &f, now_sec, source, v);
+                if (r < 0)
+                        goto fail;
+                return -EAGAIN;
+        }
+        int check = all_digits(answer) ? ehr_totp_verify(seed->data, seed->len, p, now_sec, (unsigned) c->window, 0,
+                                                         false, answer, &step)
+                                       : -EBADRQC;
+        if (check == 0) {
+                /* Nothing is written yet: the caller stores the seed, then the step. */
+                ehr_store_rollback(s);
+                *ret_step = step;
+                return 0;
+        }
+        if (check != -EBADRQC) {
+                r = check;
+                goto fail;
+        }
+        r = record_failure(s, c, u, &f, check, answer, now_sec, source, v);
+        if (r < 0)
+                goto fail;
+        return check;
+
+fail:
+        if (r == -EOVERFLOW)
+                return refuse_bad_value(s, u, now_sec, source);
+        ehr_store_rollback(s);
+        return r;
+}
+
 int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
                       uint64_t now_sec, const char *source, struct ehr_verdict *v) {
         *v = (struct ehr_verdict) { .recovery_left = u->recovery_left };

@@ -42,6 +42,17 @@ _warn_unused_result_ int ehr_policy_verify(struct ehr_store *s, const struct ehr
                                            const char *answer, uint64_t now_sec, const char *source,
                                            struct ehr_verdict *verdict);
 
+/* The same for the code of a seed not stored yet (enrollment at login,
+ * core/enroll.h): lock state, the check against seed, and a failure counted
+ * and audited exactly as a wrong code is. On success nothing is written and
+ * *ret_step is the code's time step, for the caller to record once the seed is
+ * stored. Returns 0, -EBADRQC, -EAGAIN or a store error. */
+_warn_unused_result_ int ehr_policy_verify_new_seed(struct ehr_store *s, const struct ehr_config *c,
+                                                    const struct ehr_user *u, const struct ehr_secret *seed,
+                                                    const struct ehr_otp_params *p, const char *answer,
+                                                    uint64_t now_sec, const char *source, struct ehr_verdict *v,
+                                                    uint64_t *ret_step);
+
 /* Could the answer be a code at all: EHR_OTP_DIGITS_MIN to _MAX digits (a TOTP code or an
  * SMS token) or a recovery code? One that cannot is refused unchecked and not counted
  * (see pam_ehr2fa(8), "Answers that are not codes"). */

@@ -96,6 +96,11 @@ int pam_do_enforce(struct pam_ctx *ctx, const struct ehr_login_state *st) {
                 pam_error(ctx->pamh, "Your account is locked after too many failed verification codes. Call the help desk.");
                 return -EAGAIN;
         }
+        if (u) {
+                r = pam_do_enroll(ctx, u, v.why); /* where the host offers it (pam-enroll.c) */
+                if (r != PAM_R_NEXT)
+                        return r;
+        }
         r = ehr_enforce_admit(s, &ctx->cfg, login, ctx->now_sec, ctx->source, &v);
         if (r < 0)
                 return store_error(ctx, login, r);

@@ -317,7 +317,7 @@ static int tell_verdict(struct pam_ctx *ctx, const char *login, int r, const str
 /* Is the answer the password that a module before us took (PAM_AUTHTOK)? sshd's
  * password method, and any conversation that answers every hidden prompt with
  * the password, hands it to us as the code. Constant-time: it is a secret. */
-static bool answer_is_password(struct pam_ctx *ctx, const char *answer) {
+bool pam_answer_is_password(struct pam_ctx *ctx, const char *answer) {
         const char *tok = pam_item_str(ctx->pamh, PAM_AUTHTOK);
         size_t n = strlen(answer);
         if (!tok || n == 0 || strlen(tok) < n)
@@ -340,7 +340,7 @@ static bool answer_is_password(struct pam_ctx *ctx, const char *answer) {
  * answer that is checked counts (CVE-2015-5600's rule). Returns 0 to go on. */
 static int refuse_unchecked(struct pam_ctx *ctx, const char *login, const char *answer) {
         const char *why = isempty(answer)                         ? "the answer is empty"
-                          : answer_is_password(ctx, answer)         ? "the answer was the password (sshd's password method?)"
+                          : pam_answer_is_password(ctx, answer)     ? "the answer was the password (sshd's password method?)"
                           : !ehr_policy_answer_well_formed(answer) ? "the answer is not a code"
                                                                     : NULL;
         if (!why)

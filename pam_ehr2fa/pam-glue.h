@@ -8,6 +8,8 @@
 
 /* Positive: "not ours to decide" (PAM_IGNORE). Only under nullok or fail_mode = safe. */
 #define PAM_R_IGNORE 1
+/* A step did not decide (enrollment not offered, or skipped): go on to the next. */
+#define PAM_R_NEXT 3
 /* The conversation failed or was cancelled: a failure, never a skip. */
 #define PAM_R_CONV (-ENOLINK) /* the conversation failed; not ehr2fad's -ECONNABORTED */
 
@@ -36,6 +38,12 @@ int pam_do_authenticate(struct pam_ctx *ctx);
 /* A user with no second factor on a host with a 2FA policy (pam-enforce.c): 0,
  * PAM_R_IGNORE, or a negative errno (-EPERM: refused), said to the user and the log. */
 int pam_do_enforce(struct pam_ctx *ctx, const struct ehr_login_state *st);
+/* Enrollment at first login (pam-enroll.c), for u whom the policy covers (why):
+ * 0 (enrolled: the login succeeds), PAM_R_NEXT (not offered here, or skipped) or
+ * a negative errno (-EBADRQC: no right code; -EAGAIN: locked), said to the user. */
+int pam_do_enroll(struct pam_ctx *ctx, const struct ehr_user *u, const char *why);
+/* Is the answer the password a module before us took (PAM_AUTHTOK)? Constant time. */
+bool pam_answer_is_password(struct pam_ctx *ctx, const char *answer);
 int pam_do_acct_mgmt(struct pam_ctx *ctx);
 /* The Unlock PIN, as root directly or else through ehr2fa-helper. */
 int pam_do_unlock(struct pam_ctx *ctx);
