@@ -79,16 +79,7 @@ static int host_members(struct show *st) {
         _cleanup_free_ char *buf = malloc(NSS_BUF);
         if (!buf)
                 return -ENOMEM;
-        for (const char *p = st->a->cfg.enforce_groups; p && *p;) {
-                p += strspn(p, " \t,");
-                size_t w = strcspn(p, " \t,");
-                if (w == 0 || w >= sizeof word) {
-                        p += w;
-                        continue;
-                }
-                memcpy(word, p, w);
-                word[w] = 0;
-                p += w;
+        for (const char *p = st->a->cfg.enforce_groups; ehr_config_list_next(&p, word, sizeof word);) {
                 struct group gr, *res = NULL;
                 if (getgrnam_r(word, &gr, buf, NSS_BUF, &res) != 0 || !res)
                         continue;

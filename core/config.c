@@ -167,6 +167,21 @@ static const char *const step_up_services[] = {
 
 #define LIST_SEPARATORS " \t,"
 
+bool ehr_config_list_next(const char **p, char *word, size_t len) {
+        while (*p && **p) {
+                *p += strspn(*p, LIST_SEPARATORS);
+                size_t w = strcspn(*p, LIST_SEPARATORS);
+                const char *start = *p;
+                *p += w;
+                if (w > 0 && w < len) {
+                        memcpy(word, start, w);
+                        word[w] = 0;
+                        return true;
+                }
+        }
+        return false;
+}
+
 bool ehr_config_list_has(const char *list, const char *service) {
         size_t n = strlen(service);
         for (const char *p = list; p && *p;) {

@@ -179,6 +179,10 @@ const char *ehr_daemon_socket(const struct ehr_config *c);
  * trust_services refuses to name one. */
 bool ehr_config_step_up_service(const char *service);
 
+/* The next word of a list (separated by spaces, tabs or commas) into word, and
+ * *p moved past it; false at the end. A word too long for word is skipped. */
+bool ehr_config_list_next(const char **p, char *word, size_t len);
+
 /* Is service one of the words of list (separated by spaces, tabs or commas)? */
 bool ehr_config_list_has(const char *list, const char *service);
 

@@ -84,16 +84,7 @@ int ehr_enforce_covers(struct ehr_store *s, const struct ehr_config *c, const ch
         gid_t groups[GROUPS_MAX];
         int ngroups = -1; /* looked up at the first group that is not the store's */
         char word[WORD_MAX];
-        for (const char *p = c->enforce_groups; p && *p;) {
-                p += strspn(p, " \t,");
-                size_t w = strcspn(p, " \t,");
-                if (w == 0 || w >= sizeof word) {
-                        p += w;
-                        continue;
-                }
-                memcpy(word, p, w);
-                word[w] = 0;
-                p += w;
+        for (const char *p = c->enforce_groups; ehr_config_list_next(&p, word, sizeof word);) {
                 int r = in_store_group(s, word, login);
                 if (r < 0)
                         return r;

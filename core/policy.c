@@ -217,53 +217,25 @@ static int record_failure(struct ehr_store *s, const struct ehr_config *c, const
         return r;
 }
 
-int ehr_policy_verify_new_seed(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
-                               const struct ehr_secret *seed, const struct ehr_otp_params *p, const char *answer,
-                               uint64_t now_sec, const char *source, struct ehr_verdict *v, uint64_t *ret_step) {
-        *v = (struct ehr_verdict) { .factor = EHR_FACTOR_TOTP, .recovery_left = u->recovery_left };
-        struct ehr_failures f;
-        uint64_t step = 0;
-        int r = ehr_store_begin(s);
-        if (r < 0)
-                return r;
-        r = ehr_store_failures_get(s, u->id, &f);
-        if (r < 0)
-                goto fail;
-        v->locked_until_sec = ehr_policy_locked_until(&f, now_sec);
-        if (v->locked_until_sec != 0) {
-                r = record_locked(s, u, &f, now_sec, source, v);
-                if (r < 0)
-                        goto fail;
-                return -EAGAIN;
-        }
-        int check = all_digits(answer) ? ehr_totp_verify(seed->data, seed->len, p, now_sec, (unsigned) c->window, 0,
-                                                         false, answer, &step)
-                                       : -EBADRQC;
-        if (check == 0) {
-                /* Nothing is written yet: the caller stores the seed, then the step. */
-                ehr_store_rollback(s);
-                *ret_step = step;
-                return 0;
-        }
-        if (check != -EBADRQC) {
-                r = check;
-                goto fail;
-        }
-        r = record_failure(s, c, u, &f, check, answer, now_sec, source, v);
-        if (r < 0)
-                goto fail;
-        return check;
+/* A seed not stored yet (enrollment at login): its code, and the step it was for. */
+struct new_seed {
+        const struct ehr_secret *seed;
+        const struct ehr_otp_params *p;
+        uint64_t step;
+};
 
-fail:
-        if (r == -EOVERFLOW)
-                return refuse_bad_value(s, u, now_sec, source);
-        ehr_store_rollback(s);
-        return r;
+static int check_new_seed(const struct ehr_config *c, struct new_seed *ns, const char *answer, uint64_t now_sec) {
+        if (!all_digits(answer))
+                return -EBADRQC;
+        return ehr_totp_verify(ns->seed->data, ns->seed->len, ns->p, now_sec, (unsigned) c->window, 0, false, answer,
+                               &ns->step);
 }
 
-int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
-                      uint64_t now_sec, const char *source, struct ehr_verdict *v) {
-        *v = (struct ehr_verdict) { .recovery_left = u->recovery_left };
+/* ehr_policy_verify(), or with ns the check of a seed not stored yet. */
+static int verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
+                  uint64_t now_sec, const char *source, struct ehr_verdict *v, struct new_seed *ns) {
+        *v = (struct ehr_verdict) { .factor = ns ? EHR_FACTOR_TOTP : EHR_FACTOR_NONE,
+                                    .recovery_left = u->recovery_left };
         struct ehr_failures f;
 
         int r = ehr_store_begin(s);
@@ -281,7 +253,12 @@ int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const str
                 return -EAGAIN;
         }
 
-        int check = check_answer(s, c, u, answer, now_sec, v);
+        int check = ns ? check_new_seed(c, ns, answer, now_sec) : check_answer(s, c, u, answer, now_sec, v);
+        if (check == 0 && ns) {
+                /* Nothing is written yet: the caller stores the seed, then the step. */
+                ehr_store_rollback(s);
+                return 0;
+        }
         if (check == 0) {
                 r = record_success(s, u, now_sec, source, v);
                 if (r < 0)
@@ -303,5 +280,20 @@ fail:
         if (r == -EOVERFLOW)
                 return refuse_bad_value(s, u, now_sec, source);
         ehr_store_rollback(s);
+        return r;
+}
+
+int ehr_policy_verify(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u, const char *answer,
+                      uint64_t now_sec, const char *source, struct ehr_verdict *v) {
+        return verify(s, c, u, answer, now_sec, source, v, NULL);
+}
+
+int ehr_policy_verify_new_seed(struct ehr_store *s, const struct ehr_config *c, const struct ehr_user *u,
+                               const struct ehr_secret *seed, const struct ehr_otp_params *p, const char *answer,
+                               uint64_t now_sec, const char *source, struct ehr_verdict *v, uint64_t *ret_step) {
+        struct new_seed ns = { .seed = seed, .p = p };
+        int r = verify(s, c, u, answer, now_sec, source, v, &ns);
+        if (r == 0)
+                *ret_step = ns.step;
         return r;
 }
