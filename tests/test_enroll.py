@@ -73,7 +73,10 @@ class Login:
         e = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0", **getattr(env, "nss", {}))
         if now is not None:
             e["EHR2FA_TEST_NOW"] = str(now)
-        e["LD_PRELOAD"] = ":".join(sanitizer_preload() + [NSS_WRAPPER])
+        # Under ASan, libcrypt too, loaded at start: pam_unix's crypt() goes through
+        # ASan's interceptor, which finds no real crypt() in a library dlopen()ed later.
+        asan = sanitizer_preload()
+        e["LD_PRELOAD"] = ":".join(asan + (["libcrypt.so.1"] if asan else []) + [NSS_WRAPPER])
         p = subprocess.Popen([CONV_ONE, env.svcdir, env.service, user], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
         self.msgs, self.result, self.many = [], None, False
