@@ -59,6 +59,12 @@ case "$1" in
     fi
     cat "$d/code" ;;
   *"Trust this device"*) cat "$d/trust" ;;
+  *"Code from the app"*)
+    # Enrollment at login: sshd shows the messages before a prompt with it, the
+    # otpauth:// URI among them. The code comes from oathtool, for that seed.
+    s=$(printf '%s\n' "$1" | sed -n 's/.*otpauth:[^ ]*[?&]secret=\([A-Z2-7]*\).*/\1/p' | head -n 1)
+    oathtool --totp -b "$s" ;;
+  *"Press Enter"*) printf '\n' ;;
   *[Pp]assword*) cat "$d/password" ;;
   *) printf 'unexpected prompt: %s\n' "$1" >&2; exit 1 ;;
 esac
@@ -708,6 +714,40 @@ class PasswordMethodKeyStack(PasswordMethodBase):
         r = self.client.login(oath(), password="12345678", method="password")
         self.assertRefused(r)
         self.assertEqual(failures(self.env)["failures"], 1)
+
+
+class EnrollAtLogin(SshdTestCase):
+    """Enrollment at first login through sshd's keyboard-interactive, behind the
+    shipped password-and-code stack (real pam_unix first)."""
+    pam_snippet = "sshd-password-code"
+    conf_extra = "enforce_roles = staff\nenroll_services = sshd\n"
+
+    def test_first_login_enrolls_then_the_app_logs_in(self):
+        self.env.admin("totp", "reset", USER)
+        r = self.client.login("unused")
+        self.assertLoggedIn(r)
+        text = "\n".join(r.prompts)
+        self.assertIn("Set it up now with the phone app", text, self.explain(r))
+        self.assertIn("\u2588", text)  # the QR code's half blocks reached the client
+        uri = next(l for l in r.prompts if "otpauth://" in l)
+        secret = uri.split("secret=")[1].split("&")[0]
+        self.assertIn("Code from the app", text)
+        self.assertIn("2FA is set up. Your recovery codes", text)
+        self.assertEqual(len([l for l in r.prompts if l.startswith("  ") and len(l.strip()) == 11]), 10,
+                         self.explain(r))
+        actions = [a["action"] for a in self.env.audit(USER)]
+        self.assertIn("TOTP enrolled", actions)
+        self.assertIn("service=sshd", self.env.audit(USER)[-1]["source"])
+        time.sleep(31 - time.time() % 30)  # the next step: the confirmation's code is used
+        r = self.client.login(oath(secret))
+        self.assertLoggedIn(r)
+        self.assertFalse(any("otpauth" in p for p in r.prompts), self.explain(r))
+
+    def test_wrong_password_is_never_offered_enrollment(self):
+        self.env.admin("totp", "reset", USER)
+        r = self.client.login("unused", password="not the password")
+        self.assertRefused(r)
+        self.assertFalse(any("otpauth" in p for p in r.prompts), self.explain(r))
 
 
 if __name__ == "__main__":
