@@ -714,7 +714,7 @@ static void test_grace(void) {
         CHECK(ehr_store_grace_use(s, "gr1", 3, 1003, &used) == 0 && used == 3); /* grace_logins raised */
         CHECK(ehr_store_grace_get(s, "gr2", &used) == 0 && used == 0);
         s = ehr_store_free(s);
-        sql("UPDATE grace_logins SET used = -3 WHERE login = 'gr1'");
+        sql2("UPDATE grace_logins SET used = -3 WHERE login = 'gr1'", "UPDATE grace_logins SET used = -3 WHERE login = 'gr1'");
         s = open_store(0, 0);
         CHECK(ehr_store_grace_get(s, "gr1", &used) == -EOVERFLOW);
         CHECK(strstr(ehr_store_bad_value(s), "grace_logins.used") != NULL);

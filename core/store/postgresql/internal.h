@@ -28,7 +28,7 @@ enum pg_stmt {
         PG_USER_SET_ACCOUNT, PG_USER_SET_LOCKED, PG_ID_USED, PG_ID_HIGH, PG_ID_HIGH_RAISE,
         PG_GROUP_ADD, PG_GROUP_DEL, PG_GROUP_GET, PG_GROUP_MEMBER_ADD, PG_GROUP_MEMBER_DEL, PG_GROUP_LIST,
         PG_GROUP_MEMBERS,
-        PG_USER_PUT, PG_RECOVERY_LIST, PG_PASSWORD_PUT, PG_PASSWORD_GET,
+        PG_USER_PUT, PG_RECOVERY_LIST, PG_PASSWORD_PUT, PG_PASSWORD_GET, PG_GRACE_USE, PG_GRACE_GET,
         PG_RESET_PUT, PG_RESET_FIND, PG_RESET_TAKE, PG_RESET_VOID, PG_RESET_REQ_FORGET, PG_RESET_REQ_ADD,
         PG_BG_LOCK, PG_BG_ADD, PG_BG_COUNTS, PG_BG_REVIEW, PG_BG_GET, PG_BG_LIST,
         PG_SCHEMA_HAS_META, PG_SCHEMA_TABLES, PG_VERSION_GET, PG_VERSION_PUT,
@@ -279,6 +279,9 @@ int ehr_pg_user_put(struct ehr_store_backend *b, const struct ehr_user *u);
 int ehr_pg_password_put(struct ehr_store_backend *b, int64_t user_id, const char *hash, uint64_t now_sec);
 int ehr_pg_password_get(struct ehr_store_backend *b, int64_t user_id, char *ret_hash, size_t len,
                         uint64_t *ret_changed_sec);
+int ehr_pg_grace_use(struct ehr_store_backend *b, const char *login, uint64_t max, uint64_t now_sec,
+                     uint64_t *ret_used);
+int ehr_pg_grace_get(struct ehr_store_backend *b, const char *login, uint64_t *ret_used);
 int ehr_pg_recovery_foreach(struct ehr_store_backend *b, int64_t user_id,
                             int (*cb)(const uint8_t hash[EHR_HASH_BYTES], bool used, void *userdata), void *userdata);
 int ehr_pg_break_glass_add(struct ehr_store_backend *b, const struct ehr_break_glass *use,

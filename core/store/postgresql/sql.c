@@ -158,6 +158,11 @@ const char *const ehr_pg_stmt_sql[_PG_STMT_MAX] = {
         [PG_RESET_REQ_FORGET] = "DELETE FROM reset_requests WHERE time <= $1",
         [PG_RESET_REQ_ADD] = "INSERT INTO reset_requests(key, time) SELECT $1::bytea, $2::bigint WHERE "
                              "(SELECT count(*) FROM reset_requests WHERE key = $1::bytea AND time > $3::bigint) < $4::bigint",
+        /* One conditional write, as SQLite's: the count goes up only while it is below $2. */
+        [PG_GRACE_USE] = "INSERT INTO grace_logins(login, used, first, last) SELECT $1::text, 1, $3::bigint, $3::bigint "
+                         "WHERE $2::bigint > 0 ON CONFLICT (login) DO UPDATE SET used = grace_logins.used + 1, "
+                         "last = $3::bigint WHERE grace_logins.used < $2::bigint",
+        [PG_GRACE_GET] = "SELECT used FROM grace_logins WHERE login = $1",
         [PG_RECOVERY_LIST] = "SELECT hash, (used IS NOT NULL)::int FROM recovery_codes WHERE user_id = $1",
         /* The schema's version, in meta (SQLite keeps it in PRAGMA user_version). A
          * database without our meta table is empty (version 0) or another application's. */
@@ -328,5 +333,12 @@ const struct ehr_pg_migration ehr_pg_migrations[] = {
           "ALTER TABLE permissions DROP CONSTRAINT permissions_perm_check;"
           "ALTER TABLE permissions ADD CONSTRAINT permissions_perm_check"
           "  CHECK (perm IN ('manage_accounts', 'help_desk', 'audit_export', 'break_glass_review'));" },
+        /* Grace logins after enroll_by (core/enforce.c), by login (SQLite's migration 8). */
+        { 8,
+          "CREATE TABLE grace_logins("
+          "  login TEXT PRIMARY KEY,"
+          "  used BIGINT NOT NULL,"
+          "  first BIGINT NOT NULL,"
+          "  last BIGINT NOT NULL);" },
 };
 const size_t ehr_pg_migrations_n = ELEMENTSOF(ehr_pg_migrations);

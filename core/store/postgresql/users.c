@@ -226,6 +226,29 @@ int ehr_pg_password_get(struct ehr_store_backend *b, int64_t user_id, char *ret_
         return 0;
 }
 
+int ehr_pg_grace_get(struct ehr_store_backend *b, const char *login, uint64_t *ret_used) {
+        _cleanup_res_ struct pg_res res = {};
+        int r = sql_row(b, PG_GRACE_GET, &res, b_text(login));
+        if (r == -ENOENT) {
+                *ret_used = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        struct reader rd = { b, &res, 0 };
+        uint64_t used = read_uint(&rd, 0, "grace_logins.used", EHR_STORE_COUNT_MAX);
+        if (rd.r < 0)
+                return rd.r;
+        *ret_used = used;
+        return 0;
+}
+
+int ehr_pg_grace_use(struct ehr_store_backend *b, const char *login, uint64_t max, uint64_t now_sec,
+                     uint64_t *ret_used) {
+        int r = changed_or(sql_run(b, PG_GRACE_USE, b_text(login), b_u64(max), b_u64(now_sec)), -EDQUOT);
+        return r < 0 ? r : ehr_pg_grace_get(b, login, ret_used);
+}
+
 int ehr_pg_group_add(struct ehr_store_backend *b, const char *name, int64_t gid) {
         return no_count(sql_run(b, PG_GROUP_ADD, b_text(name), b_int(gid)));
 }
