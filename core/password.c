@@ -4,9 +4,12 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "dl.h"
 #include "password.h"
 #include "sodium-load.h"
 #include "util.h"
@@ -20,7 +23,35 @@
 /* crypt_rn(), libxcrypt's crypt_r() that returns NULL rather than a failure
  * token: the same function, and one that AddressSanitizer does not intercept.
  * Its crypt_r() interceptor looks the real one up when the process starts,
- * before libpam dlopen()s this module and libcrypt with it, and then calls NULL. */
+ * before libpam dlopen()s this module and libcrypt with it, and then calls NULL.
+ *
+ * libxcrypt is dlopen()ed at the first hash or check (core/dl.h), as SQLite,
+ * libsodium and libcurl are: a login loads pam_ehr2fa.so afresh in every
+ * process, and linking libcrypt.so.1 cost each one about 0.17 ms of loading
+ * (bench/pam's module-load table) for the few that change a password. */
+#define XCRYPT_SONAME "libcrypt.so.1"
+
+static struct {
+        __typeof__(&crypt_gensalt_ra) crypt_gensalt_ra;
+        __typeof__(&crypt_rn) crypt_rn;
+} xcrypt;
+static pthread_once_t xcrypt_once = PTHREAD_ONCE_INIT;
+static int xcrypt_result = -ELIBACC;
+
+static void xcrypt_load_once(void) {
+        static const struct ehr_dl_sym syms[] = {
+                { "crypt_gensalt_ra", offsetof(__typeof__(xcrypt), crypt_gensalt_ra) },
+                { "crypt_rn", offsetof(__typeof__(xcrypt), crypt_rn) },
+        };
+        xcrypt_result = ehr_dl_load(XCRYPT_SONAME, syms, ELEMENTSOF(syms), &xcrypt);
+}
+
+/* 0, or -ELIBACC (no libcrypt.so.1: is libcrypt1 installed?) or -ELIBBAD (too old). */
+static int xcrypt_load(void) {
+        if (pthread_once(&xcrypt_once, xcrypt_load_once) != 0)
+                return -EIO;
+        return xcrypt_result;
+}
 
 const char *ehr_password_breached_path(const struct ehr_config *c) {
         return c->password_breached_list ?: EHR_PASSWORD_BREACHED_DEFAULT;
@@ -122,16 +153,18 @@ int ehr_password_policy_check(const struct ehr_config *c, const char *login, con
 int ehr_password_hash(const char *password, char ret_hash[EHR_PASSWORD_HASH_MAX + 1]) {
         if (strlen(password) > EHR_PASSWORD_MAX)
                 return -EINVAL;
+        int r = xcrypt_load();
+        if (r < 0)
+                return r;
         /* count 0: libxcrypt's default cost; rbytes NULL: it reads the kernel's random bytes. */
-        _cleanup_free_ char *salt = crypt_gensalt_ra(EHR_PASSWORD_HASH_PREFIX, 0, NULL, 0);
+        _cleanup_free_ char *salt = xcrypt.crypt_gensalt_ra(EHR_PASSWORD_HASH_PREFIX, 0, NULL, 0);
         if (!salt)
                 return errno == EINVAL ? -ENOSYS : negative_errno();
         struct crypt_data *cd = calloc(1, sizeof *cd);
         if (!cd)
                 return -ENOMEM;
-        int r = 0;
         errno = 0;
-        const char *h = crypt_rn(password, salt, cd, (int) sizeof *cd);
+        const char *h = xcrypt.crypt_rn(password, salt, cd, (int) sizeof *cd);
         if (!h || h[0] == '*')
                 r = errno == EINVAL || errno == 0 ? -ENOSYS : negative_errno();
         else if (!ehr_password_hash_valid(h))
@@ -146,12 +179,14 @@ int ehr_password_hash(const char *password, char ret_hash[EHR_PASSWORD_HASH_MAX 
 int ehr_password_verify(const char *hash, const char *password) {
         if (!ehr_password_hash_valid(hash) || strlen(password) > EHR_PASSWORD_MAX)
                 return -EINVAL;
+        int r = xcrypt_load();
+        if (r < 0)
+                return r;
         struct crypt_data *cd = calloc(1, sizeof *cd);
         if (!cd)
                 return -ENOMEM;
-        const char *h = crypt_rn(password, hash, cd, (int) sizeof *cd);
+        const char *h = xcrypt.crypt_rn(password, hash, cd, (int) sizeof *cd);
         size_t n = strlen(hash);
-        int r;
         if (!h || h[0] == '*')
                 r = -EINVAL;
         else

@@ -39,12 +39,13 @@ int ehr_password_policy_check(const struct ehr_config *c, const char *login, con
 
 /* Hash password with a fresh salt from the kernel (crypt_gensalt_ra(), then
  * crypt_rn()). Returns 0, -EINVAL (longer than EHR_PASSWORD_MAX), -ENOSYS (the
- * method is not available in this libcrypt) or -errno. ret_hash is written only
- * on success. */
+ * method is not available in this libcrypt), -ELIBACC/-ELIBBAD (libcrypt.so.1,
+ * dlopen()ed at the first call, is missing or too old) or -errno. ret_hash is
+ * written only on success. */
 int ehr_password_hash(const char *password, char ret_hash[EHR_PASSWORD_HASH_MAX + 1])
         __attribute__((warn_unused_result));
 
 /* Does password match hash (any method libcrypt knows)? Compared in constant
- * time. Returns 0, -EBADRQC (it does not) or -EINVAL (hash is not a usable
- * crypt string: "!", "*", a locked one). */
+ * time. Returns 0, -EBADRQC (it does not), -EINVAL (hash is not a usable
+ * crypt string: "!", "*", a locked one) or -ELIBACC/-ELIBBAD (as above). */
 int ehr_password_verify(const char *hash, const char *password) __attribute__((warn_unused_result));
