@@ -247,15 +247,16 @@ class ManagedAccount(unittest.TestCase):
         self.assertEqual(row["action"], "second factor accepted", row)
         self.assertIn("service=su", row["source"])
 
-    def test_sshd_password_and_code(self):
+    def sshd_password_and_code(self, login, password, wrong):
+        """A real sshd with the shipped snippet and Debian's stack: login gets in with
+        password + code; a wrong password never reaches the code prompt."""
         if not os.path.exists("/etc/pam.d/sshd"):
             self.skipTest("no /etc/pam.d/sshd (openssh-server)")
         try:
             test_sshd.check_prerequisites()
         except unittest.SkipTest as e:
             self.skipTest(str(e))
-        self.assertEqual(self.root_passwd(MANAGED, FIRST)[0], 0)
-        test_sshd.USER = MANAGED  # the harness's one user (AllowUsers, user@127.0.0.1)
+        test_sshd.USER = login  # the harness's one user (AllowUsers, user@127.0.0.1)
         d = os.path.join(Namespace.tmp, "sshd")
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -263,18 +264,33 @@ class ManagedAccount(unittest.TestCase):
                         include=os.path.join(test_sshd.SHIPPED_SSHD, "ehr2fa.conf"))
         try:
             client = test_sshd.Client(d, sshd.port)
-            r = client.login(oath(), password=FIRST)
+            r = client.login(oath(), password=password)
             log = sshd.text()
             self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}{r.prompts}\n{log}")
-            self.assertEqual(r.stdout.strip(), f"LOGGED-IN-{MANAGED}")
+            self.assertEqual(r.stdout.strip(), f"LOGGED-IN-{login}")
             self.assertIn("assword", r.prompts[0])
             self.assertIn("Verification code:", r.prompts[1])
             self.assertNotIn("expired", log)
-            r = client.login(oath(step=1), password=SECOND)  # a wrong password never reaches the code
+            r = client.login(oath(step=1), password=wrong)  # a wrong password never reaches the code
             self.assertEqual(r.returncode, 255, r.prompts)
             self.assertFalse(any("Verification code" in p for p in r.prompts), r.prompts)
         finally:
             sshd.stop()
+
+    def test_sshd_password_and_code(self):
+        self.assertEqual(self.root_passwd(MANAGED, FIRST)[0], 0)
+        self.sshd_password_and_code(MANAGED, FIRST, SECOND)
+
+    def test_sshd_password_and_code_for_a_host_account_with_a_2fa_only_record(self):
+        """clin1 is in /etc/passwd (pam_unix checks its password from /etc/shadow); the
+        store holds only its second factor (user add --existing), no NSS entry."""
+        self.admin("user", "add", su.TARGET, "--existing")
+        self.admin("totp", "enroll", su.TARGET, "--secret", SECRET, "--no-qr")
+        self.assertEqual(self.root_passwd(su.TARGET, SECOND)[0], 0)
+        every = subprocess.run(["getent", "passwd"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+        # One entry, the host's (files): nothing published for a 2FA-only record.
+        self.assertEqual([ln for ln in every if ln.startswith(su.TARGET + ":")], [getent("passwd", su.TARGET).stdout.strip()])
+        self.sshd_password_and_code(su.TARGET, SECOND, FIRST)
 
     def test_a_host_accounts_change_revokes_its_trusted_devices(self):
         """clin1 is in /etc/passwd with a 2FA-only record: pam_unix changes its password,
