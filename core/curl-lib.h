@@ -42,6 +42,15 @@ int ehr_curl_init(void);
  * connection from an unreachable host. See ehr_sms_send() for the table. */
 int ehr_curl_errno(CURLcode c, long os_errno);
 
+/* Set one option on easy handle h, or return from the calling function with the
+ * option's failure as a negative errno (ehr_curl_errno()). */
+#define EHR_CURL_SETOPT(h, opt, val)                                    \
+        do {                                                            \
+                CURLcode _c_ = ehr_curl.easy_setopt((h), (opt), (val)); \
+                if (_c_ != CURLE_OK)                                    \
+                        return ehr_curl_errno(_c_, 0);                  \
+        } while (0)
+
 /* Parse url with libcurl's parser. Refused with -EINVAL: empty, longer than
  * EHR_CURL_URL_MAX, unparsable, a scheme not in schemes (NULL-terminated,
  * case-insensitive), or a user name or password inside (configuration files are

@@ -57,56 +57,50 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *userdata)
         return k;
 }
 
-#define SETOPT(h, opt, val)                                             \
-        do {                                                            \
-                CURLcode _c_ = ehr_curl.easy_setopt((h), (opt), (val)); \
-                if (_c_ != CURLE_OK)                                    \
-                        return ehr_curl_errno(_c_, 0);                  \
-        } while (0)
-
 /* How to connect: timeouts, protocols, TLS, no proxy, nothing from ~/.netrc. */
 static int setopt_transport(CURL *h, const struct ehr_mail_server *m, CURLU *u, bool starttls) {
         /* Signals would make the resolver's timeouts use alarm(). */
-        SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_NOSIGNAL, 1L);
         /* libcurl's own defaults are 300 s to connect and no total limit at all. */
-        SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (m->connect_timeout_ms ?: EHR_MAIL_CONNECT_TIMEOUT_MS_DEFAULT));
-        SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (m->timeout_ms ?: EHR_MAIL_TIMEOUT_MS_DEFAULT));
+        EHR_CURL_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+                        (long) (m->connect_timeout_ms ?: EHR_MAIL_CONNECT_TIMEOUT_MS_DEFAULT));
+        EHR_CURL_SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (m->timeout_ms ?: EHR_MAIL_TIMEOUT_MS_DEFAULT));
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-        SETOPT(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+        EHR_CURL_SETOPT(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #else
-        SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
+        EHR_CURL_SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
-        SETOPT(h, CURLOPT_CURLU, u);
+        EHR_CURL_SETOPT(h, CURLOPT_CURLU, u);
         /* smtp:// must upgrade with STARTTLS or fail (CURLE_USE_SSL_FAILED), unless the
          * config allows cleartext; smtps:// is TLS from the first byte anyway. */
-        SETOPT(h, CURLOPT_USE_SSL, (long) (starttls && m->allow_plain ? CURLUSESSL_NONE : CURLUSESSL_ALL));
-        SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
-        SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+        EHR_CURL_SETOPT(h, CURLOPT_USE_SSL, (long) (starttls && m->allow_plain ? CURLUSESSL_NONE : CURLUSESSL_ALL));
+        EHR_CURL_SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        EHR_CURL_SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
         if (!isempty(m->ca_file)) {
-                SETOPT(h, CURLOPT_CAINFO, m->ca_file);
-                SETOPT(h, CURLOPT_CAPATH, (char *) NULL);
+                EHR_CURL_SETOPT(h, CURLOPT_CAINFO, m->ca_file);
+                EHR_CURL_SETOPT(h, CURLOPT_CAPATH, (char *) NULL);
         }
         /* No proxy, whatever the environment says (it is ours in the child anyway). */
-        SETOPT(h, CURLOPT_PROXY, "");
-        SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-        SETOPT(h, CURLOPT_VERBOSE, 0L);
+        EHR_CURL_SETOPT(h, CURLOPT_PROXY, "");
+        EHR_CURL_SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+        EHR_CURL_SETOPT(h, CURLOPT_VERBOSE, 0L);
         if (m->user) {
                 /* libcurl keeps its own copies: the child that holds them exits after one message. */
-                SETOPT(h, CURLOPT_USERNAME, m->user);
-                SETOPT(h, CURLOPT_PASSWORD, m->password);
+                EHR_CURL_SETOPT(h, CURLOPT_USERNAME, m->user);
+                EHR_CURL_SETOPT(h, CURLOPT_PASSWORD, m->password);
         }
         return 0;
 }
 
 /* The envelope and the message. */
 static int setopt_message(CURL *h, const char *from, struct curl_slist *rcpt, struct source *src) {
-        SETOPT(h, CURLOPT_MAIL_FROM, from);
-        SETOPT(h, CURLOPT_MAIL_RCPT, rcpt);
-        SETOPT(h, CURLOPT_UPLOAD, 1L);
-        SETOPT(h, CURLOPT_READFUNCTION, source_read);
-        SETOPT(h, CURLOPT_READDATA, src);
-        SETOPT(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t) src->n);
+        EHR_CURL_SETOPT(h, CURLOPT_MAIL_FROM, from);
+        EHR_CURL_SETOPT(h, CURLOPT_MAIL_RCPT, rcpt);
+        EHR_CURL_SETOPT(h, CURLOPT_UPLOAD, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_READFUNCTION, source_read);
+        EHR_CURL_SETOPT(h, CURLOPT_READDATA, src);
+        EHR_CURL_SETOPT(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t) src->n);
         return 0;
 }
 

@@ -95,66 +95,59 @@ static size_t sink_header(char *ptr, size_t size, size_t nitems, void *userdata)
         return size * nitems;
 }
 
-#define SETOPT(h, opt, val)                                             \
-        do {                                                            \
-                CURLcode _c_ = ehr_curl.easy_setopt((h), (opt), (val));       \
-                if (_c_ != CURLE_OK)                                    \
-                        return ehr_curl_errno(_c_, 0);                 \
-        } while (0)
-
 /* How to connect: timeouts, protocols, no redirect, TLS, proxy, nothing from ~/.netrc. */
 static int setopt_transport(CURL *h, const struct ehr_sms_gateway *g) {
         /* Signals would make libcurl's resolver timeouts use alarm(), which is not ours to
          * touch inside sshd or login; the threaded resolver still honours the timeouts. */
-        SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_NOSIGNAL, 1L);
         /* libcurl's own defaults are 300 s to connect and no total limit at all. */
-        SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+        EHR_CURL_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
                (long) (g->connect_timeout_ms ? g->connect_timeout_ms : EHR_SMS_CONNECT_TIMEOUT_MS_DEFAULT));
-        SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (g->timeout_ms ? g->timeout_ms : EHR_SMS_TIMEOUT_MS_DEFAULT));
+        EHR_CURL_SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (g->timeout_ms ? g->timeout_ms : EHR_SMS_TIMEOUT_MS_DEFAULT));
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-        SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        EHR_CURL_SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-        SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        EHR_CURL_SETOPT(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
         /* A redirect would carry the code to wherever the gateway (or an attacker who owns
          * its DNS name) points; a gateway that moved is a configuration error. */
-        SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
-        SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
-        SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+        EHR_CURL_SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+        EHR_CURL_SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        EHR_CURL_SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
         if (!isempty(g->ca_file)) {
-                SETOPT(h, CURLOPT_CAINFO, g->ca_file);
+                EHR_CURL_SETOPT(h, CURLOPT_CAINFO, g->ca_file);
                 /* Trust this bundle only, not also the system's hashed directory: an admin who
                  * names a CA means that one. */
-                SETOPT(h, CURLOPT_CAPATH, (char *) NULL);
+                EHR_CURL_SETOPT(h, CURLOPT_CAPATH, (char *) NULL);
         }
         if (isempty(g->proxy))
                 /* "" turns proxies off, including http_proxy, https_proxy and all_proxy from the
                  * environment, which a user running su or sudo controls (DUO-PSA-2017-002:
                  * a dead proxy forced a fail-open). */
-                SETOPT(h, CURLOPT_PROXY, "");
+                EHR_CURL_SETOPT(h, CURLOPT_PROXY, "");
         else {
-                SETOPT(h, CURLOPT_PROXY, g->proxy);
+                EHR_CURL_SETOPT(h, CURLOPT_PROXY, g->proxy);
                 /* Likewise, no_proxy from the environment must not route around the proxy. */
-                SETOPT(h, CURLOPT_NOPROXY, "");
+                EHR_CURL_SETOPT(h, CURLOPT_NOPROXY, "");
         }
-        SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-        SETOPT(h, CURLOPT_VERBOSE, 0L);
+        EHR_CURL_SETOPT(h, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+        EHR_CURL_SETOPT(h, CURLOPT_VERBOSE, 0L);
         return 0;
 }
 
 /* What to send, where, and where the answer goes. */
 static int setopt_request(CURL *h, CURLU *u, struct curl_slist *headers, const char *body, struct sink *sink) {
-        SETOPT(h, CURLOPT_CURLU, u);
-        SETOPT(h, CURLOPT_USERAGENT, "ehr2fa/" EHR2FA_VERSION);
-        SETOPT(h, CURLOPT_HTTPHEADER, headers);
-        SETOPT(h, CURLOPT_POST, 1L);
+        EHR_CURL_SETOPT(h, CURLOPT_CURLU, u);
+        EHR_CURL_SETOPT(h, CURLOPT_USERAGENT, "ehr2fa/" EHR2FA_VERSION);
+        EHR_CURL_SETOPT(h, CURLOPT_HTTPHEADER, headers);
+        EHR_CURL_SETOPT(h, CURLOPT_POST, 1L);
         /* POSTFIELDS, not COPYPOSTFIELDS: libcurl reads our buffer, which we wipe. */
-        SETOPT(h, CURLOPT_POSTFIELDS, body);
-        SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
-        SETOPT(h, CURLOPT_WRITEFUNCTION, sink_write);
-        SETOPT(h, CURLOPT_WRITEDATA, sink);
-        SETOPT(h, CURLOPT_HEADERFUNCTION, sink_header);
+        EHR_CURL_SETOPT(h, CURLOPT_POSTFIELDS, body);
+        EHR_CURL_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
+        EHR_CURL_SETOPT(h, CURLOPT_WRITEFUNCTION, sink_write);
+        EHR_CURL_SETOPT(h, CURLOPT_WRITEDATA, sink);
+        EHR_CURL_SETOPT(h, CURLOPT_HEADERFUNCTION, sink_header);
         return 0;
 }
 
