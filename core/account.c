@@ -155,6 +155,31 @@ void ehr_account_home_path(const struct ehr_config *c, const char *login, const 
                 snprintf(buf, len, "%s/%s", c->home_base ?: EHR_HOME_BASE_DEFAULT, login);
 }
 
+/* How often an add picks again when another host took its uid first. */
+#define UID_PICK_TRIES 8U
+
+/* The add's one transaction: the row, its provider, its system account, the
+ * audit row and the Support PIN, committed and published. *ret_uid_taken: the
+ * uid picked was taken by another add that committed first (nothing written). */
+static int add_in_tx(struct ehr_op *op, const struct ehr_account_new *n, struct ehr_user *u,
+                     const struct ehr_user *prov, int64_t uid, int64_t gid, const char *details, bool *ret_uid_taken) {
+        int r = ehr_store_begin(op->store);
+        if (r >= 0 && (r = ehr_store_user_add(op->store, u, op->now_sec, &u->id)) == -EEXIST)
+                op->field = EHR_FIELD_LOGIN;
+        if (r >= 0 && prov)
+                r = ehr_store_user_set_provider(op->store, u->id, prov->id);
+        if (r >= 0 && !n->existing && (r = add_account(op, n, u->id, uid, gid)) == -EEXIST) {
+                *ret_uid_taken = true;
+                op->field = EHR_FIELD_UID;
+        }
+        if (r >= 0)
+                r = account_audit(op, u->login, "user added", details);
+        /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
+        if (r >= 0)
+                r = ehr_support_pin_new(op->store, u, op->now_sec, op->actor, op->source, NULL);
+        return account_end(op, r, !n->existing);
+}
+
 int ehr_account_user_add(struct ehr_op *op, const struct ehr_account_new *n, int64_t *ret_uid) {
         _cleanup_(ehr_user_freep) struct ehr_user *prov = NULL;
         char phone[EHR_PHONE_E164_BYTES], details[160], home[EHR_FIELD_PATH_MAX + 1];
@@ -163,32 +188,32 @@ int ehr_account_user_add(struct ehr_op *op, const struct ehr_account_new *n, int
         int r = check_new(op, n, phone);
         if (r < 0 || (r = check_host(op, n, &host_uid)) < 0)
                 return r;
-        if ((!n->existing && (r = account_pick_id(op, n->uid, &uid)) < 0) || (r = resolve_new(op, n, uid, &gid, &prov)) < 0)
-                return r;
         struct ehr_user u = {
                 .login = (char *) n->login, .name = (char *) (n->name ?: ""), .email = (char *) (n->email ?: ""),
                 .phone = phone, .role = (char *) (n->role ?: "staff"),
         };
-        if (n->existing)
-                snprintf(details, sizeof details, "role=%s%s%s existing account (uid %u on this host), not published",
-                         u.role, prov ? " primary provider=" : "", prov ? prov->login : "", (unsigned) host_uid);
-        else
-                snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role, prov ? " primary provider=" : "",
-                         prov ? prov->login : "", (long long) uid, (long long) gid);
-        r = ehr_store_begin(op->store);
-        if (r >= 0 && (r = ehr_store_user_add(op->store, &u, op->now_sec, &u.id)) == -EEXIST)
-                op->field = EHR_FIELD_LOGIN;
-        if (r >= 0 && prov)
-                r = ehr_store_user_set_provider(op->store, u.id, prov->id);
-        if (r >= 0 && !n->existing)
-                r = add_account(op, n, u.id, uid, gid);
-        if (r >= 0)
-                r = account_audit(op, u.login, "user added", details);
-        /* Every user gets a Support PIN when added (the seed: "automatically generated when you sign up"). */
-        if (r >= 0)
-                r = ehr_support_pin_new(op->store, &u, op->now_sec, op->actor, op->source, NULL);
-        if ((r = account_end(op, r, !n->existing)) < 0)
-                return r;
+        /* The uid is picked before the transaction (the host's NSS is asked whether it is
+         * free, which must not hold the store's write lock); an add on another host may
+         * take it first, and then this one picks again above the raised high-water mark. */
+        for (unsigned attempt = 1;; attempt++) {
+                bool taken = false;
+                prov = ehr_user_free(prov);
+                if ((!n->existing && (r = account_pick_id(op, n->uid, &uid)) < 0) ||
+                    (r = resolve_new(op, n, uid, &gid, &prov)) < 0)
+                        return r;
+                if (n->existing)
+                        snprintf(details, sizeof details, "role=%s%s%s existing account (uid %u on this host), not published",
+                                 u.role, prov ? " primary provider=" : "", prov ? prov->login : "", (unsigned) host_uid);
+                else
+                        snprintf(details, sizeof details, "role=%s%s%s uid=%lld gid=%lld", u.role,
+                                 prov ? " primary provider=" : "", prov ? prov->login : "", (long long) uid, (long long) gid);
+                r = add_in_tx(op, n, &u, prov, uid, gid, details, &taken);
+                if (r >= 0)
+                        break;
+                if (!taken || n->uid >= 0 || attempt == UID_PICK_TRIES)
+                        return r;
+                op->field = EHR_FIELD_NONE;
+        }
         /* After the publish: the uid the home is given is the one the system now shows. */
         ehr_account_home_path(op->cfg, n->login, n->home, home, sizeof home);
         op->home = n->existing || n->no_home ? 0 : ehr_account_home_create(home, op->cfg->skel_dir, (uid_t) uid, (gid_t) gid);

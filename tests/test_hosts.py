@@ -14,6 +14,7 @@ one rotation per PIN) must already hold there."""
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -318,6 +319,28 @@ class Race(unittest.TestCase):
         self.assertEqual(len(ok), 1, results)
         self.assertTrue(all(r[0] == 1 and "NOT valid" in r[1] for r in results if r[0] != 0), results)
         self.assertEqual(rotated, 2)
+        self.assertIn("intact", self.h[0].admin("audit", "verify").stdout)
+
+
+    def test_user_add_on_every_host_at_once_gets_distinct_uids(self):
+        """Account managers on several hosts add users at the same moment: every add
+        succeeds, and no two accounts get one uid (each picks the next free id in the
+        transaction that takes it, or picks again when another host took it first)."""
+        procs = [subprocess.Popen([ehrtest.ADMIN, "--conf", self.h[i % self.n_hosts].conf, "user", "add", f"nurse{i}",
+                                   "--no-home"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(8)]
+        results = [(p.returncode, out, err) for p, (out, err) in ((p, ehrtest.communicate(p, 60)) for p in procs)]
+        self.assertTrue(all(r[0] == 0 for r in results), results)
+        uids = [int(re.search(r"uid (\d+)\.", out).group(1)) for _, out, _ in results]
+        self.assertEqual(len(set(uids)), 8, uids)
+        # What the system sees, once host 0 has synced: eight accounts, those eight uids.
+        self.h[0].admin("sync", "--quiet")
+        seen = {}
+        for i in range(8):
+            ent = self.h.getent(0, "passwd", f"nurse{i}")
+            self.assertEqual(ent.returncode, 0, ent.stderr)
+            seen[f"nurse{i}"] = int(ent.stdout.split(":")[2])
+        self.assertEqual(sorted(seen.values()), sorted(uids))
         self.assertIn("intact", self.h[0].admin("audit", "verify").stdout)
 
 
