@@ -2,9 +2,11 @@
 #include <getopt.h>
 #include <time.h>
 
+#include "account-host.h"
 #include "admin.h"
 #include "helpdesk.h"
 #include "policy.h"
+#include "snapshot.h"
 
 /* Options of "user add" into n; returns 0 or an exit code. */
 static int parse_user_add(int argc, char **argv, struct ehr_account_new *n) {
@@ -106,6 +108,19 @@ static int user_add_fail(struct admin *a, const struct ehr_op *op, const struct 
         return admin_op_fail(a, op, r, "add the user", new_value(n, op->field));
 }
 
+/* Published is not yet seen: say why the system will not show the account. */
+static void user_add_visibility(const struct admin *a, const char *login) {
+        const char *path = a->cfg.nss_snapshot ?: EHR_SNAPSHOT_DEFAULT_PATH;
+        if (!ehr_host_nss_lists_ours("passwd"))
+                fprintf(stderr, "ehr2fa-admin: note: %s is published in %s, but /etc/nsswitch.conf does not list "
+                                "\"ehr\" for passwd: the system will not show it (getent passwd %s) until libnss-ehr "
+                                "is installed and \"ehr\" follows \"files\" on the passwd, group and shadow lines\n",
+                        login, path, login);
+        else if (!streq(path, EHR_SNAPSHOT_DEFAULT_PATH))
+                fprintf(stderr, "ehr2fa-admin: note: %s is published in %s (nss_snapshot), but libnss_ehr reads "
+                                EHR_SNAPSHOT_DEFAULT_PATH ": the system will not show it\n", login, path);
+}
+
 static int user_add(struct admin *a, int argc, char **argv) {
         struct ehr_account_new n;
         int64_t uid;
@@ -121,6 +136,7 @@ static int user_add(struct admin *a, int argc, char **argv) {
                 return 0;
         }
         printf("Added %s (%s), uid %lld.\n", n.login, n.role ?: "staff", (long long) uid);
+        user_add_visibility(a, n.login);
         char home[EHR_FIELD_PATH_MAX + 1];
         ehr_account_home_path(&a->cfg, n.login, n.home, home, sizeof home);
         if (op.home == -EEXIST)

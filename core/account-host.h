@@ -23,6 +23,10 @@ int ehr_host_user_find(const char *login, uint32_t *ret_uid);
 /* The same for a group name, and its gid. */
 int ehr_host_group_find(const char *name, uint32_t *ret_gid);
 
+/* Does /etc/nsswitch.conf list our module for db ("passwd")? Without it the
+ * system never sees a managed account, published or not: user add says so. */
+bool ehr_host_nss_lists_ours(const char *db);
+
 /* Is id a uid or a gid anywhere on the host (our own snapshot included, which
  * is the store again)? Returns 1, 0 or -errno. */
 int ehr_host_id_used(int64_t id);

@@ -92,6 +92,11 @@ int ehr_host_group_find(const char *name, uint32_t *ret_gid) {
         return host_find(true, name, ret_gid);
 }
 
+bool ehr_host_nss_lists_ours(const char *db) {
+        char line[NSS_LINE_MAX], without[NSS_LINE_MAX];
+        return nss_line(db, line, without) > 0;
+}
+
 /* getpwuid_r() or getgrgid_r(), the buffer grown as needed: 1, 0 or -errno. */
 static int host_id(bool group, uint32_t id) {
         _cleanup_free_ char *buf = NULL;

@@ -69,6 +69,17 @@ class Accounts(EnvTestCase):
         self.env.admin("user", "del", "nurse1")
         self.assertEqual(self.nss("getent", "passwd", "nurse1").returncode, 2)
 
+    def test_user_add_says_when_the_host_will_not_show_the_account(self):
+        """Published, but this host's nsswitch.conf does not list ehr (the tests' host:
+        nss_wrapper serves the lookups): user add says what to do, and still succeeds."""
+        with open("/etc/nsswitch.conf") as f:
+            if any(ln.startswith("passwd:") and " ehr" in ln for ln in f):
+                self.skipTest("this host's nsswitch.conf lists ehr")
+        r = self.admin("user", "add", "nurse7")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Added nurse7", r.stdout)
+        self.assertIn("does not list \"ehr\" for passwd: the system will not show it (getent passwd nurse7)", r.stderr)
+
     def test_groups_and_supplementary_groups(self):
         self.env.admin("user", "add", "nurse1")
         n2 = os.path.join(self.env.dir, "srv", "n2")
