@@ -100,6 +100,7 @@ static struct {
         unsigned nsizes;
         unsigned iters;
         double budget_sec;
+        unsigned idle_us;       /* untimed pause before each check: a login after a quiet spell */
         bool pin;
         bool console_fallback;
         const char *syslog_mode;
@@ -402,6 +403,10 @@ static int one_check(enum module_kind m, unsigned long size, enum check_kind che
         snprintf(user, sizeof user, BENCH_LOGIN_PREFIX "%lu", user_idx);
         if (size == 1 && m != MOD_FLOOR && reset_user0(m, size) < 0)
                 return -1;
+        if (arg.idle_us > 0)
+                /* Every module alike: the CPUs go idle, as between real logins, and a
+                 * check that wakes another process (ehr2fad, a log reader) pays for it. */
+                (void) usleep(arg.idle_us);
         if (arg.console_fallback) {
                 /* Undo another module's openlog(LOG_CONS) so its console writes are not charged to this one. */
                 openlog("bench-pam", LOG_PID, LOG_AUTHPRIV);
@@ -575,7 +580,9 @@ static int parse_sizes(const char *s) {
 static void usage(void) {
         fprintf(stderr, "usage: bench-pam --dir DIR --sizes 1,100000 --ehr2fa SO [--oath SO] [--ga SO]\n"
                         "                 [--iters N] [--budget SEC] [--no-pin] [--ehr2fad] [--floor DIR]\n"
-                        "                 [--faillock SO --nss-wrapper SO]\n"
+                        "                 [--faillock SO --nss-wrapper SO] [--idle-us N]\n"
+                        "--idle-us N: pause N us (untimed) before every check of every module, so that\n"
+                        "  each check starts on idle CPUs, as a login after a quiet spell does\n"
                         "--floor DIR: also time libpam alone, with DIR/pam_permit.so and DIR/pam_deny.so\n"
                         "--faillock SO: also time pam_faillock preauth + pam_oath + pam_faillock authfail/authsucc\n"
                         "  (needs --oath, and nss_wrapper's library: the users must be known to getpwnam())\n");
@@ -589,6 +596,7 @@ int main(int argc, char **argv) {
                 { "budget", required_argument, NULL, 'b' }, { "no-pin", no_argument, NULL, 'P' },
                 { "ehr2fad", no_argument, NULL, 'D' },     { "floor", required_argument, NULL, 'F' },
                 { "faillock", required_argument, NULL, 'L' }, { "nss-wrapper", required_argument, NULL, 'W' },
+                { "idle-us", required_argument, NULL, 'I' },
                 {},
         };
         bool daemon = false;
@@ -634,6 +642,13 @@ int main(int argc, char **argv) {
                         break;
                 case 'W':
                         nss_wrapper = optarg;
+                        break;
+                case 'I':
+                        arg.idle_us = (unsigned) strtoul(optarg, NULL, 10);
+                        if (arg.idle_us > 1000000) {
+                                usage();
+                                return 2;
+                        }
                         break;
                 default:
                         usage();
@@ -690,9 +705,9 @@ int main(int argc, char **argv) {
                "and failure state reset before each check (untimed). Times in microseconds: wall clock (median,\n"
                "p10, p90, mean) and the median CPU time of this process (cpu_us: user+sys, no I/O waits).\n"
                "x_oath = median / pam_oath's median for the same row kind; oath/x = how many times faster.\n"
-               "syslog: %s.\n\n",
+               "syslog: %s. Pause before each check (untimed): %u us.\n\n",
                arg.pin ? "dlopen()ed once and kept loaded (load cost excluded)" : "loaded and unloaded by libpam per check",
-               arg.syslog_mode);
+               arg.syslog_mode, arg.idle_us);
         printf("%-24s %6s %-5s %4s %9s %8s %8s %8s %8s %8s %7s  %s\n", "module", "users", "check", "n", "median_us",
                "p10_us", "p90_us", "mean_us", "cpu_us", "x_oath", "oath/x", "verified");
 

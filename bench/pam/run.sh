@@ -15,6 +15,10 @@
 #   BENCH_ITERS    timed checks per module, size and kind (default 200)
 #   BENCH_BUDGET   seconds of timed checks per module, size and kind before it
 #                  stops early (default 10; at least 20 checks are always taken)
+#   BENCH_IDLE_US  pause before every check of every module, untimed (default 0: checks back to
+#                  back). Real logins come after a quiet spell, on idle CPUs: a check that wakes
+#                  another process (ehr2fad, a log reader) then pays for waking an idle CPU, and
+#                  one that wakes none does not. 20000 shows that case.
 #   PAM_OATH_SO, PAM_GA_SO, PAM_FAILLOCK_SO   the modules (default: Debian's multiarch security dir)
 #   NSS_WRAPPER_SO  nss_wrapper's library (libnss-wrapper): pam_faillock counts only users that
 #                  getpwnam() knows, so its row runs with the bench's users in nss_wrapper
@@ -112,7 +116,8 @@ else
 fi
 
 "$bench" $daemon_opt $floor_opt $faillock_opt --dir "$tmp" --sizes "$sizes" --ehr2fa "$ehr2fa" --oath "$oath" --ga "$ga" \
-        --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" "$@" | tee "$tmp/table"
+        --iters "${BENCH_ITERS:-200}" --budget "${BENCH_BUDGET:-10}" \
+        --idle-us "${BENCH_IDLE_US:-0}" "$@" | tee "$tmp/table"
 
 # The floor under the ehr2fad rows: a login through ehr2fad makes two round trips
 # (begin, verify) that pam_oath and pam_faillock do not make at all. Measured here,
