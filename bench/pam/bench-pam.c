@@ -643,13 +643,17 @@ int main(int argc, char **argv) {
                 case 'W':
                         nss_wrapper = optarg;
                         break;
-                case 'I':
-                        arg.idle_us = (unsigned) strtoul(optarg, NULL, 10);
-                        if (arg.idle_us > 1000000) {
-                                usage();
+                case 'I': {
+                        char *end = NULL;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || v > 1000000) {
+                                fprintf(stderr, "bench-pam: --idle-us: a number of microseconds, 0 to 1000000\n");
                                 return 2;
                         }
+                        arg.idle_us = (unsigned) v;
                         break;
+                }
                 default:
                         usage();
                         return 2;
