@@ -644,10 +644,8 @@ int main(int argc, char **argv) {
                         nss_wrapper = optarg;
                         break;
                 case 'I': {
-                        char *end = NULL;
-                        errno = 0;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || v > 1000000) {
+                        uint64_t v;
+                        if (ehr_parse_uint(optarg, 0, 1000000, &v) < 0) {
                                 fprintf(stderr, "bench-pam: --idle-us: a number of microseconds, 0 to 1000000\n");
                                 return 2;
                         }
