@@ -110,7 +110,9 @@ struct ehr_authd_conn *ehr_authd_conn_free(struct ehr_authd_conn *c) {
 }
 
 /* A request with cfg.* fields sets the connection's config (all of it: the fields
- * on top of the defaults; a bad one leaves the defaults); one without keeps it. */
+ * on top of the defaults; a bad one leaves the defaults); one without keeps it. A
+ * module whose config is all defaults sends none, and a new connection's config
+ * starts as the defaults. */
 static int config_from(const struct ehr_wire *req, struct ehr_config *c) {
         bool fresh = false;
         for (size_t i = 0; i < req->n; i++)

@@ -318,9 +318,30 @@ int ehr_config_set(struct ehr_config *c, const char *key, const char *value) {
         return -EINVAL;
 }
 
-int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, const char *value, void *userdata),
-                       void *userdata) {
+/* Whether key i of c holds what ehr_config_init() gives it. */
+static bool key_default(const struct ehr_config *c, const struct ehr_config *def, size_t i) {
+        const void *field = (const char *) c + keys[i].offset, *dfield = (const char *) def + keys[i].offset;
+        switch (keys[i].type) {
+        case KEY_UINT:
+                return *(const uint64_t *) field == *(const uint64_t *) dfield;
+        case KEY_BOOL:
+                return *(const bool *) field == *(const bool *) dfield;
+        case KEY_FAIL_MODE:
+                return *(const enum ehr_fail_mode *) field == *(const enum ehr_fail_mode *) dfield;
+        case KEY_SMS_MODE:
+                return *(const enum ehr_sms_config_mode *) field == *(const enum ehr_sms_config_mode *) dfield;
+        default: {
+                const char *v = *(char *const *) field, *d = *(char *const *) dfield;
+                return v == d || (v && d && streq(v, d));
+        }
+        }
+}
+
+static int foreach_key(const struct ehr_config *c, const struct ehr_config *def,
+                       int (*cb)(const char *key, const char *value, void *userdata), void *userdata) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (def && key_default(c, def, i))
+                        continue;
                 const void *field = (const char *) c + keys[i].offset;
                 char buf[32];
                 const char *v = NULL;
@@ -359,6 +380,18 @@ int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, co
                         return r;
         }
         return 0;
+}
+
+int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, const char *value, void *userdata),
+                       void *userdata) {
+        return foreach_key(c, NULL, cb, userdata);
+}
+
+int ehr_config_foreach_changed(const struct ehr_config *c,
+                               int (*cb)(const char *key, const char *value, void *userdata), void *userdata) {
+        struct ehr_config def;
+        ehr_config_init(&def); /* owns nothing: no ehr_config_done() */
+        return foreach_key(c, &def, cb, userdata);
 }
 
 const char *ehr_daemon_socket(const struct ehr_config *c) {

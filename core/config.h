@@ -170,6 +170,10 @@ int ehr_config_apply_args(struct ehr_config *c, int argc, const char *const *arg
  * ehr_config_set(). Stops at and returns the first negative return of cb. */
 int ehr_config_foreach(const struct ehr_config *c, int (*cb)(const char *key, const char *value, void *userdata),
                        void *userdata);
+/* The same for the keys whose value is not the one ehr_config_init() gives: applied
+ * with ehr_config_set() on top of ehr_config_init(), they rebuild the same config. */
+int ehr_config_foreach_changed(const struct ehr_config *c,
+                               int (*cb)(const char *key, const char *value, void *userdata), void *userdata);
 
 /* The daemon socket to try, or NULL when daemon_socket = none. */
 const char *ehr_daemon_socket(const struct ehr_config *c);

@@ -74,7 +74,7 @@ static int add_config_key(const char *key, const char *value, void *userdata) {
 }
 
 int ehr_wire_add_config(struct ehr_wire *w, const struct ehr_config *c) {
-        return ehr_config_foreach(c, add_config_key, w);
+        return ehr_config_foreach_changed(c, add_config_key, w);
 }
 
 int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value) {

@@ -13,7 +13,11 @@
 #define EHR_WIRE_MAX 16384U
 #define EHR_WIRE_FIELDS_MAX 96U
 #define EHR_WIRE_KEY_MAX 48U
-#define EHR_WIRE_VERSION 1U
+/* 2: the config travels as its changes from the defaults. Both ends must agree on
+ * those defaults, so a change to ehr_config_init() bumps this: a module and a
+ * daemon of different versions then refuse each other, and the login runs
+ * in-process until the daemon is restarted (the package does that). */
+#define EHR_WIRE_VERSION 2U
 
 struct ehr_wire {
         size_t len;     /* bytes used in data */
@@ -38,8 +42,10 @@ int ehr_wire_add(struct ehr_wire *w, const char *key, const char *value);
 int ehr_wire_addu(struct ehr_wire *w, const char *key, uint64_t value);
 int ehr_wire_addi(struct ehr_wire *w, const char *key, int64_t value);
 struct ehr_config;
-/* Add every key of c that has a value as a field "cfg.KEY": how a request carries
- * the module's whole effective config (core/authd.c reads it back). */
+/* Add every key of c whose value is not ehr_config_init()'s as a field "cfg.KEY": how
+ * the first request of a connection carries the module's whole effective config
+ * (core/authd.c applies the fields on top of its own defaults). A default config adds
+ * nothing, and a login's datagram shrinks from about 1,300 bytes to a few hundred. */
 int ehr_wire_add_config(struct ehr_wire *w, const struct ehr_config *c);
 
 /* Split data[0..len) into fields. -ENOMSG for anything malformed: a bad key,

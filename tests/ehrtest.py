@@ -384,7 +384,7 @@ class Env:
         """Run pamtester through pam_wrapper; answers follow the password, one per prompt.
         env_extra: more environment for pamtester (the caller's, as a hostile user sets it).
         syscalls=(NAMES, FILE): run it under strace, which writes those system calls,
-        with the paths of their file descriptors, to FILE."""
+        with the paths of their file descriptors and their buffers whole, to FILE."""
         need("pamtester")
         self._daemon_for_login()
         env = dict(os.environ)
@@ -398,7 +398,7 @@ class Env:
         if syscalls:
             # strace itself runs without the preloads; -E gives them to pamtester only.
             names, path = syscalls
-            argv = ["strace", "-f", "-qq", "-y", "-e", "trace=" + ",".join(names), "-o", path] + \
+            argv = ["strace", "-f", "-qq", "-y", "-s", "8192", "-e", "trace=" + ",".join(names), "-o", path] + \
                 [a for k, v in login_env.items() for a in ("-E", f"{k}={v}")] + argv
         else:
             env.update(login_env)

@@ -100,6 +100,51 @@ static void test_break_glass(void) {
         ehr_config_done(&c);
 }
 
+/* What ehr_config_foreach_changed() gives, as "key=value;" in key order. */
+static int collect(const char *key, const char *value, void *userdata) {
+        char *buf = userdata;
+        size_t n = strlen(buf);
+        snprintf(buf + n, 2048 - n, "%s=%s;", key, value);
+        return 0;
+}
+
+/* The config a module sends ehr2fad is the keys that differ from the defaults; the
+ * daemon applies them on top of its own defaults and must get the module's config. */
+static void test_changed_keys(void) {
+        char got[2048] = "", again[2048] = "", all[2048] = "", err[EHR_CONFIG_ERR_MAX];
+        struct ehr_config c, d;
+        ehr_config_init(&c);
+        CHECK(ehr_config_foreach_changed(&c, collect, got) == 0);
+        CHECK_STREQ(got, ""); /* all defaults: nothing to send */
+
+        /* A value set to its default is no change; others are, whatever their type. */
+        CHECK(load("store_dir = /srv/x\nwindow = 1\ndeny = 3\nfail_mode = safe\nnullok = yes\n"
+                   "trust_days = 30\ntrust_services = sshd login\n",
+                   err, sizeof err, &c) == 0);
+        CHECK(ehr_config_foreach_changed(&c, collect, got) == 0);
+        CHECK(strstr(got, "store_dir=/srv/x;") && strstr(got, "deny=3;") && strstr(got, "fail_mode=safe;") &&
+              strstr(got, "nullok=yes;") && strstr(got, "trust_services=sshd login;"));
+        CHECK(!strstr(got, "window=") && !strstr(got, "trust_days=") && !strstr(got, "unlock_time="));
+
+        /* Rebuilt on the defaults, it is the same config, key for key. */
+        ehr_config_init(&d);
+        char *p = got;
+        for (char *semi; (semi = strchr(p, ';')); p = semi + 1) {
+                *semi = 0;
+                char *eq = strchr(p, '=');
+                CHECK(eq != NULL);
+                if (!eq)
+                        break;
+                *eq = 0;
+                CHECK(ehr_config_set(&d, p, eq + 1) == 0);
+        }
+        CHECK(ehr_config_foreach(&c, collect, all) == 0);
+        CHECK(ehr_config_foreach(&d, collect, again) == 0);
+        CHECK_STREQ(again, all);
+        ehr_config_done(&c);
+        ehr_config_done(&d);
+}
+
 int main(void) {
         char err[EHR_CONFIG_ERR_MAX];
         struct ehr_config c;
@@ -195,6 +240,7 @@ int main(void) {
         ehr_config_done(&c);
 
         test_duplicates_and_args();
+        test_changed_keys();
 
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

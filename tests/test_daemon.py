@@ -21,6 +21,10 @@ def out(r):
     return r.stdout + r.stderr
 
 
+# The protocol version of core/wire.h (EHR_WIRE_VERSION).
+WIRE_V = "2"
+
+
 def wire(**fields):
     """A request as the module encodes it: key=HEX lines."""
     return "".join(f"{k}={v.encode().hex()}\n" for k, v in fields.items()).encode()
@@ -100,7 +104,7 @@ class Daemon(EnvTestCase):
         need_strace()
         self.env.start_daemon()
         now = str(int(time.time()))
-        base = dict(v="1", user="alice", now=now, source="service=test")
+        base = dict(v=WIRE_V, user="alice", now=now, source="service=test")
         wrong = "000000" if oath() != "000000" else "111111"
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         s.settimeout(5)
@@ -121,7 +125,8 @@ class Daemon(EnvTestCase):
         t.send(wire(op="begin", **base))
         self.assertEqual(unwire(t.recv(65536))["r"], str(-errno.EXDEV))
         t.close()
-        # The module's verify request is a fraction of its begin, which carried the config.
+        # The module's begin carries its config, as the keys that differ from the
+        # defaults (those Env writes to ehr2fa.conf); its verify carries none.
         self.env.admin("lockout", "clear", "alice")
         trace = os.path.join(self.env.dir, "sends")
         self.assertLoginOK(self.env.login("alice", oath(), syscalls=(("connect", "sendto"), trace)))
@@ -129,17 +134,20 @@ class Daemon(EnvTestCase):
             lines = f.read().splitlines()
         fd = [l.split("(", 1)[1].split(",", 1)[0] for l in lines if "connect(" in l and self.env.daemon_sock in l]
         self.assertEqual(len(fd), 1, lines)
-        sizes = [int(l.rsplit("=", 1)[1]) for l in lines if l.split("(", 1)[0].endswith("sendto") and
-                 l.split("(", 1)[1].startswith(fd[0] + ",")]
-        self.assertEqual(len(sizes), 2, lines)
-        self.assertLess(sizes[1] * 3, sizes[0], sizes)
+        sent = [l.split('"', 2)[1].split("\\n") for l in lines if l.split("(", 1)[0].endswith("sendto") and
+                l.split("(", 1)[1].startswith(fd[0] + ",")]
+        self.assertEqual(len(sent), 2, lines)
+        cfg = [sorted(f.split("=", 1)[0][4:] for f in req if f.startswith("cfg.")) for req in sent]
+        self.assertEqual(cfg[0], ["daemon_socket", "fail_delay_ms", "home_base", "nss_snapshot",
+                                  "password_breached_list", "store_dir"], sent[0])
+        self.assertEqual(cfg[1], [], sent[1])
 
     def test_connections_are_served_side_by_side(self):
         """A login waiting at its prompt holds only its connection: another login's
         requests are answered meanwhile, and the first goes on where it was."""
         self.env.start_daemon()
         now = str(int(time.time()))
-        base = dict(v="1", user="alice", now=now, source="service=test", **{"cfg.store_dir": self.env.store})
+        base = dict(v=WIRE_V, user="alice", now=now, source="service=test", **{"cfg.store_dir": self.env.store})
         a = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         a.settimeout(5)
         a.connect(self.env.daemon_sock)
@@ -361,7 +369,7 @@ class Daemon(EnvTestCase):
         rule of the file and of the module arguments: a key given twice is a malformed
         request, an unknown key or a bad value a bad config, and the code is not checked."""
         self.env.start_daemon()
-        base = dict(v="1", op="verify", user="alice", now=str(int(time.time())), source="service=test",
+        base = dict(v=WIRE_V, op="verify", user="alice", now=str(int(time.time())), source="service=test",
                     answer=oath(), **{"cfg.store_dir": self.env.store, "cfg.window": "1"})
         for data, want in ((wire(**base) + b"cfg.window=" + b"3".hex().encode() + b"\n", -errno.ENOMSG),
                            (wire(**base, **{"cfg.windw": "3"}), -errno.EINVAL),
@@ -381,13 +389,16 @@ class Daemon(EnvTestCase):
             b"V=31\n",                           # bad key
             b"v=31\nop=00\n",                    # NUL in a value
             b"x" * 20000,                        # more than a request may hold
-            wire(v="2", op="begin", user="alice", now="1", source="s"),
-            wire(v="1", op="nosuch", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
-            wire(v="1", op="verify", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
-            wire(v="1", op="begin", user="alice", now="x", source="s"),
-            wire(v="1", op="begin", user="alice", now="1", source="s", **{"cfg.deny": "0"}),
-            wire(v="1", op="begin", user="alice", now="1", source="s", **{"cfg.nosuchkey": "1"}),
-            wire(v="1", op="begin", user="../../etc/passwd", now="1", source="s",
+            # another protocol version: the one before, the next one
+            wire(v="1", op="begin", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
+            wire(v=str(int(WIRE_V) + 1), op="begin", user="alice", now="1", source="s",
+                 **{"cfg.store_dir": self.env.store}),
+            wire(v=WIRE_V, op="nosuch", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
+            wire(v=WIRE_V, op="verify", user="alice", now="1", source="s", **{"cfg.store_dir": self.env.store}),
+            wire(v=WIRE_V, op="begin", user="alice", now="x", source="s"),
+            wire(v=WIRE_V, op="begin", user="alice", now="1", source="s", **{"cfg.deny": "0"}),
+            wire(v=WIRE_V, op="begin", user="alice", now="1", source="s", **{"cfg.nosuchkey": "1"}),
+            wire(v=WIRE_V, op="begin", user="../../etc/passwd", now="1", source="s",
                  **{"cfg.store_dir": self.env.store}),
         ]
         for data in bad:
@@ -400,6 +411,11 @@ class Daemon(EnvTestCase):
             if reply:
                 r = int(unwire(reply)["r"])
                 self.assertLess(r, 0, data[:60])
+        # A module of another protocol version is told so, whatever its config says.
+        for v in ("1", str(int(WIRE_V) + 1)):
+            reply = self.call(wire(v=v, op="begin", user="alice", now="1", source="s",
+                                   **{"cfg.store_dir": self.env.store}))
+            self.assertEqual(int(unwire(reply)["r"]), -errno.EPROTONOSUPPORT, v)
         # An empty datagram and a client that connects and says nothing.
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         s.connect(self.env.daemon_sock)
@@ -419,7 +435,7 @@ class Daemon(EnvTestCase):
         self.env.start_daemon()
         import threading
         now = str(int(time.time()))
-        req = wire(v="1", op="verify", user="alice", now=now, source="service=test", answer="000000",
+        req = wire(v=WIRE_V, op="verify", user="alice", now=now, source="service=test", answer="000000",
                    **{"cfg.store_dir": self.env.store, "cfg.deny": "1000", "cfg.max_failures": "100000"})
         results, errors = [], []
 
