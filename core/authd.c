@@ -90,6 +90,14 @@ int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen) {
         return 0;
 }
 
+int ehr_authd_idle(struct ehr_authd *d) {
+        if (!d->store)
+                return 0;
+        int r = ehr_store_idle(d->store);
+        (void) ehr_store_release(d->store);
+        return r;
+}
+
 struct ehr_authd_conn {
         struct ehr_config cfg; /* the last config a request on this connection carried, else the defaults */
 };

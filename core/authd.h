@@ -48,3 +48,8 @@ int ehr_authd_handle(struct ehr_authd *d, struct ehr_authd_conn *conn, const str
  * the open one is still the store at store_dir. Returns 0, 1 when open but with
  * a warning in err, or a negative errno with the reason in err. */
 int ehr_authd_open(struct ehr_authd *d, char *err, size_t errlen);
+
+/* No login is connected: do the store's upkeep now rather than inside one (see
+ * ehr_store_idle()). Returns 1 when there was some, 0 when none, or a negative
+ * errno (the work is then left for a later call). */
+int ehr_authd_idle(struct ehr_authd *d);

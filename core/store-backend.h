@@ -60,6 +60,7 @@ struct ehr_store_ops {
         void (*rollback)(struct ehr_store_backend *b);
         int (*reserve)(struct ehr_store_backend *b);
         int (*release)(struct ehr_store_backend *b);
+        int (*idle)(struct ehr_store_backend *b);
         bool (*in_transaction)(struct ehr_store_backend *b);
         int (*user_add)(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
         int (*user_get)(struct ehr_store_backend *b, const char *login, struct ehr_user **ret);

@@ -338,6 +338,10 @@ int ehr_store_reserve(struct ehr_store *s) {
         return s->ops->reserve(s->b);
 }
 
+int ehr_store_idle(struct ehr_store *s) {
+        return s->ops->idle(s->b);
+}
+
 bool ehr_store_in_transaction(struct ehr_store *s) {
         return s->ops->in_transaction(s->b);
 }

@@ -119,6 +119,11 @@ int ehr_store_reserve(struct ehr_store *s);
  * open keeps an old view of the store; an open transaction, its lock). Returns
  * how many such things there were. */
 int ehr_store_release(struct ehr_store *s);
+/* Nothing waits on a long-lived handle (ehr2fad between logins): do now the upkeep
+ * that would otherwise fall inside a login (the SQLite backend checkpoints its WAL
+ * here, see db.c). Returns 1 when it did some, 0 when there was none, or -errno;
+ * failing costs nothing but the work left for later. */
+int ehr_store_idle(struct ehr_store *s);
 
 bool ehr_store_in_transaction(struct ehr_store *s);
 

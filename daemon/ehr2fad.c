@@ -310,6 +310,18 @@ static uint64_t fit_clients(uint64_t max_clients) {
         return max_clients;
 }
 
+/* The last login connected has gone: the store's upkeep now (a WAL checkpoint),
+ * where no login waits for it, rather than inside the commit of the next one. */
+static void upkeep(struct ehr_authd *d, bool debug) {
+        uint64_t t0 = ehr_monotonic_usec();
+        int r = ehr_authd_idle(d);
+        if (r < 0)
+                fprintf(stderr, "ehr2fad: store upkeep between logins failed (left for later): %s\n", ehr_strerror(r));
+        else if (r > 0 && debug)
+                fprintf(stderr, "ehr2fad: store upkeep between logins (%llu us)\n",
+                        (unsigned long long) (ehr_monotonic_usec() - t0));
+}
+
 /* Serve until a signal. Returns false when it had to stop on an error. */
 static bool serve_all(struct ehr_authd *d, int lfd, size_t max_clients, bool debug) {
         _cleanup_free_ struct client *clients = calloc(max_clients, sizeof *clients);
@@ -348,6 +360,8 @@ static bool serve_all(struct ehr_authd *d, int lfd, size_t max_clients, bool deb
                                 client_close(clients, &n, i);
                 if (pfd[0].revents & POLLIN)
                         accept_all(lfd, clients, &n, max_clients);
+                if (polled > 0 && n == 0)
+                        upkeep(d, debug);
         }
         while (clients && n > 0)
                 client_close(clients, &n, n - 1);

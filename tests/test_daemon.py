@@ -462,6 +462,37 @@ class Daemon(EnvTestCase):
         self.env.admin("audit", "verify")
         self.assertLoginOK(self.env.login("alice", oath()))
 
+    def test_checkpoint_waits_for_no_login(self):
+        """ehr2fad copies its WAL into the database when no login is connected, never
+        inside a login's commit; nothing counted is lost by it."""
+        self.env.write_conf("deny = 1000\nmax_failures = 100000")
+        self.env.start_daemon()
+        db = os.path.join(self.env.store, "ehr2fa.db")
+        wrong = "000000" if oath() != "000000" else "111111"
+        base = dict(v=WIRE_V, user="alice", now=str(int(time.time())), source="service=test")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect(self.env.daemon_sock)
+        s.send(wire(op="begin", **base, **{"cfg.store_dir": self.env.store, "cfg.deny": "1000",
+                                            "cfg.max_failures": "100000"}))
+        self.assertEqual(unwire(s.recv(65536))["r"], "0")
+        before = os.stat(db).st_mtime_ns
+        # Some 60 failures, four WAL frames each: past the daemon's idle threshold (128
+        # frames), short of the one at which it checkpoints whatever is connected (1000).
+        for _ in range(60):
+            s.send(wire(op="verify", answer=wrong, **base))
+            self.assertEqual(unwire(s.recv(65536))["r"], str(-errno.EBADRQC))
+        self.assertEqual(os.stat(db).st_mtime_ns, before, "checkpointed while a login was connected")
+        s.close()
+        deadline = time.monotonic() + 10
+        while os.stat(db).st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertNotEqual(os.stat(db).st_mtime_ns, before, "not checkpointed once no login was connected")
+        self.assertTrue([l for l in self.env.daemon_lines() if "store upkeep between logins" in l])
+        self.assertIn("60 of 1000 failures", self.env.admin("lockout", "show", "alice").stdout)
+        self.env.admin("audit", "verify")
+        self.assertLoginOK(self.env.login("alice", oath()))
+
     def test_only_our_uid_is_served(self):
         self.env.start_daemon()
         os.chmod(self.env.dir, 0o755)

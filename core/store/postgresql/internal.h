@@ -189,6 +189,7 @@ int ehr_pg_commit(struct ehr_store_backend *b);
 void ehr_pg_rollback(struct ehr_store_backend *b);
 int ehr_pg_reserve(struct ehr_store_backend *b);
 int ehr_pg_release(struct ehr_store_backend *b);
+int ehr_pg_idle(struct ehr_store_backend *b);
 bool ehr_pg_in_transaction(struct ehr_store_backend *b);
 int ehr_pg_user_add(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
 int ehr_pg_user_get(struct ehr_store_backend *b, const char *login, struct ehr_user **ret);

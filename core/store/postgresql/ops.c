@@ -16,6 +16,7 @@ const struct ehr_store_ops ehr_store_postgresql_ops = {
         .rollback = ehr_pg_rollback,
         .reserve = ehr_pg_reserve,
         .release = ehr_pg_release,
+        .idle = ehr_pg_idle,
         .in_transaction = ehr_pg_in_transaction,
         .user_add = ehr_pg_user_add,
         .user_get = ehr_pg_user_get,

@@ -109,6 +109,7 @@ struct ehr_store_backend {
         ino_t ino;
         bool vfs_ref;
         int wal_frames; /* frames in the WAL after this connection's last commit */
+        bool long_lived; /* reserve()d (ehr2fad): checkpoints wait for ehr_sqlite_idle() */
         char bad_value[EHR_STORE_BAD_VALUE_MAX]; /* the last impossible value read */
 };
 
@@ -379,6 +380,7 @@ int ehr_sqlite_commit(struct ehr_store_backend *s);
 void ehr_sqlite_rollback(struct ehr_store_backend *s);
 int ehr_sqlite_reserve(struct ehr_store_backend *s);
 int ehr_sqlite_release(struct ehr_store_backend *s);
+int ehr_sqlite_idle(struct ehr_store_backend *s);
 bool ehr_sqlite_in_transaction(struct ehr_store_backend *s);
 int ehr_sqlite_user_add(struct ehr_store_backend *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id);
 int ehr_sqlite_user_get(struct ehr_store_backend *s, const char *login, struct ehr_user **ret);

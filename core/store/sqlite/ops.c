@@ -16,6 +16,7 @@ const struct ehr_store_ops ehr_store_sqlite_ops = {
         .rollback = ehr_sqlite_rollback,
         .reserve = ehr_sqlite_reserve,
         .release = ehr_sqlite_release,
+        .idle = ehr_sqlite_idle,
         .in_transaction = ehr_sqlite_in_transaction,
         .user_add = ehr_sqlite_user_add,
         .user_get = ehr_sqlite_user_get,
