@@ -149,8 +149,9 @@ if [ -x "$ipc" ] && [ -n "$daemon_opt" ]; then
                 }' "$tmp/table" | sort -k1,1n -k3,3
 fi
 
-# The store's own share of a wrong code (what ehr2fad does for it), on a copy of
-# the smallest store: compare with pam_oath's own work in the table above.
+# The store's own share of a login (what ehr2fad does for a wrong code and for a
+# good one), on a copy of the smallest store kept open as ehr2fad keeps it: compare
+# with the "rest" of ehr2fad's distance above and with the anchors' own work.
 verify=$(dirname "$bench")/bench-verify
 smallest=$(echo "$sizes" | tr , '\n' | sort -n | head -1)
 if [ -x "$verify" ]; then
