@@ -17,21 +17,9 @@ bool ehr_break_glass_is_keyword(const char *answer) {
         return answer && strcasecmp(answer, EHR_BREAK_GLASS_KEYWORD) == 0;
 }
 
-/* Characters (code points) of valid UTF-8 s. */
-static size_t utf8_chars(const char *s, size_t n) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-                if (((unsigned char) s[i] & 0xc0) != 0x80)
-                        k++;
-        return k;
-}
-
 int ehr_break_glass_reason_check(const struct ehr_config *c, const char *reason) {
-        if (!reason || !ehr_utf8_valid(reason))
+        if (!ehr_text_valid(reason, SIZE_MAX))
                 return -EINVAL;
-        for (const unsigned char *p = (const unsigned char *) reason; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return -EINVAL;
         size_t n = strlen(reason);
         if (n > EHR_BREAK_GLASS_REASON_MAX)
                 return -ERANGE;
@@ -40,7 +28,7 @@ int ehr_break_glass_reason_check(const struct ehr_config *c, const char *reason)
                 b++, n--;
         while (n > 0 && b[n - 1] == ' ')
                 n--;
-        return utf8_chars(b, n) >= c->break_glass_reason_min ? 0 : -ERANGE;
+        return ehr_utf8_chars(b, n) >= c->break_glass_reason_min ? 0 : -ERANGE;
 }
 
 bool ehr_break_glass_overdue(const struct ehr_config *c, const struct ehr_break_glass *u, uint64_t now_sec) {

@@ -81,20 +81,31 @@ bool ehr_utf8_valid(const char *s) {
         return true;
 }
 
-/* No control character (C0, DEL) and no ':', which ends a passwd field. */
-static bool plain(const char *s, size_t max) {
+bool ehr_text_valid(const char *s, size_t max) {
+        if (!s)
+                return false;
         size_t n = 0;
         for (const unsigned char *p = (const unsigned char *) s; *p; p++, n++)
-                if (n >= max || *p < 0x20 || *p == 0x7f || *p == ':')
+                if (n >= max || *p < 0x20 || *p == 0x7f)
                         return false;
-        return true;
+        return ehr_utf8_valid(s);
+}
+
+size_t ehr_utf8_chars(const char *s, size_t n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n && s[i]; i++)
+                k += ((unsigned char) s[i] & 0xc0) != 0x80;
+        return k;
+}
+
+/* Text (ehr_text_valid()) without ':', which ends a passwd field. */
+static bool plain(const char *s, size_t max) {
+        return ehr_text_valid(s, max) && !strchr(s, ':');
 }
 
 static bool email_valid(const char *s) {
         const char *at = strchr(s, '@');
-        if (!plain(s, EHR_FIELD_EMAIL_MAX) || strpbrk(s, " ") || !at || at == s || !at[1] || strchr(at + 1, '@'))
-                return false;
-        return ehr_utf8_valid(s);
+        return plain(s, EHR_FIELD_EMAIL_MAX) && !strpbrk(s, " ") && at && at != s && at[1] && !strchr(at + 1, '@');
 }
 
 static bool uid_valid(const char *s) {
@@ -117,9 +128,9 @@ bool ehr_field_valid(enum ehr_field f, const char *value) {
         case EHR_FIELD_ROLE:
                 return streq(value, "provider") || streq(value, "staff");
         case EHR_FIELD_TEXT:
-                return plain(value, EHR_FIELD_TEXT_MAX) && ehr_utf8_valid(value);
+                return plain(value, EHR_FIELD_TEXT_MAX);
         case EHR_FIELD_PATH:
-                return value[0] == '/' && plain(value, EHR_FIELD_PATH_MAX) && ehr_utf8_valid(value);
+                return value[0] == '/' && plain(value, EHR_FIELD_PATH_MAX);
         case EHR_FIELD_UID:
                 return uid_valid(value);
         default:

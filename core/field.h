@@ -71,3 +71,12 @@ bool ehr_password_hash_valid(const char *hash);
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
 bool ehr_utf8_valid(const char *s);
+
+/* Text as a person types it: strict UTF-8, no control character (C0 or DEL), at
+ * most max bytes (SIZE_MAX: any length); NULL is not. The rule of every free text
+ * we keep: EHR_FIELD_TEXT adds no ':' and 128 bytes; a break-glass reason, host or
+ * review note and a password are this with their own length. */
+bool ehr_text_valid(const char *s, size_t max);
+
+/* Characters (Unicode code points) in the first n bytes of the UTF-8 s. */
+size_t ehr_utf8_chars(const char *s, size_t n);

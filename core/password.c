@@ -57,21 +57,6 @@ const char *ehr_password_breached_path(const struct ehr_config *c) {
         return c->password_breached_list ?: EHR_PASSWORD_BREACHED_DEFAULT;
 }
 
-/* Characters, not bytes: NIST SP 800-63B counts each Unicode code point once. */
-static size_t utf8_chars(const char *s) {
-        size_t n = 0;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                n += (*p & 0xc0) != 0x80;
-        return n;
-}
-
-static bool has_control(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return true;
-        return false;
-}
-
 /* Is password a line of the list (ignoring ASCII case)? 1, 0 or -errno. */
 static int breached(const char *path, const char *password) {
         /* root's (or ours), not writable by others; readable by all: the list is public. */
@@ -117,11 +102,12 @@ static bool contains_login(const char *password, const char *login) {
 int ehr_password_policy_check(const struct ehr_config *c, const char *login, const char *password, char *reterr_msg,
                               size_t msglen) {
         const char *list = ehr_password_breached_path(c);
-        if (!ehr_utf8_valid(password) || has_control(password)) {
+        if (!ehr_text_valid(password, SIZE_MAX)) {
                 snprintf(reterr_msg, msglen, "The password must be text without control characters.");
                 return -EINVAL;
         }
-        if (utf8_chars(password) < c->password_min_length) {
+        /* Characters, not bytes: NIST SP 800-63B counts each Unicode code point once. */
+        if (ehr_utf8_chars(password, strlen(password)) < c->password_min_length) {
                 snprintf(reterr_msg, msglen, "The password is too short: it must have at least %llu characters.",
                          (unsigned long long) c->password_min_length);
                 return -EINVAL;

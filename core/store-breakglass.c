@@ -6,12 +6,7 @@
 #include "util.h"
 
 static bool bg_text_valid(const char *t, size_t max, bool empty_ok) {
-        if (!t || (!empty_ok && !*t) || strlen(t) > max || !ehr_utf8_valid(t))
-                return false;
-        for (const unsigned char *p = (const unsigned char *) t; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return false;
-        return true;
+        return ehr_text_valid(t, max) && (empty_ok || *t);
 }
 
 int ehr_store_break_glass_add(struct ehr_store *s, const struct ehr_break_glass *use,
