@@ -29,13 +29,12 @@
 
 static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames) {
         struct ehr_store_backend *s = userdata;
+        /* The WAL's length, which ehr_sqlite_free() and ehr_sqlite_idle() go by: a
+         * checkpoint copies frames but leaves them in the WAL until the next commit
+         * starts it again, and the next process's WAL recovery reads them all. */
         s->wal_frames = frames;
-        if (frames >= WAL_AUTOCHECKPOINT_FRAMES) {
-                int done = 0;
-                if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &done) == SQLITE_OK &&
-                    done >= frames)
-                        s->wal_frames = 0;
-        }
+        if (frames >= WAL_AUTOCHECKPOINT_FRAMES)
+                (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return SQLITE_OK;
 }
 
@@ -355,14 +354,11 @@ int ehr_sqlite_idle(struct ehr_store_backend *s) {
         if (!s->long_lived || s->wal_frames < WAL_IDLE_CHECKPOINT_FRAMES || !sqlite3_get_autocommit(s->db))
                 return 0;
         /* PASSIVE: never waits for another connection; what a reader still needs is
-         * copied at a later try. */
-        int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        if (rc != SQLITE_OK)
-                return errno_from_sqlite(rc);
-        if (done >= log)
-                s->wal_frames = 0; /* all in the database: the next commit starts the WAL again */
-        return 1;
+         * copied at a later try. Once all is copied, the next commit starts the WAL
+         * again (its wal_hook() then reports a few frames); until then a second call
+         * finds nothing to copy. */
+        int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return rc == SQLITE_OK ? 1 : errno_from_sqlite(rc);
 }
 
 int ehr_sqlite_release(struct ehr_store_backend *s) {
