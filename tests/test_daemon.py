@@ -477,9 +477,9 @@ class Daemon(EnvTestCase):
                                             "cfg.max_failures": "100000"}))
         self.assertEqual(unwire(s.recv(65536))["r"], "0")
         before = os.stat(db).st_mtime_ns
-        # Some 60 failures, four WAL frames each: past the daemon's idle threshold (128
-        # frames), short of the one at which it checkpoints whatever is connected (1000).
-        for _ in range(60):
+        # 100 failures, about four WAL frames each: well past the daemon's idle threshold
+        # (128 frames), short of the one at which it checkpoints whatever is connected (1000).
+        for _ in range(100):
             s.send(wire(op="verify", answer=wrong, **base))
             self.assertEqual(unwire(s.recv(65536))["r"], str(-errno.EBADRQC))
         self.assertEqual(os.stat(db).st_mtime_ns, before, "checkpointed while a login was connected")
@@ -489,7 +489,7 @@ class Daemon(EnvTestCase):
             time.sleep(0.05)
         self.assertNotEqual(os.stat(db).st_mtime_ns, before, "not checkpointed once no login was connected")
         self.assertTrue([l for l in self.env.daemon_lines() if "store upkeep between logins" in l])
-        self.assertIn("60 of 1000 failures", self.env.admin("lockout", "show", "alice").stdout)
+        self.assertIn("100 of 1000 failures", self.env.admin("lockout", "show", "alice").stdout)
         self.env.admin("audit", "verify")
         self.assertLoginOK(self.env.login("alice", oath()))
 
