@@ -12,8 +12,8 @@ static int which_limit(struct ehr_store_backend *b, const struct ehr_break_glass
         int r = sql_row(b, PG_BG_COUNTS, &res, b_text(use->login), b_u64(lim->user_since_sec), b_u64(lim->user_max));
         if (r < 0)
                 return r;
-        struct reader rd = { b, &res, 0 };
-        bool user = read_bool(&rd, 0, "break-glass uses of the user over the limit");
+        struct ehr_row rd = ROW(b, &res);
+        bool user = ehr_row_bool(&rd, 0, "break-glass uses of the user over the limit");
         if (rd.r < 0)
                 return rd.r;
         *ret = user ? EHR_BREAK_GLASS_LIMIT_USER : EHR_BREAK_GLASS_LIMIT_HOST;
@@ -34,12 +34,7 @@ int ehr_pg_break_glass_add(struct ehr_store_backend *b, const struct ehr_break_g
                 return which_limit(b, use, lim, reterr_limit);
         if (r < 0)
                 return r;
-        struct reader rd = { b, &res, 0 };
-        int64_t id = read_int(&rd, 0, "break_glass.id", 1, ID_MAX);
-        if (rd.r < 0)
-                return rd.r;
-        *ret_id = id;
-        return 0;
+        return ehr_row_id(&ROW(b, &res), "break_glass.id", ret_id);
 }
 
 /* The uses of a result; one: the one asked for (-ENOENT when none). */
@@ -47,20 +42,9 @@ static int use_rows(struct ehr_store_backend *b, struct pg_res *res, int k,
                     int (*cb)(const struct ehr_break_glass *u, void *userdata), void *userdata, bool one) {
         int r = k;
         each_row(*res, k, r) {
-                struct reader rd = { b, res, 0 };
-                struct ehr_break_glass u = {
-                        .id = read_int(&rd, 0, "break_glass.id", 1, ID_MAX),
-                        .login = col_text(res, 1),
-                        .host = col_text(res, 2),
-                        .service = col_text(res, 3),
-                        .source = col_text(res, 4),
-                        .reason = col_text(res, 5),
-                        .time_sec = read_time(&rd, 6, "break_glass.time"),
-                        .reviewed_sec = read_time(&rd, 7, "break_glass.reviewed"),
-                        .reviewer = col_text(res, 8),
-                        .note = col_text(res, 9),
-                };
-                r = rd.r < 0 ? rd.r : cb(&u, userdata);
+                struct ehr_break_glass u;
+                r = ehr_row_break_glass(&ROW(b, res), &u);
+                r = r < 0 ? r : cb(&u, userdata);
         }
         return r < 0 ? r : one && k == 0 ? -ENOENT : 0;
 }

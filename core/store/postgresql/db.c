@@ -95,8 +95,8 @@ static int read_one_int(struct ehr_store_backend *b, enum pg_stmt id, const char
                 return r;
         if (r != 1)
                 return -EUCLEAN;
-        struct reader rd = { b, &res, 0 };
-        int64_t v = read_int(&rd, 0, what, 0, max);
+        struct ehr_row rd = ROW(b, &res);
+        int64_t v = ehr_row_int(&rd, 0, what, 0, max);
         if (rd.r < 0)
                 return rd.r;
         *ret = v;

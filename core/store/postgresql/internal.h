@@ -12,6 +12,7 @@
 
 #include "load.h"
 #include "store-backend.h"
+#include "store-row.h"
 
 enum pg_stmt {
         PG_USER_ADD, PG_USER_GET, PG_USER_DEL, PG_USER_LIST, PG_USER_LOCK,
@@ -141,40 +142,11 @@ static inline const char *col_text(const struct pg_res *r, int col) {
 static inline bool col_null(const struct pg_res *r, int col) {
         return col >= PQnfields(r->res) || PQgetisnull(r->res, r->row, col);
 }
-static inline char *column_strdup(const struct pg_res *r, int col) {
-        return strdup(col_text(r, col));
-}
-/* A bytea column (text format: \x and hex digits) into buf: its length, or -EBADMSG. */
-int ehr_pg_col_blob(const struct pg_res *r, int col, uint8_t *buf, size_t cap);
-static inline int column_hash(const struct pg_res *r, int col, uint8_t out[EHR_HASH_BYTES]) {
-        return ehr_pg_col_blob(r, col, out, EHR_HASH_BYTES) == (int) EHR_HASH_BYTES ? 0 : -EBADMSG;
-}
 
-/* Integers come out of the store only through this reader, with the SQLite
- * backend's ranges and messages: a value outside them is -EOVERFLOW, named in
- * bad_value. The error is sticky. */
-struct reader {
-        struct ehr_store_backend *b;
-        const struct pg_res *res;
-        int r;
-};
-#define ID_MAX INT64_MAX
-#define UID_MAX ((int64_t) UINT32_MAX - 1)
-int64_t ehr_pg_read_int(struct reader *rd, int col, const char *what, int64_t min, int64_t max);
-#define read_int ehr_pg_read_int
-static inline uint64_t read_uint(struct reader *rd, int col, const char *what, uint64_t max) {
-        return (uint64_t) read_int(rd, col, what, 0, max > INT64_MAX ? INT64_MAX : (int64_t) max);
-}
-static inline uint64_t read_time(struct reader *rd, int col, const char *what) {
-        return read_uint(rd, col, what, EHR_STORE_TIME_MAX);
-}
-static inline uint64_t read_until(struct reader *rd, int col, const char *what) {
-        int64_t v = read_int(rd, col, what, -1, (int64_t) EHR_STORE_TIME_MAX);
-        return v < 0 ? UINT64_MAX : (uint64_t) v;
-}
-static inline bool read_bool(struct reader *rd, int col, const char *what) {
-        return read_int(rd, col, what, 0, 1) != 0;
-}
+/* A row read through the neutral, checked reader (store-row.h): ROW(b, res) on
+ * res's current row; bad values are named in b->bad_value. */
+extern const struct ehr_row_ops ehr_pg_row_ops;
+#define ROW(b, res) ((struct ehr_row) { &ehr_pg_row_ops, (res), (b)->bad_value, 0 })
 
 /* The operations (ops.c puts them in the table). */
 int ehr_pg_open(const char *locator, const char *password, unsigned flags, uint64_t timeout_ms, struct ehr_store_backend **ret, char *err,

@@ -11,14 +11,7 @@ int ehr_pg_reset_token_put(struct ehr_store_backend *b, int64_t user_id, const u
 
 static int token_row(struct ehr_store_backend *b, const struct pg_res *res, int64_t *ret_user_id,
                      uint64_t *ret_expires_sec) {
-        struct reader rd = { b, res, 0 };
-        int64_t id = read_int(&rd, 0, "reset_tokens.user_id", 1, ID_MAX);
-        uint64_t expires = read_time(&rd, 1, "reset_tokens.expires");
-        if (rd.r < 0)
-                return rd.r;
-        *ret_user_id = id;
-        *ret_expires_sec = expires;
-        return 0;
+        return ehr_row_reset_token(&ROW(b, res), ret_user_id, ret_expires_sec);
 }
 
 int ehr_pg_reset_token_find(struct ehr_store_backend *b, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,

@@ -7,36 +7,6 @@
 /* Every row of a result, while r stays >= 0 (the body sets it). */
 #define each_row(res, k, r) for ((res).row = 0; (r) >= 0 && (res).row < (k); (res).row++)
 
-static int user_from_row(struct ehr_store_backend *b, const struct pg_res *res, struct ehr_user **ret) {
-        _cleanup_(ehr_user_freep) struct ehr_user *u = calloc(1, sizeof *u);
-        if (!u)
-                return -ENOMEM;
-        struct reader rd = { b, res, 0 };
-        u->id = read_int(&rd, 0, "users.id", 1, ID_MAX);
-        u->login = column_strdup(res, 1);
-        u->name = column_strdup(res, 2);
-        u->email = column_strdup(res, 3);
-        u->phone = column_strdup(res, 4);
-        u->role = column_strdup(res, 5);
-        u->created_sec = read_time(&rd, 6, "users.created");
-        u->totp_enrolled = read_bool(&rd, 7, "totp enrolled");
-        u->recovery_left = (unsigned) read_uint(&rd, 8, "recovery codes left", EHR_STORE_COUNT_MAX);
-        u->provider = column_strdup(res, 9);
-        u->sms_2fa_id = column_strdup(res, 10);
-        u->uid = read_int(&rd, 11, "users.uid", -1, UID_MAX);
-        u->gid = read_int(&rd, 12, "users.gid", -1, UID_MAX);
-        u->home = column_strdup(res, 13);
-        u->shell = column_strdup(res, 14);
-        u->locked = read_bool(&rd, 15, "users.locked");
-        if (rd.r < 0)
-                return rd.r;
-        if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id ||
-            !u->home || !u->shell)
-                return -ENOMEM;
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
 /* A statement that returns the new row's id (RETURNING id). */
 static int insert_id(struct ehr_store_backend *b, enum pg_stmt id, const struct bind *bv, size_t n, const char *what,
                      int64_t *ret_id) {
@@ -44,13 +14,7 @@ static int insert_id(struct ehr_store_backend *b, enum pg_stmt id, const struct 
         int r = sql_row_binds(b, id, &res, bv, n);
         if (r < 0)
                 return r == -ENOENT ? -EIO : r;
-        struct reader rd = { b, &res, 0 };
-        int64_t v = read_int(&rd, 0, what, 1, ID_MAX);
-        if (rd.r < 0)
-                return rd.r;
-        if (ret_id)
-                *ret_id = v;
-        return 0;
+        return ehr_row_id(&ROW(b, &res), what, ret_id);
 }
 
 int ehr_pg_user_add(struct ehr_store_backend *b, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id) {
@@ -66,7 +30,7 @@ int ehr_pg_user_put(struct ehr_store_backend *b, const struct ehr_user *u) {
 int ehr_pg_user_get(struct ehr_store_backend *b, const char *login, struct ehr_user **ret) {
         _cleanup_res_ struct pg_res res = {};
         int r = sql_row(b, PG_USER_GET, &res, b_text(login));
-        return r < 0 ? r : user_from_row(b, &res, ret);
+        return r < 0 ? r : ehr_row_user(&ROW(b, &res), ret);
 }
 
 int ehr_pg_user_del(struct ehr_store_backend *b, const char *login) {
@@ -79,7 +43,7 @@ int ehr_pg_user_foreach(struct ehr_store_backend *b, int (*cb)(const struct ehr_
         int k = sql_rows0(b, PG_USER_LIST, &res), r = k;
         each_row(res, k, r) {
                 _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-                r = user_from_row(b, &res, &u);
+                r = ehr_row_user(&ROW(b, &res), &u);
                 if (r >= 0)
                         r = cb(u, userdata);
         }
@@ -129,19 +93,9 @@ static int request_rows(struct ehr_store_backend *b, struct pg_res *res, int k,
                         int (*cb)(const struct ehr_support_request *r, void *userdata), void *userdata, bool one) {
         int r = k;
         each_row(*res, k, r) {
-                struct reader rd = { b, res, 0 };
-                struct ehr_support_request q = {
-                        .id = read_int(&rd, 0, "support_requests.id", 1, ID_MAX),
-                        .for_login = col_text(res, 1),
-                        .by_login = col_text(res, 2),
-                        .approver_login = col_text(res, 3),
-                        .state = col_text(res, 4),
-                        .how = col_text(res, 5),
-                        .note = col_text(res, 6),
-                        .created_sec = read_time(&rd, 7, "support_requests.created"),
-                        .decided_sec = read_time(&rd, 8, "support_requests.decided"),
-                };
-                r = rd.r < 0 ? rd.r : cb(&q, userdata);
+                struct ehr_support_request q;
+                r = ehr_row_request(&ROW(b, res), &q);
+                r = r < 0 ? r : cb(&q, userdata);
         }
         return r < 0 ? r : one && k == 0 ? -ENOENT : 0;
 }
@@ -182,8 +136,8 @@ static int one_int(struct ehr_store_backend *b, enum pg_stmt id, const struct bi
         int r = sql_row_binds(b, id, &res, bv, n);
         if (r < 0)
                 return r == -ENOENT ? -EIO : r;
-        struct reader rd = { b, &res, 0 };
-        int64_t v = read_int(&rd, 0, what, min, max);
+        struct ehr_row rd = ROW(b, &res);
+        int64_t v = ehr_row_int(&rd, 0, what, min, max);
         if (rd.r < 0)
                 return rd.r;
         *ret = v;
@@ -197,7 +151,7 @@ int ehr_pg_id_used(struct ehr_store_backend *b, int64_t id) {
 }
 
 int ehr_pg_id_high(struct ehr_store_backend *b, int64_t *ret_high) {
-        return one_int(b, PG_ID_HIGH, NULL, 0, "uid high-water mark", -1, UID_MAX, ret_high);
+        return one_int(b, PG_ID_HIGH, NULL, 0, "uid high-water mark", -1, EHR_ROW_UID_MAX, ret_high);
 }
 
 int ehr_pg_id_high_raise(struct ehr_store_backend *b, int64_t id) {
@@ -214,8 +168,8 @@ int ehr_pg_password_get(struct ehr_store_backend *b, int64_t user_id, char *ret_
         int r = sql_row(b, PG_PASSWORD_GET, &res, b_int(user_id));
         if (r < 0)
                 return r;
-        struct reader rd = { b, &res, 0 };
-        uint64_t changed = read_time(&rd, 1, "passwords.changed");
+        struct ehr_row rd = ROW(b, &res);
+        uint64_t changed = ehr_row_time(&rd, 1, "passwords.changed");
         if (rd.r < 0)
                 return rd.r;
         const char *hash = col_text(&res, 0);
@@ -235,8 +189,8 @@ int ehr_pg_grace_get(struct ehr_store_backend *b, const char *login, uint64_t *r
         }
         if (r < 0)
                 return r;
-        struct reader rd = { b, &res, 0 };
-        uint64_t used = read_uint(&rd, 0, "grace_logins.used", EHR_STORE_COUNT_MAX);
+        struct ehr_row rd = ROW(b, &res);
+        uint64_t used = ehr_row_uint(&rd, 0, "grace_logins.used", EHR_STORE_COUNT_MAX);
         if (rd.r < 0)
                 return rd.r;
         *ret_used = used;
@@ -262,8 +216,9 @@ int ehr_pg_group_get(struct ehr_store_backend *b, const char *name, int64_t *ret
         int r = sql_row(b, PG_GROUP_GET, &res, b_text(name));
         if (r < 0)
                 return r;
-        struct reader rd = { b, &res, 0 };
-        int64_t id = read_int(&rd, 0, "groups.id", 1, ID_MAX), gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX);
+        struct ehr_row rd = ROW(b, &res);
+        int64_t id = ehr_row_int(&rd, 0, "groups.id", 1, EHR_ROW_ID_MAX);
+        int64_t gid = ehr_row_int(&rd, 1, "groups.gid", 0, EHR_ROW_UID_MAX);
         if (rd.r < 0)
                 return rd.r;
         *ret_id = id;
@@ -280,13 +235,9 @@ int ehr_pg_group_foreach(struct ehr_store_backend *b, int (*cb)(const struct ehr
         _cleanup_res_ struct pg_res res = {};
         int k = sql_rows0(b, PG_GROUP_LIST, &res), r = k;
         each_row(res, k, r) {
-                struct reader rd = { b, &res, 0 };
-                struct ehr_group g = {
-                        .id = read_int(&rd, 0, "groups.id", 1, ID_MAX),
-                        .gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX),
-                        .name = col_text(&res, 2),
-                };
-                r = rd.r < 0 ? rd.r : cb(&g, userdata);
+                struct ehr_group g;
+                r = ehr_row_group(&ROW(b, &res), &g);
+                r = r < 0 ? r : cb(&g, userdata);
         }
         return r < 0 ? r : 0;
 }

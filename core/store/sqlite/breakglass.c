@@ -20,8 +20,8 @@ int ehr_sqlite_break_glass_add(struct ehr_store_backend *s, const struct ehr_bre
         r = sql_row(s, STMT_BG_COUNTS, &st, b_text(use->login), b_u64(lim->user_since_sec), b_u64(lim->user_max));
         if (r < 0)
                 return r;
-        struct reader rd = { s, st, 0 };
-        bool user = read_bool(&rd, 0, "break-glass uses of the user over the limit");
+        struct ehr_row rd = ROW(s, st);
+        bool user = ehr_row_bool(&rd, 0, "break-glass uses of the user over the limit");
         if (rd.r < 0)
                 return rd.r;
         *reterr_limit = user ? EHR_BREAK_GLASS_LIMIT_USER : EHR_BREAK_GLASS_LIMIT_HOST;
@@ -35,20 +35,9 @@ static int use_rows(struct ehr_store_backend *s, sqlite3_stmt *st,
         bool any = false;
         each_row(st, k) {
                 any = true;
-                struct reader rd = { s, st, 0 };
-                struct ehr_break_glass u = {
-                        .id = read_int(&rd, 0, "break_glass.id", 1, ID_MAX),
-                        .login = col_text(st, 1),
-                        .host = col_text(st, 2),
-                        .service = col_text(st, 3),
-                        .source = col_text(st, 4),
-                        .reason = col_text(st, 5),
-                        .time_sec = read_time(&rd, 6, "break_glass.time"),
-                        .reviewed_sec = read_time(&rd, 7, "break_glass.reviewed"),
-                        .reviewer = col_text(st, 8),
-                        .note = col_text(st, 9),
-                };
-                k = rd.r < 0 ? rd.r : cb(&u, userdata);
+                struct ehr_break_glass u;
+                k = ehr_row_break_glass(&ROW(s, st), &u);
+                k = k < 0 ? k : cb(&u, userdata);
         }
         return k == 0 && one && !any ? -ENOENT : k;
 }

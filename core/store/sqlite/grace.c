@@ -12,8 +12,8 @@ int ehr_sqlite_grace_get(struct ehr_store_backend *s, const char *login, uint64_
         }
         if (r < 0)
                 return r;
-        struct reader rd = { s, st, 0 };
-        uint64_t used = read_uint(&rd, 0, "grace_logins.used", EHR_STORE_COUNT_MAX);
+        struct ehr_row rd = ROW(s, st);
+        uint64_t used = ehr_row_uint(&rd, 0, "grace_logins.used", EHR_STORE_COUNT_MAX);
         if (rd.r < 0)
                 return rd.r;
         *ret_used = used;

@@ -11,6 +11,7 @@
 
 #include "load.h"
 #include "store-backend.h"
+#include "store-row.h"
 #include "vfs.h"
 
 enum stmt {
@@ -287,66 +288,10 @@ static inline int changed_or(int r, int none) {
         return r < 0 ? r : r == 0 ? none : 0;
 }
 
-/* Integers come out of the store only through this reader. A row may have been
- * edited by hand: a value outside what the code writes (a negative count, a
- * time after 9999, a text where a number belongs) fails the read with
- * -EOVERFLOW and is named in s->bad_value; it is never wrapped or clamped.
- * The error is sticky, so a row reads as one expression and is checked once:
- *         struct reader rd = { s, st };
- *         f.count = read_uint(&rd, 0, "failures.count", EHR_STORE_COUNT_MAX);
- *         ...
- *         if (rd.r < 0) return rd.r; */
-struct reader {
-        struct ehr_store_backend *s;
-        sqlite3_stmt *st;
-        int r;
-};
-
-#define ID_MAX INT64_MAX
-#define UID_MAX ((int64_t) UINT32_MAX - 1) /* (uid_t) -1 is no uid */
-
-static inline int64_t read_int(struct reader *rd, int col, const char *what, int64_t min, int64_t max) {
-        if (rd->r < 0)
-                return 0;
-        int type = sqlite3_column_type(rd->st, col); /* before any conversion */
-        sqlite3_int64 v = sqlite3_column_int64(rd->st, col);
-        if (type == SQLITE_INTEGER && v >= min && v <= max)
-                return v;
-        if (type == SQLITE_INTEGER)
-                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s = %lld (expected %lld..%lld)", what,
-                         (long long) v, (long long) min, (long long) max);
-        else
-                snprintf(rd->s->bad_value, sizeof rd->s->bad_value, "%s is not an integer", what);
-        rd->r = -EOVERFLOW;
-        return 0;
-}
-
-static inline uint64_t read_uint(struct reader *rd, int col, const char *what, uint64_t max) {
-        return (uint64_t) read_int(rd, col, what, 0, max > INT64_MAX ? INT64_MAX : (int64_t) max);
-}
-
-static inline uint64_t read_time(struct reader *rd, int col, const char *what) {
-        return read_uint(rd, col, what, EHR_STORE_TIME_MAX);
-}
-
-/* A lock's end: a time, or -1 for "until cleared" (UINT64_MAX, see to_i64()). */
-static inline uint64_t read_until(struct reader *rd, int col, const char *what) {
-        int64_t v = read_int(rd, col, what, -1, (int64_t) EHR_STORE_TIME_MAX);
-        return v < 0 ? UINT64_MAX : (uint64_t) v;
-}
-
-static inline bool read_bool(struct reader *rd, int col, const char *what) {
-        return read_int(rd, col, what, 0, 1) != 0;
-}
-
-/* Copy a keyed-hash column; anything but exactly EHR_HASH_BYTES is a damaged row. */
-static inline int column_hash(sqlite3_stmt *st, int col, uint8_t out[EHR_HASH_BYTES]) {
-        const void *h = sqlite3_column_blob(st, col);
-        if (!h || sqlite3_column_bytes(st, col) != (int) EHR_HASH_BYTES)
-                return -EBADMSG;
-        memcpy(out, h, EHR_HASH_BYTES);
-        return 0;
-}
+/* A row read through the neutral, checked reader (store-row.h): ROW(s, st) on
+ * the statement's current row; bad values are named in s->bad_value. */
+extern const struct ehr_row_ops ehr_sqlite_row_ops;
+#define ROW(s, st) ((struct ehr_row) { &ehr_sqlite_row_ops, (st), (s)->bad_value, 0 })
 
 static inline int exec(struct ehr_store_backend *s, const char *sql) {
         return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
@@ -355,11 +300,6 @@ static inline int exec(struct ehr_store_backend *s, const char *sql) {
 static inline const char *col_text(sqlite3_stmt *st, int col) {
         const unsigned char *t = sqlite3_column_text(st, col);
         return t ? (const char *) t : "";
-}
-
-static inline char *column_strdup(sqlite3_stmt *st, int col) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        return strdup(t ? (const char *) t : "");
 }
 
 static inline sqlite3_int64 to_i64(uint64_t v) {

@@ -11,14 +11,7 @@ int ehr_sqlite_reset_token_put(struct ehr_store_backend *s, int64_t user_id, con
 
 /* A row of (user_id, expires), read through the checked reader. */
 static int token_row(struct ehr_store_backend *s, sqlite3_stmt *st, int64_t *ret_user_id, uint64_t *ret_expires_sec) {
-        struct reader rd = { s, st, 0 };
-        int64_t id = read_int(&rd, 0, "reset_tokens.user_id", 1, ID_MAX);
-        uint64_t expires = read_time(&rd, 1, "reset_tokens.expires");
-        if (rd.r < 0)
-                return rd.r;
-        *ret_user_id = id;
-        *ret_expires_sec = expires;
-        return 0;
+        return ehr_row_reset_token(&ROW(s, st), ret_user_id, ret_expires_sec);
 }
 
 int ehr_sqlite_reset_token_find(struct ehr_store_backend *s, const uint8_t hash[EHR_HASH_BYTES], int64_t *ret_user_id,

@@ -6,36 +6,6 @@
 
 /* Users */
 
-static int user_from_row(struct ehr_store_backend *s, sqlite3_stmt *st, struct ehr_user **ret) {
-        _cleanup_(ehr_user_freep) struct ehr_user *u = calloc(1, sizeof *u);
-        if (!u)
-                return -ENOMEM;
-        struct reader rd = { s, st, 0 };
-        u->id = read_int(&rd, 0, "users.id", 1, ID_MAX);
-        u->login = column_strdup(st, 1);
-        u->name = column_strdup(st, 2);
-        u->email = column_strdup(st, 3);
-        u->phone = column_strdup(st, 4);
-        u->role = column_strdup(st, 5);
-        u->created_sec = read_time(&rd, 6, "users.created");
-        u->totp_enrolled = read_bool(&rd, 7, "totp enrolled");
-        u->recovery_left = (unsigned) read_uint(&rd, 8, "recovery codes left", EHR_STORE_COUNT_MAX);
-        u->provider = column_strdup(st, 9);
-        u->sms_2fa_id = column_strdup(st, 10);
-        u->uid = read_int(&rd, 11, "users.uid", -1, UID_MAX);
-        u->gid = read_int(&rd, 12, "users.gid", -1, UID_MAX);
-        u->home = column_strdup(st, 13);
-        u->shell = column_strdup(st, 14);
-        u->locked = read_bool(&rd, 15, "users.locked");
-        if (rd.r < 0)
-                return rd.r;
-        if (!u->login || !u->name || !u->email || !u->phone || !u->role || !u->provider || !u->sms_2fa_id ||
-            !u->home || !u->shell)
-                return -ENOMEM;
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
 int ehr_sqlite_user_add(struct ehr_store_backend *s, const struct ehr_user *u, uint64_t now_sec, int64_t *ret_id) {
         int r = sql_run(s, STMT_USER_ADD, b_text(u->login), b_text(u->name ?: ""), b_text(u->email ?: ""),
                         b_text(u->phone ?: ""), b_text(u->role), b_int((sqlite3_int64) now_sec));
@@ -54,7 +24,7 @@ int ehr_sqlite_user_put(struct ehr_store_backend *s, const struct ehr_user *u) {
 int ehr_sqlite_user_get(struct ehr_store_backend *s, const char *login, struct ehr_user **ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = sql_row(s, STMT_USER_GET, &st, b_text(login));
-        return r < 0 ? r : user_from_row(s, st, ret);
+        return r < 0 ? r : ehr_row_user(&ROW(s, st), ret);
 }
 
 int ehr_sqlite_user_del(struct ehr_store_backend *s, const char *login) {
@@ -67,7 +37,7 @@ int ehr_sqlite_user_foreach(struct ehr_store_backend *s, int (*cb)(const struct 
         int r = sql_prepare_binds(s, STMT_USER_LIST, &st, NULL, 0);
         each_row(st, r) {
                 _cleanup_(ehr_user_freep) struct ehr_user *u = NULL;
-                r = user_from_row(s, st, &u);
+                r = ehr_row_user(&ROW(s, st), &u);
                 if (r >= 0)
                         r = cb(u, userdata);
         }
@@ -130,19 +100,9 @@ static int request_rows(struct ehr_store_backend *s, sqlite3_stmt *st, int (*cb)
         bool any = false;
         each_row(st, k) {
                 any = true;
-                struct reader rd = { s, st, 0 };
-                struct ehr_support_request r = {
-                        .id = read_int(&rd, 0, "support_requests.id", 1, ID_MAX),
-                        .for_login = col_text(st, 1),
-                        .by_login = col_text(st, 2),
-                        .approver_login = col_text(st, 3),
-                        .state = col_text(st, 4),
-                        .how = col_text(st, 5),
-                        .note = col_text(st, 6),
-                        .created_sec = read_time(&rd, 7, "support_requests.created"),
-                        .decided_sec = read_time(&rd, 8, "support_requests.decided"),
-                };
-                k = rd.r < 0 ? rd.r : cb(&r, userdata);
+                struct ehr_support_request r;
+                k = ehr_row_request(&ROW(s, st), &r);
+                k = k < 0 ? k : cb(&r, userdata);
         }
         return k == 0 && one && !any ? -ENOENT : k;
 }
@@ -184,8 +144,8 @@ int ehr_sqlite_id_used(struct ehr_store_backend *s, int64_t id) {
         int r = sql_row(s, STMT_ID_USED, &st, b_int(id));
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
-        struct reader rd = { s, st, 0 };
-        bool used = read_bool(&rd, 0, "id in use");
+        struct ehr_row rd = ROW(s, st);
+        bool used = ehr_row_bool(&rd, 0, "id in use");
         return rd.r < 0 ? rd.r : used;
 }
 
@@ -196,8 +156,8 @@ int ehr_sqlite_id_high(struct ehr_store_backend *s, int64_t *ret_high) {
         int rc = sqlite3_step(st);
         if (rc != SQLITE_ROW)
                 return errno_from_sqlite(rc);
-        struct reader rd = { s, st, 0 };
-        int64_t high = read_int(&rd, 0, "uid high-water mark", -1, UID_MAX);
+        struct ehr_row rd = ROW(s, st);
+        int64_t high = ehr_row_int(&rd, 0, "uid high-water mark", -1, EHR_ROW_UID_MAX);
         if (rd.r < 0)
                 return rd.r;
         *ret_high = high;
@@ -221,8 +181,9 @@ int ehr_sqlite_group_get(struct ehr_store_backend *s, const char *name, int64_t 
         int r = sql_row(s, STMT_GROUP_GET, &st, b_text(name));
         if (r < 0)
                 return r;
-        struct reader rd = { s, st, 0 };
-        int64_t id = read_int(&rd, 0, "groups.id", 1, ID_MAX), gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX);
+        struct ehr_row rd = ROW(s, st);
+        int64_t id = ehr_row_int(&rd, 0, "groups.id", 1, EHR_ROW_ID_MAX);
+        int64_t gid = ehr_row_int(&rd, 1, "groups.gid", 0, EHR_ROW_UID_MAX);
         if (rd.r < 0)
                 return rd.r;
         *ret_id = id;
@@ -239,13 +200,9 @@ int ehr_sqlite_group_foreach(struct ehr_store_backend *s, int (*cb)(const struct
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = sql_prepare_binds(s, STMT_GROUP_LIST, &st, NULL, 0);
         each_row(st, r) {
-                struct reader rd = { s, st, 0 };
-                struct ehr_group g = {
-                        .id = read_int(&rd, 0, "groups.id", 1, ID_MAX),
-                        .gid = read_int(&rd, 1, "groups.gid", 0, UID_MAX),
-                        .name = col_text(st, 2),
-                };
-                r = rd.r < 0 ? rd.r : cb(&g, userdata);
+                struct ehr_group g;
+                r = ehr_row_group(&ROW(s, st), &g);
+                r = r < 0 ? r : cb(&g, userdata);
         }
         return r;
 }
@@ -276,8 +233,8 @@ int ehr_sqlite_password_get(struct ehr_store_backend *s, int64_t user_id, char *
         int r = sql_row(s, STMT_PASSWORD_GET, &st, b_int(user_id));
         if (r < 0)
                 return r;
-        struct reader rd = { s, st, 0 };
-        uint64_t changed = read_time(&rd, 1, "passwords.changed");
+        struct ehr_row rd = ROW(s, st);
+        uint64_t changed = ehr_row_time(&rd, 1, "passwords.changed");
         if (rd.r < 0)
                 return rd.r;
         const char *hash = col_text(st, 0);
