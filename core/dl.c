@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dl.h"
@@ -16,4 +17,29 @@ int ehr_dl_load(const char *soname, const struct ehr_dl_sym *syms, size_t n, voi
                 memcpy((char *) table + syms[i].offset, &f, sizeof f);
         }
         return 0;
+}
+
+int ehr_dl_load_once(struct ehr_dl_lib *lib, const char **ret_why) {
+        if (!__atomic_load_n(&lib->tried, __ATOMIC_ACQUIRE)) {
+                pthread_mutex_lock(&lib->lock);
+                if (!lib->tried) {
+                        int r = ehr_dl_load(lib->soname, lib->syms, lib->n, lib->table);
+                        if (r >= 0 && lib->init && lib->init() < 0)
+                                r = -EIO;
+                        if (r == -ELIBACC)
+                                snprintf(lib->why, sizeof lib->why, "cannot load %s (is %s installed?)", lib->soname,
+                                         lib->package);
+                        else if (r == -ELIBBAD)
+                                snprintf(lib->why, sizeof lib->why, "%s lacks a function this build needs: too old",
+                                         lib->soname);
+                        else if (r < 0)
+                                snprintf(lib->why, sizeof lib->why, "%s failed to initialise", lib->soname);
+                        lib->result = r;
+                        __atomic_store_n(&lib->tried, true, __ATOMIC_RELEASE);
+                }
+                pthread_mutex_unlock(&lib->lock);
+        }
+        if (ret_why && lib->result < 0)
+                *ret_why = lib->why;
+        return lib->result;
 }

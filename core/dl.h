@@ -5,6 +5,9 @@
  * loads pam_ehr2fa.so afresh in every login process, together with every library
  * it needs, and each of these costs more to load than the module itself. */
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ehr_dl_sym {
@@ -17,6 +20,29 @@ struct ehr_dl_sym {
  * entry) and fill the function pointers of table. The library is never closed:
  * its users keep state in it, and a host that loads the module again finds it
  * there. Returns 0, -ELIBACC (cannot be loaded) or -ELIBBAD (a symbol is
- * missing: older than this build needs). Not thread-safe: call under
- * pthread_once(). */
+ * missing: older than this build needs). Not thread-safe: callers go through
+ * ehr_dl_load_once(). */
 int ehr_dl_load(const char *soname, const struct ehr_dl_sym *syms, size_t n, void *table);
+
+/* A library loaded at most once per process, by whichever caller asks first:
+ *         static struct ehr_dl_lib lib = EHR_DL_LIB("libqrencode.so.4", "libqrencode4", syms, &table, NULL);
+ *         int r = ehr_dl_load_once(&lib, &why);
+ * init (may be NULL) runs once after the symbols are found (libsodium's
+ * sodium_init()): a negative return fails the load with -EIO. Returns what the
+ * first load returned, every time; *ret_why (may be NULL) then says why in one
+ * line that names the library and its Debian package. */
+struct ehr_dl_lib {
+        const char *soname, *package;
+        const struct ehr_dl_sym *syms;
+        size_t n;
+        void *table;
+        int (*init)(void);
+        pthread_mutex_t lock;
+        bool tried;
+        int result;
+        char why[128];
+};
+#define EHR_DL_LIB(soname, package, syms, table, init) \
+        { (soname), (package), (syms), sizeof(syms) / sizeof((syms)[0]), (table), (init), PTHREAD_MUTEX_INITIALIZER, \
+          false, -ELIBACC, "" }
+int ehr_dl_load_once(struct ehr_dl_lib *lib, const char **ret_why);

@@ -4,7 +4,6 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,22 +34,15 @@ static struct {
         __typeof__(&crypt_gensalt_ra) crypt_gensalt_ra;
         __typeof__(&crypt_rn) crypt_rn;
 } xcrypt;
-static pthread_once_t xcrypt_once = PTHREAD_ONCE_INIT;
-static int xcrypt_result = -ELIBACC;
-
-static void xcrypt_load_once(void) {
-        static const struct ehr_dl_sym syms[] = {
-                { "crypt_gensalt_ra", offsetof(__typeof__(xcrypt), crypt_gensalt_ra) },
-                { "crypt_rn", offsetof(__typeof__(xcrypt), crypt_rn) },
-        };
-        xcrypt_result = ehr_dl_load(XCRYPT_SONAME, syms, ELEMENTSOF(syms), &xcrypt);
-}
+static const struct ehr_dl_sym xcrypt_syms[] = {
+        { "crypt_gensalt_ra", offsetof(__typeof__(xcrypt), crypt_gensalt_ra) },
+        { "crypt_rn", offsetof(__typeof__(xcrypt), crypt_rn) },
+};
+static struct ehr_dl_lib xcrypt_lib = EHR_DL_LIB(XCRYPT_SONAME, "libcrypt1", xcrypt_syms, &xcrypt, NULL);
 
 /* 0, or -ELIBACC (no libcrypt.so.1: is libcrypt1 installed?) or -ELIBBAD (too old). */
 static int xcrypt_load(void) {
-        if (pthread_once(&xcrypt_once, xcrypt_load_once) != 0)
-                return -EIO;
-        return xcrypt_result;
+        return ehr_dl_load_once(&xcrypt_lib, NULL);
 }
 
 const char *ehr_password_breached_path(const struct ehr_config *c) {

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
-#include <pthread.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,11 @@ static struct {
         void (*free)(QRcode *qrcode);
 } qr_api;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_result = -ELIBACC;
-
-static void load(void) {
-        static const struct ehr_dl_sym syms[] = {
-                { "QRcode_encodeString", offsetof(typeof(qr_api), encode_string) },
-                { "QRcode_free", offsetof(typeof(qr_api), free) },
-        };
-        load_result = ehr_dl_load(QR_SONAME, syms, sizeof syms / sizeof syms[0], &qr_api);
-}
+static const struct ehr_dl_sym syms[] = {
+        { "QRcode_encodeString", offsetof(typeof(qr_api), encode_string) },
+        { "QRcode_free", offsetof(typeof(qr_api), free) },
+};
+static struct ehr_dl_lib lib = EHR_DL_LIB(QR_SONAME, "libqrencode4", syms, &qr_api, NULL);
 
 static bool dark(const QRcode *qr, int x, int y) {
         int w = qr->width;
@@ -59,10 +53,9 @@ static void draw(FILE *f, const QRcode *qr, enum ehr_qr_style style) {
 }
 
 int ehr_qr_render(const char *text, enum ehr_qr_style style, char **ret, size_t *ret_len) {
-        if (pthread_once(&once, load) != 0)
-                return -EIO;
-        if (load_result < 0)
-                return load_result;
+        int r = ehr_dl_load_once(&lib, NULL);
+        if (r < 0)
+                return r;
         errno = 0;
         QRcode *qr = qr_api.encode_string(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
         if (!qr)

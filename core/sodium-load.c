@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #define EHR_SODIUM_LOAD_IMPL 1
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,32 +14,20 @@ static struct {
 #undef EHR_SODIUM_FIELD
 } real;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_result = -ELIBACC;
-
-static void load(void) {
-        static const struct ehr_dl_sym syms[] = {
+static const struct ehr_dl_sym syms[] = {
 #define EHR_SODIUM_SYM(f) { #f, offsetof(__typeof__(real), f) },
-                EHR_SODIUM_FUNCS(EHR_SODIUM_SYM)
+        EHR_SODIUM_FUNCS(EHR_SODIUM_SYM)
 #undef EHR_SODIUM_SYM
-        };
-        load_result = ehr_dl_load(EHR_SODIUM_SONAME, syms, sizeof syms / sizeof syms[0], &real);
-        if (load_result >= 0 && real.sodium_init() < 0)
-                load_result = -EIO;
+};
+
+static int init(void) {
+        return real.sodium_init();
 }
 
+static struct ehr_dl_lib lib = EHR_DL_LIB(EHR_SODIUM_SONAME, "libsodium23", syms, &real, init);
+
 int ehr_sodium_load(const char **ret_why) {
-        if (pthread_once(&once, load) != 0) {
-                *ret_why = "pthread_once failed";
-                return -EIO;
-        }
-        if (load_result == -ELIBACC)
-                *ret_why = "cannot load " EHR_SODIUM_SONAME " (is libsodium23 installed?)";
-        else if (load_result == -ELIBBAD)
-                *ret_why = EHR_SODIUM_SONAME " lacks a function this build needs: too old";
-        else if (load_result < 0)
-                *ret_why = "libsodium failed to initialise";
-        return load_result;
+        return ehr_dl_load_once(&lib, ret_why);
 }
 
 static bool ready(void) {
@@ -134,7 +121,7 @@ void ehr_lazy_sodium_free(void *ptr) {
 }
 
 int ehr_lazy_sodium_init(void) {
-        /* load() ran sodium_init(); once more only for its result (1: already done). */
+        /* The load ran sodium_init(); once more only for its result (1: already done). */
         return ready() ? real.sodium_init() : -1;
 }
 
