@@ -23,8 +23,13 @@ int ehr_dl_load_once(struct ehr_dl_lib *lib, const char **ret_why) {
         if (!__atomic_load_n(&lib->tried, __ATOMIC_ACQUIRE)) {
                 pthread_mutex_lock(&lib->lock);
                 if (!lib->tried) {
+                        void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+                        if (h) {
+                                lib->was_loaded = true;
+                                dlclose(h);
+                        }
                         int r = ehr_dl_load(lib->soname, lib->syms, lib->n, lib->table);
-                        if (r >= 0 && lib->init && lib->init() < 0)
+                        if (r >= 0 && lib->init && lib->init(lib) < 0)
                                 r = -EIO;
                         if (r == -ELIBACC)
                                 snprintf(lib->why, sizeof lib->why, "cannot load %s (is %s installed?)", lib->soname,

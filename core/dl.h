@@ -28,7 +28,9 @@ int ehr_dl_load(const char *soname, const struct ehr_dl_sym *syms, size_t n, voi
  *         static struct ehr_dl_lib lib = EHR_DL_LIB("libqrencode.so.4", "libqrencode4", syms, &table, NULL);
  *         int r = ehr_dl_load_once(&lib, &why);
  * init (may be NULL) runs once after the symbols are found (libsodium's
- * sodium_init()): a negative return fails the load with -EIO. Returns what the
+ * sodium_init()): a negative return fails the load with -EIO. was_loaded says
+ * whether the library was in the process before (linked by the host, or loaded
+ * by another of its modules): its global settings are then the host's, not ours. Returns what the
  * first load returned, every time; *ret_why (may be NULL) then says why in one
  * line that names the library and its Debian package. */
 struct ehr_dl_lib {
@@ -36,13 +38,13 @@ struct ehr_dl_lib {
         const struct ehr_dl_sym *syms;
         size_t n;
         void *table;
-        int (*init)(void);
+        int (*init)(const struct ehr_dl_lib *lib);
         pthread_mutex_t lock;
-        bool tried;
+        bool tried, was_loaded;
         int result;
         char why[128];
 };
 #define EHR_DL_LIB(soname, package, syms, table, init) \
         { (soname), (package), (syms), sizeof(syms) / sizeof((syms)[0]), (table), (init), PTHREAD_MUTEX_INITIALIZER, \
-          false, -ELIBACC, "" }
+          false, false, -ELIBACC, "" }
 int ehr_dl_load_once(struct ehr_dl_lib *lib, const char **ret_why);

@@ -20,7 +20,8 @@ static const struct ehr_dl_sym syms[] = {
 #undef EHR_SODIUM_SYM
 };
 
-static int init(void) {
+static int init(const struct ehr_dl_lib *l) {
+        (void) l;
         return real.sodium_init();
 }
 

@@ -6,7 +6,10 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include <dlfcn.h>
+
 #include "dl.h"
+#include "store/sqlite/load.h"
 #include "test.h"
 
 static struct {
@@ -16,15 +19,22 @@ static struct {
         void (*missing)(void);
 } bad_api;
 
+static struct {
+        void (*free)(void *);
+} qr_api;
+static const struct ehr_dl_sym qr_syms[] = { { "QRcode_free", offsetof(__typeof__(qr_api), free) } };
+
 static const struct ehr_dl_sym libc_syms[] = { { "strlen", offsetof(__typeof__(libc_api), strlen) } };
 static const struct ehr_dl_sym bad_syms[] = { { "ehr2fa_no_such_function", offsetof(__typeof__(bad_api), missing) } };
 
 static int inits;
-static int init_ok(void) {
+static int init_ok(const struct ehr_dl_lib *l) {
+        (void) l;
         __atomic_add_fetch(&inits, 1, __ATOMIC_RELAXED);
         return 0;
 }
-static int init_fails(void) {
+static int init_fails(const struct ehr_dl_lib *l) {
+        (void) l;
         return -1;
 }
 
@@ -73,5 +83,26 @@ int main(void) {
         CHECK(ehr_dl_load_once(&libc_lib, &why) == 0);
         CHECK_STREQ(why, "unchanged");
         CHECK(inits == 1);
+        CHECK(libc_lib.was_loaded); /* linked: the host's */
+
+        /* Not in the process until loaded here: its settings are ours to choose. */
+        static struct ehr_dl_lib qr = EHR_DL_LIB("libqrencode.so.4", "libqrencode4", qr_syms, &qr_api, NULL);
+        static struct ehr_dl_lib qr_again = EHR_DL_LIB("libqrencode.so.4", "libqrencode4", qr_syms, &qr_api, NULL);
+        CHECK(ehr_dl_load_once(&qr, NULL) == 0 && !qr.was_loaded && qr_api.free);
+        CHECK(ehr_dl_load_once(&qr_again, NULL) == 0 && qr_again.was_loaded);
+
+        /* SQLite, first loaded by the store's loader: its memory statistics (a
+         * global mutex on every allocation) are off. */
+        CHECK(ehr_sqlite_load(&why) == 0);
+        sqlite3 *db = NULL;
+        CHECK(sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "CREATE TABLE t(a); INSERT INTO t VALUES (randomblob(4000))", NULL, NULL, NULL) ==
+              SQLITE_OK);
+        void *h = dlopen(EHR_SQLITE_SONAME, RTLD_NOW | RTLD_NOLOAD);
+        sqlite3_int64 (*highwater)(int) = h ? (sqlite3_int64 (*)(int)) dlsym(h, "sqlite3_memory_highwater") : NULL;
+        CHECK(highwater && highwater(0) == 0);
+        sqlite3_close_v2(db);
+        if (h)
+                dlclose(h);
         return test_result();
 }

@@ -26,6 +26,7 @@
         X(changes) \
         X(clear_bindings) \
         X(close_v2) \
+        X(config) \
         X(column_blob) \
         X(column_bytes) \
         X(column_int) \
@@ -75,6 +76,7 @@ int ehr_sqlite_load(const char **ret_why);
 #define sqlite3_changes ehr_sqlite.changes
 #define sqlite3_clear_bindings ehr_sqlite.clear_bindings
 #define sqlite3_close_v2 ehr_sqlite.close_v2
+#define sqlite3_config ehr_sqlite.config
 #define sqlite3_column_blob ehr_sqlite.column_blob
 #define sqlite3_column_bytes ehr_sqlite.column_bytes
 #define sqlite3_column_int ehr_sqlite.column_int
