@@ -7,8 +7,11 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "child.h"
 
@@ -213,4 +216,12 @@ int ehr_child_serve(int in_fd, int out_fd, size_t nf,
         char reply[CHILD_REPLY_MAX];
         int len = snprintf(reply, sizeof reply, "%d %ld\n", r, status < 0 || status > 999 ? 0 : status);
         return write_all(out_fd, reply, (size_t) len) < 0 ? -EIO : 0;
+}
+
+int ehr_child_start(void) {
+        struct rlimit rl = { 0, 0 };
+        (void) setrlimit(RLIMIT_CORE, &rl);
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        (void) close_range(3, ~0U, 0);
+        return chdir("/") < 0 ? negative_errno() : 0;
 }

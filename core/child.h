@@ -44,6 +44,13 @@
 _warn_unused_result_ int ehr_child_call(const char *program, const char *argv0, const char *const *f, size_t n,
                                         uint64_t limit_ms, long *ret_status);
 
+/* What a helper program does first, before it reads its request: no core dump
+ * (it holds credentials, a message, or the store's master key), none of the
+ * caller's descriptors past stdin, stdout and stderr (those the host left
+ * without O_CLOEXEC are not its to keep, or read), and / as its directory (the
+ * caller's may be anywhere, a user's included). Returns 0 or -errno. */
+int ehr_child_start(void);
+
 /* The child's side: read one request of exactly n fields from in_fd (within
  * EHR_CHILD_START_MS), call work(fields, userdata, &status) and write its answer to
  * out_fd. A malformed request is answered -EINVAL without calling work. The

@@ -7,21 +7,14 @@
  * the root-owned system defaults and ehr2fa.conf's mail_* keys alone. It is not
  * setuid and needs no privilege: the caller has already read the credentials. */
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "mail.h"
 
 int main(int argc, char **argv) {
-        struct rlimit rl = { 0, 0 };
         (void) argc, (void) argv;
-        /* It holds the mail server's password: no core dump of it. */
-        (void) setrlimit(RLIMIT_CORE, &rl);
-        (void) prctl(PR_SET_DUMPABLE, 0);
-        /* Descriptors the caller left without O_CLOEXEC are not ours to keep (or read). */
-        (void) close_range(3, ~0U, 0);
-        if (chdir("/") < 0)
+        if (ehr_child_start() < 0)
                 return 1;
         return ehr_mail_child_serve(STDIN_FILENO, STDOUT_FILENO) < 0 ? 1 : 0;
 }

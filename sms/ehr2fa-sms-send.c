@@ -9,14 +9,12 @@
 
 #include <unistd.h>
 
+#include "child.h"
 #include "sms.h"
 
 int main(int argc, char **argv) {
         (void) argc, (void) argv;
-        /* Descriptors the host left without O_CLOEXEC are not ours to keep (or read). */
-        (void) close_range(3, ~0U, 0);
-        /* The caller's working directory may be anywhere, a user's included. */
-        if (chdir("/") < 0)
+        if (ehr_child_start() < 0)
                 return 1;
         return ehr_sms_child_serve(STDIN_FILENO, STDOUT_FILENO) < 0 ? 1 : 0;
 }
