@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Telling the reviewers of break-glass uses: a mail through core/mail.h to the
- * addresses of break_glass_reviewers, its outcome audited either way. */
+ * addresses of break_glass_reviewers, its outcome audited either way; from a
+ * login, in a process of its own (ehr2fa-notify) that outlives it. */
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "breakglass.h"
+#include "child.h"
+#include "field.h"
 #include "mail.h"
 
 #define LIST_SEPARATORS " \t,"
@@ -69,4 +75,115 @@ int ehr_break_glass_notify(struct ehr_store *s, const struct ehr_config *c, int6
         free(n.subject);
         free(n.body);
         return r;
+}
+
+/* --- Telling them after the login has gone on (ehr2fa-notify) --- */
+
+enum { N_CONFIG, N_ID, N_SOURCE, _N_MAX };
+#define NOTICE_SOURCE_MAX 2048U /* "service=... rhost=... tty=..." */
+
+struct lines {
+        char *buf;
+        size_t len, size;
+};
+
+static int add_line(const char *key, const char *value, void *userdata) {
+        struct lines *l = userdata;
+        int n = snprintf(l->buf + l->len, l->size - l->len, "%s=%s\n", key, value);
+        if (n < 0 || (size_t) n >= l->size - l->len)
+                return -E2BIG;
+        l->len += (size_t) n;
+        return 0;
+}
+
+int ehr_break_glass_notify_detached(const struct ehr_config *c, int64_t id, const char *source) {
+        char idbuf[24];
+        _cleanup_free_ char *buf = malloc(EHR_CHILD_REQUEST_MAX);
+        if (!buf)
+                return -ENOMEM;
+        /* The config as this process has it (file and module arguments), as the keys
+         * that differ from the defaults: what ehr2fad is sent too. */
+        struct lines l = { buf, 0, EHR_CHILD_REQUEST_MAX - NOTICE_SOURCE_MAX - 64 };
+        buf[0] = 0;
+        int r = ehr_config_foreach_changed(c, add_line, &l);
+        snprintf(idbuf, sizeof idbuf, "%lld", (long long) id);
+        const char *f[_N_MAX] = { [N_CONFIG] = buf, [N_ID] = idbuf, [N_SOURCE] = source };
+        long status = 0;
+        /* Answered once ehr2fa-notify has forked the process that does the work: the
+         * limit is its start (EHR_CHILD_START_MS), never the mail server's. */
+        if (r >= 0)
+                r = ehr_child_call(c->notifier ?: EHR2FA_NOTIFIER_PATH, "ehr2fa-notify", f, _N_MAX, 0, &status);
+        explicit_bzero(buf, l.len);
+        return r;
+}
+
+/* The config of the request: the changed keys over the defaults (c is initialised). */
+static int config_of(char *lines, struct ehr_config *c) {
+        for (char *save = NULL, *line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        return -EINVAL;
+                *eq = 0;
+                int r = ehr_config_set(c, line, eq + 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void wipe_fields(const char *const *f) {
+        for (size_t i = 0; i < _N_MAX; i++)
+                explicit_bzero((char *) f[i], strlen(f[i]));
+}
+
+/* The grandchild: the login has its answer and has gone on. Opens the store, mails
+ * and audits (ehr_break_glass_notify()), reports the outcome, and exits. */
+__attribute__((noreturn)) static void notify_now(struct ehr_config *c, int64_t id, char *source,
+                                                 const struct ehr_notice_report *report) {
+        char err[256] = "";
+        struct ehr_store *s = NULL;
+        long status = 0;
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                (void) dup2(null, STDIN_FILENO);
+                (void) dup2(null, STDOUT_FILENO);
+        }
+        int r = ehr_store_open_config(c, 0, &s, err, sizeof err);
+        if (r >= 0)
+                r = ehr_break_glass_notify(s, c, id, (uint64_t) time(NULL), source, &status);
+        report->done(id, r, status, s ? NULL : err);
+        ehr_store_free(s);
+        ehr_config_done(c);
+        free(source);
+        _exit(r < 0 ? 1 : 0);
+}
+
+static int serve_notice(const char *const *f, void *userdata, long *ret_status) {
+        struct ehr_config c;
+        uint64_t id = 0;
+        *ret_status = 0;
+        ehr_config_init(&c);
+        int r = ehr_parse_uint(f[N_ID], 1, INT64_MAX, &id);
+        if (r >= 0)
+                r = ehr_text_valid(f[N_SOURCE], NOTICE_SOURCE_MAX) ? 0 : -EINVAL;
+        char *source = r < 0 ? NULL : strdup(f[N_SOURCE]);
+        if (r >= 0 && !source)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = config_of((char *) f[N_CONFIG], &c);
+        wipe_fields(f);
+        pid_t pid = r < 0 ? 0 : fork();
+        if (r < 0 || pid != 0) {
+                /* The answer (0: handed over) ends this process: the login reaps it at once. */
+                if (pid < 0)
+                        r = negative_errno();
+                ehr_config_done(&c);
+                free(source);
+                return r;
+        }
+        notify_now(&c, (int64_t) id, source, userdata);
+}
+
+int ehr_break_glass_notify_serve(int in_fd, int out_fd, const struct ehr_notice_report *report) {
+        return ehr_child_serve(in_fd, out_fd, _N_MAX, serve_notice, (void *) report);
 }

@@ -75,3 +75,19 @@ int ehr_break_glass_mail(struct ehr_store *s, const struct ehr_config *c, const 
 /* Tell the reviewers of use id at once (ehr_break_glass_mail()). */
 int ehr_break_glass_notify(struct ehr_store *s, const struct ehr_config *c, int64_t id, uint64_t now_sec,
                            const char *source, long *ret_smtp_status);
+/* The same from a login that must not wait for a mail server: hand use id to
+ * ehr2fa-notify (notifier in ehr2fa.conf), which forks a process of its own that
+ * opens the store, mails and audits as ehr_break_glass_notify() does, and
+ * answers once it has: within EHR_CHILD_START_MS, whatever the mail server does.
+ * c (the keys that differ from the defaults) and source reach it over a socket.
+ * Returns 0 (handed over) or ehr_child_call()'s errno (-ECHILD: no notifier),
+ * and then nothing was sent: the caller tells them itself. */
+int ehr_break_glass_notify_detached(const struct ehr_config *c, int64_t id, const char *source);
+/* ehr2fa-notify's side: one request on in_fd, its answer on out_fd. The process
+ * that does the work calls report->done() with the use, the outcome of
+ * ehr_break_glass_notify() (0 or -errno), the mail server's last reply code and,
+ * when the store could not be opened, why (else NULL); then it exits. */
+struct ehr_notice_report {
+        void (*done)(int64_t id, int r, long smtp_status, const char *store_err);
+};
+int ehr_break_glass_notify_serve(int in_fd, int out_fd, const struct ehr_notice_report *report);

@@ -56,6 +56,7 @@ static const struct key {
         K(mail_from, KEY_OPT_STRING, 0, 0),
         K(mail_ca_file, KEY_OPT_STRING, 0, 0),
         K(mail_sender, KEY_PATH, 0, 0),
+        K(notifier, KEY_PATH, 0, 0),
         K(mail_connect_timeout_ms, KEY_UINT, 1, 120000),
         K(mail_timeout_ms, KEY_UINT, 1, 120000),
         K(reset_token_ttl, KEY_UINT, 300, 86400),

@@ -79,6 +79,7 @@ struct ehr_config {
         char *mail_from;            /* the sender's address */
         char *mail_ca_file;
         char *mail_sender;          /* the program that sends (ehr2fa-mail-send), an absolute path */
+        char *notifier;             /* tells break-glass reviewers after the login (ehr2fa-notify) */
         uint64_t mail_connect_timeout_ms;
         uint64_t mail_timeout_ms;
 

@@ -267,6 +267,10 @@ int ehr_login_break_glass(struct ehr_login *l, const char *login, const char *ho
                                    ret_id, reterr_until, reterr_limit);
 }
 
+int ehr_login_break_glass_notify_detached(struct ehr_login *l, int64_t id) {
+        return ehr_break_glass_notify_detached(l->q.cfg, id, l->q.source);
+}
+
 int ehr_login_break_glass_notify(struct ehr_login *l, int64_t id, long *ret_smtp_status) {
         int r = ehr_login_open_store(l);
         if (r != 0)

@@ -105,6 +105,10 @@ int ehr_login_local(struct ehr_login *l, struct ehr_store **ret_store, const str
 _warn_unused_result_ int ehr_login_break_glass(struct ehr_login *l, const char *login, const char *host,
                                                const char *service, const char *reason, int64_t *ret_id, uint64_t *reterr_until,
                                                enum ehr_break_glass_limit *reterr_limit);
+/* Tell the reviewers of use id from a process that outlives the login
+ * (ehr_break_glass_notify_detached(): the login does not wait for the mail
+ * server). Returns 0 (handed over) or a negative errno: nothing was sent then. */
+int ehr_login_break_glass_notify_detached(struct ehr_login *l, int64_t id);
 /* Tell the reviewers of use id at once (ehr_break_glass_notify(), in this
  * process: bounded by mail_timeout_ms). Returns 0 or its negative errno. */
 int ehr_login_break_glass_notify(struct ehr_login *l, int64_t id, long *ret_smtp_status);

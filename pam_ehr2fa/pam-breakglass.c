@@ -70,11 +70,18 @@ static void tell_refused(struct pam_ctx *ctx, const char *login, int r, uint64_t
                           (unsigned long long) ctx->cfg.break_glass_reason_min);
 }
 
-/* Mail the reviewers now. Bounded (mail_timeout_ms), and whatever comes of it the
- * login stands: a failure is audited in core and logged here. */
+/* Mail the reviewers. ehr2fa-notify does it in a process of its own, so that the
+ * login never waits for the mail server; when it cannot be started, here and now
+ * (bounded by mail_timeout_ms). Whatever comes of it the login stands: the outcome
+ * is audited in core and logged. */
 static void notify(struct pam_ctx *ctx, const char *login, int64_t id) {
         long status = 0;
-        int r = ehr_login_break_glass_notify(ctx->login, id, &status);
+        int r = ehr_login_break_glass_notify_detached(ctx->login, id);
+        if (r == 0)
+                return; /* ehr2fa-notify logs and audits the outcome */
+        pam_syslog(ctx->pamh, LOG_WARNING, "break-glass use %lld of %s: cannot start the notifier (%s); mailing now",
+                   (long long) id, login, ehr_strerror(r));
+        r = ehr_login_break_glass_notify(ctx->login, id, &status);
         if (r == 0)
                 pam_syslog(ctx->pamh, LOG_INFO, "break-glass use %lld of %s: reviewers notified", (long long) id, login);
         else if (status)

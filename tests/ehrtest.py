@@ -26,6 +26,7 @@ HELPER_TEST = os.path.abspath(os.environ.get("EHR2FA_HELPER_TEST",
                                              os.path.join(os.path.dirname(ADMIN), "ehr2fa-helper-test")))
 NOBODY = 65534
 MAIL_SENDER = os.path.abspath(os.environ.get("EHR2FA_MAIL_SENDER", os.path.join(BUILD, "mail", "ehr2fa-mail-send")))
+NOTIFIER = os.path.abspath(os.environ.get("EHR2FA_NOTIFIER", os.path.join(BUILD, "mail", "ehr2fa-notify")))
 EHR2FAD = os.path.abspath(os.environ.get("EHR2FA_DAEMON", os.path.join(BUILD, "daemon", "ehr2fad")))
 # EHR2FA_TEST_DAEMON=1: every Env runs its own ehr2fad and the module asks it (the
 # same behaviour tests, through the daemon path).
@@ -203,7 +204,8 @@ class SmtpServer:
     def conf(self):
         """The mail settings of ehr2fa.conf for this server: cleartext on loopback, no AUTH."""
         return (f"mail_url = smtp://127.0.0.1:{self.port}\nmail_allow_plain = yes\nmail_from = ehr2fa@example.org\n"
-                f"mail_sender = {MAIL_SENDER}\nmail_connect_timeout_ms = 1000\nmail_timeout_ms = 3000\n")
+                f"mail_sender = {MAIL_SENDER}\nnotifier = {NOTIFIER}\nmail_connect_timeout_ms = 1000\n"
+                "mail_timeout_ms = 3000\n")
 
     def mails(self, n=0, timeout=10):
         """The messages accepted so far (mails()), waiting up to timeout for at least n."""

@@ -48,7 +48,7 @@ done
 [ "$(stat -c %a:%U:%G /usr/libexec/ehr2fa/ehr2fa-helper)" = 4755:root:root ] \
         && ok "ehr2fa-helper setuid root" || bad "ehr2fa-helper is $(stat -c %a:%U:%G /usr/libexec/ehr2fa/ehr2fa-helper)"
 missing=0
-for f in /usr/libexec/ehr2fa/ehr2fa-sms-send /usr/libexec/ehr2fa/ehr2fa-mail-send /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket \
+for f in /usr/libexec/ehr2fa/ehr2fa-sms-send /usr/libexec/ehr2fa/ehr2fa-mail-send /usr/libexec/ehr2fa/ehr2fa-notify /lib/systemd/system/ehr2fad.service /lib/systemd/system/ehr2fad.socket \
                 /usr/lib/tmpfiles.d/ehr2fa.conf /lib/systemd/system/ehr2fa-sync.service /lib/systemd/system/ehr2fa-sync.timer \
                 /usr/share/man/man8/pam_ehr2fa.8.gz /usr/share/man/man8/ehr2fa-admin.8.gz /usr/share/man/man5/ehr2fa.conf.5.gz \
                 /usr/share/man/man8/ehr2fad.8.gz /usr/share/man/man8/libnss_ehr.so.2.8.gz /usr/share/ehr2fa/breached-passwords.txt \
