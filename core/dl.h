@@ -30,9 +30,10 @@ int ehr_dl_load(const char *soname, const struct ehr_dl_sym *syms, size_t n, voi
  * init (may be NULL) runs once after the symbols are found (libsodium's
  * sodium_init()): a negative return fails the load with -EIO. was_loaded says
  * whether the library was in the process before (linked by the host, or loaded
- * by another of its modules): its global settings are then the host's, not ours. Returns what the
- * first load returned, every time; *ret_why (may be NULL) then says why in one
- * line that names the library and its Debian package. */
+ * by another of its modules): its global settings are then the host's, not
+ * ours. Returns what the first load returned, every time; *ret_why (may be
+ * NULL) then says why in one line that names the library and its Debian
+ * package. */
 struct ehr_dl_lib {
         const char *soname, *package;
         const struct ehr_dl_sym *syms;
