@@ -171,6 +171,8 @@ static int serve_notice(const char *const *f, void *userdata, long *ret_status) 
                 r = -ENOMEM;
         if (r >= 0)
                 r = config_of((char *) f[N_CONFIG], &c);
+        if (r < 0 && r != -ENOMEM)
+                r = -EINVAL; /* not what a login sends, whichever field */
         wipe_fields(f);
         pid_t pid = r < 0 ? 0 : fork();
         if (r < 0 || pid != 0) {

@@ -7,6 +7,7 @@ records, and its review with the Break the Glass Review permission."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -381,6 +382,38 @@ class NotifyWithoutNotifier(Notify):
         [n] = self.notices()
         self.assertEqual((n["action"], n["user"]), ("break-glass notification sent", "alice"))
         self.assertAuditIntact()
+
+
+class NotifierRefusesBadRequests(unittest.TestCase):
+    """ehr2fa-notify's request comes from the login over a socket; one that is not
+    what the login sends is answered -EINVAL at once and nothing is forked."""
+
+    def ask(self, *fields):
+        a, b = socket.socketpair()
+        with a:
+            p = subprocess.Popen([ehrtest.NOTIFIER], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
+                                 env={"PATH": "/usr/bin:/bin"}, start_new_session=True)
+            b.close()
+            a.sendall(b"".join(f.encode() + b"\0" for f in fields))
+            a.shutdown(socket.SHUT_WR)
+            a.settimeout(5)
+            answer = a.recv(64)
+            rest = a.recv(64)  # EOF: no process forked off holds the socket
+        self.assertEqual(p.wait(timeout=5), 0)
+        self.assertEqual(rest, b"")
+        return answer
+
+    def test_bad_requests(self):
+        good = ("store_dir=/nonexistent\n", "7", "service=x rhost= tty=")
+        for fields in [good[:2],                                     # a field short
+                       (good[0], "seven", good[2]),                  # not an id
+                       (good[0], "0", good[2]),                      # not an id either
+                       ("store_dir /nonexistent\n", "7", good[2]),   # a config line without =
+                       ("no_such_key=1\n", "7", good[2]),            # a key ehr2fa.conf has not
+                       ("fail_delay_ms=soon\n", "7", good[2]),       # a value the key refuses
+                       (good[0], "7", "service=x\x1b[2J")]:          # a control character
+            with self.subTest(fields=fields):
+                self.assertEqual(self.ask(*fields), b"-22 0\n")
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
