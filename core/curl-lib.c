@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <strings.h>
 
 #include "curl-lib.h"
@@ -17,35 +16,27 @@
 
 struct ehr_curl_lib ehr_curl;
 
-static int load_libcurl(void) {
-        static const struct ehr_dl_sym syms[] = {
+static const struct ehr_dl_sym syms[] = {
 #define SYM(f) { "curl_" #f, offsetof(struct ehr_curl_lib, f) }
-                SYM(global_init), SYM(easy_init),    SYM(easy_setopt), SYM(easy_perform),   SYM(easy_getinfo),
-                SYM(easy_cleanup), SYM(slist_append), SYM(slist_free_all), SYM(url),        SYM(url_set),
-                SYM(url_get),     SYM(url_cleanup),  SYM(free),
+        SYM(global_init), SYM(easy_init),    SYM(easy_setopt), SYM(easy_perform), SYM(easy_getinfo),
+        SYM(easy_cleanup), SYM(slist_append), SYM(slist_free_all), SYM(url),      SYM(url_set),
+        SYM(url_get),     SYM(url_cleanup),  SYM(free),
 #undef SYM
-        };
-        /* -ELIBBAD: older than 7.62 (no URL API), not ours to use. */
-        return ehr_dl_load(LIBCURL_SONAME, syms, ELEMENTSOF(syms), &ehr_curl);
+};
+
+/* libcurl wants curl_global_init() before any other call, once: ehr_dl_load_once()
+ * runs it once per process, even with a libcurl older than 7.84 (not thread-safe
+ * there). */
+static int global_init(const struct ehr_dl_lib *l) {
+        (void) l;
+        return ehr_curl.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_result = -EIO;
+/* -ELIBBAD: older than 7.62 (no URL API), not ours to use. */
+static struct ehr_dl_lib lib = EHR_DL_LIB(LIBCURL_SONAME, "libcurl4", syms, &ehr_curl, global_init);
 
-static void global_init(void) {
-        global_result = load_libcurl();
-        if (global_result < 0)
-                return;
-        CURLcode c = ehr_curl.global_init(CURL_GLOBAL_DEFAULT);
-        global_result = c == CURLE_OK ? 0 : c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-}
-
-/* libcurl wants curl_global_init() before any other call, once; pthread_once() makes
- * that safe even with a libcurl older than 7.84 (not thread-safe there). */
 int ehr_curl_init(void) {
-        if (pthread_once(&global_once, global_init) != 0)
-                return -EIO;
-        return global_result;
+        return ehr_dl_load_once(&lib, NULL);
 }
 
 void ehr_curl_easy_cleanupp(CURL **c) {

@@ -34,8 +34,9 @@ struct ehr_curl_lib {
 /* Filled by ehr_curl_init(); read it only after that returned 0. */
 extern struct ehr_curl_lib ehr_curl;
 
-/* Load libcurl and call curl_global_init() once (pthread_once). Returns 0,
- * -ELIBACC (not installed), -ELIBBAD (older than 7.62), -ENOMEM or -EIO. */
+/* Load libcurl and call curl_global_init() once per process (ehr_dl_load_once()).
+ * Returns 0, -ELIBACC (not installed), -ELIBBAD (older than 7.62) or -EIO (its
+ * initialisation failed). */
 int ehr_curl_init(void);
 
 /* A libcurl result as our errno; os_errno (CURLINFO_OS_ERRNO) tells a refused

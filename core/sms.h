@@ -7,7 +7,7 @@
  * the store, see policy.c); this unit only carries a finished message to the
  * gateway and reports, as a negative errno, what happened. It never logs and
  * never prints the gateway's answer. It is thread-safe: no mutable state but
- * a pthread_once for curl_global_init(). */
+ * the one-time load of libcurl and its curl_global_init() (ehr_dl_load_once()). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,7 +94,7 @@ int ehr_sms_gateway_check(const struct ehr_sms_gateway *g);
  *   -ENOMEM
  *   -EIO           any other libcurl failure
  *
- * Calls curl_global_init(CURL_GLOBAL_DEFAULT) once, under pthread_once(); a program
+ * Calls curl_global_init(CURL_GLOBAL_DEFAULT) once per process (ehr_dl_load_once()); a program
  * that also uses libcurl elsewhere may call it first itself. Never calls
  * curl_global_cleanup() (we live inside a PAM module that may be unloaded and
  * reloaded; libcurl 7.84+ as built on Debian 12 reports CURL_VERSION_THREADSAFE). */
