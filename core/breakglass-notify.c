@@ -77,6 +77,18 @@ int ehr_break_glass_notify(struct ehr_store *s, const struct ehr_config *c, int6
         return r;
 }
 
+void ehr_break_glass_notice_line(char *buf, size_t len, int64_t id, const char *login, int r, long smtp_status,
+                                 const char *why) {
+        int n = snprintf(buf, len, "break-glass use %lld%s%s: ", (long long) id, login ? " of " : "", login ?: "");
+        size_t k = n < 0 ? 0 : (size_t) n < len ? (size_t) n : len;
+        if (r == 0)
+                snprintf(buf + k, len - k, "reviewers notified");
+        else if (smtp_status && !why)
+                snprintf(buf + k, len - k, "reviewers NOT notified: %s (SMTP %ld)", ehr_strerror(r), smtp_status);
+        else
+                snprintf(buf + k, len - k, "reviewers NOT notified: %s", why ?: ehr_strerror(r));
+}
+
 /* --- Telling them after the login has gone on (ehr2fa-notify) --- */
 
 enum { N_CONFIG, N_ID, N_SOURCE, _N_MAX };

@@ -75,6 +75,13 @@ int ehr_break_glass_mail(struct ehr_store *s, const struct ehr_config *c, const 
 /* Tell the reviewers of use id at once (ehr_break_glass_mail()). */
 int ehr_break_glass_notify(struct ehr_store *s, const struct ehr_config *c, int64_t id, uint64_t now_sec,
                            const char *source, long *ret_smtp_status);
+/* The outcome of telling the reviewers of use id (of login, when not NULL), as
+ * one log line into buf: "break-glass use ID of LOGIN: reviewers notified" when
+ * r is 0, else "... reviewers NOT notified: " and why (when not NULL), or r's
+ * text with the server's reply code when there is one. Whoever logs it (the
+ * module, ehr2fa-notify) says the same thing in the same words. */
+void ehr_break_glass_notice_line(char *buf, size_t len, int64_t id, const char *login, int r, long smtp_status,
+                                 const char *why);
 /* The same from a login that must not wait for a mail server: hand use id to
  * ehr2fa-notify (notifier in ehr2fa.conf), which forks a process of its own that
  * opens the store, mails and audits as ehr_break_glass_notify() does, and

@@ -19,16 +19,10 @@
 
 /* The outcome, to syslog (the audit row is core's). */
 static void done(int64_t id, int r, long smtp_status, const char *store_err) {
+        char line[512];
+        ehr_break_glass_notice_line(line, sizeof line, id, NULL, r, smtp_status, store_err);
         openlog("ehr2fa-notify", LOG_PID, LOG_AUTHPRIV);
-        if (r == 0)
-                syslog(LOG_INFO, "break-glass use %lld: reviewers notified", (long long) id);
-        else if (store_err)
-                syslog(LOG_ERR, "break-glass use %lld: reviewers NOT notified: %s", (long long) id, store_err);
-        else if (smtp_status)
-                syslog(LOG_ERR, "break-glass use %lld: reviewers NOT notified: %s (SMTP %ld)", (long long) id,
-                       ehr_strerror(r), smtp_status);
-        else
-                syslog(LOG_ERR, "break-glass use %lld: reviewers NOT notified: %s", (long long) id, ehr_strerror(r));
+        syslog(r == 0 ? LOG_INFO : LOG_ERR, "%s", line);
 }
 
 static const struct ehr_notice_report report = { done };

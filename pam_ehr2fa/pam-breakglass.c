@@ -82,14 +82,9 @@ static void notify(struct pam_ctx *ctx, const char *login, int64_t id) {
         pam_syslog(ctx->pamh, LOG_WARNING, "break-glass use %lld of %s: cannot start the notifier (%s); mailing now",
                    (long long) id, login, ehr_strerror(r));
         r = ehr_login_break_glass_notify(ctx->login, id, &status);
-        if (r == 0)
-                pam_syslog(ctx->pamh, LOG_INFO, "break-glass use %lld of %s: reviewers notified", (long long) id, login);
-        else if (status)
-                pam_syslog(ctx->pamh, LOG_ERR, "break-glass use %lld of %s: reviewers NOT notified: %s (SMTP %ld)",
-                           (long long) id, login, ehr_strerror(r), status);
-        else
-                pam_syslog(ctx->pamh, LOG_ERR, "break-glass use %lld of %s: reviewers NOT notified: %s", (long long) id,
-                           login, ehr_strerror(r));
+        char line[512];
+        ehr_break_glass_notice_line(line, sizeof line, id, login, r, status, NULL);
+        pam_syslog(ctx->pamh, r == 0 ? LOG_INFO : LOG_ERR, "%s", line);
 }
 
 int pam_break_glass(struct pam_ctx *ctx, const char *login) {
