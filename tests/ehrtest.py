@@ -146,6 +146,52 @@ def copy_for_others(dirpath, *paths):
     return copies
 
 
+def helper_processes(program, parent=None, holding=None, timeout=5):
+    """The pids of the running processes of program (an absolute path), waiting up to
+    timeout seconds for at least one; only children of parent, or only those with a
+    descriptor open on a file under the directory holding, when given."""
+    want = os.path.realpath(program)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for d in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{d}/exe") != want:
+                    continue
+                if parent is not None and helper_parent(int(d)) != parent:
+                    continue
+                if holding is not None and not any(t.startswith(holding + "/")
+                                                   for t in helper_state(int(d))["fds"].values()):
+                    continue
+                found.append(int(d))
+            except OSError:
+                pass  # gone, or not ours to read
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def helper_parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def helper_state(pid):
+    """What the helper process pid kept of whoever started it: its core size limits
+    (soft, hard), its directory, its environment, and what each descriptor is."""
+    with open(f"/proc/{pid}/limits") as f:
+        core = next(line.split()[4:6] for line in f if line.startswith("Max core file size"))
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if e)
+    fds = {}
+    for n in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds[int(n)] = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            pass  # closed meanwhile
+    return {"core": core, "cwd": os.readlink(f"/proc/{pid}/cwd"), "env": env, "fds": fds}
+
+
 def sanitizer_preload():
     """Under -Db_sanitize=address the module needs the ASan runtime first in the
     host process (pamtester is not instrumented)."""
@@ -382,11 +428,12 @@ class Env:
             f.write(f"{login}:{password}:{self.service}\n")
 
     def login(self, user, *answers, ops=("authenticate",), now=None, password=PASSWORD, timeout=60, items=(),
-              syscalls=None, env_extra=None):
+              syscalls=None, env_extra=None, pass_fds=()):
         """Run pamtester through pam_wrapper; answers follow the password, one per prompt.
         env_extra: more environment for pamtester (the caller's, as a hostile user sets it).
         syscalls=(NAMES, FILE): run it under strace, which writes those system calls,
-        with the paths of their file descriptors and their buffers whole, to FILE."""
+        with the paths of their file descriptors and their buffers whole, to FILE.
+        pass_fds: descriptors of ours that pamtester inherits (a host's own files)."""
         need("pamtester")
         self._daemon_for_login()
         env = dict(os.environ)
@@ -407,14 +454,16 @@ class Env:
         stdin = "".join(f"{a}\n" for a in (password, *answers))
         with pam_wrapper_lock():
             start = time.monotonic()
-            r = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+            r = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout,
+                               pass_fds=pass_fds)
             r.elapsed = time.monotonic() - start
         return r
 
     def login_interactive(self, user, script, ops=("authenticate",), now=None, password=PASSWORD, timeout=60,
-                          items=(), env_extra=None):
+                          items=(), env_extra=None, pass_fds=()):
         """Like login(), but the answers after the password come from script(write),
-        a function that may wait (for a text message, say) before writing each."""
+        a function that may wait (for a text message, say) before writing each.
+        pass_fds: descriptors of ours that pamtester inherits (a host's own files)."""
         need("pamtester")
         self._daemon_for_login()
         env = dict(os.environ)
@@ -426,14 +475,14 @@ class Env:
         args = ["pamtester", "-v"] + [f"-I{i}" for i in items] + [self.service, user, *ops]
         with pam_wrapper_lock():
             start = time.monotonic()
-            r = self._interactive(args, env, password, script, timeout)
+            r = self._interactive(args, env, password, script, timeout, pass_fds)
             r.elapsed = time.monotonic() - start
         return r
 
     @staticmethod
-    def _interactive(args, env, password, script, timeout):
+    def _interactive(args, env, password, script, timeout, pass_fds=()):
         p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env=env)
+                             text=True, env=env, pass_fds=pass_fds)
 
         def write(line):
             p.stdin.write(line + "\n")

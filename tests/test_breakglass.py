@@ -14,7 +14,8 @@ import time
 import unittest
 
 import ehrtest
-from ehrtest import EnvTestCase, SetuidHelper, SmtpServer, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath
+from ehrtest import EnvTestCase, SetuidHelper, SmtpServer, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath, \
+    helper_processes, helper_state
 
 REASON = "Code blue in bay 4, my phone is dead"
 HOST = os.uname().nodename
@@ -347,6 +348,30 @@ class NotifyHangs(Notify):
         self.assertEqual(n["action"], "break-glass notification failed")
         self.assertIn("not sent:", n["details"])
         self.assertAuditIntact()
+
+
+    def test_notifier_and_its_mail_sender_keep_nothing_of_the_login(self):
+        """ehr2fa-notify (which opens the store) and the mail sender it starts (which holds
+        the mail server's password) dump no core, and keep none of the host's
+        descriptors, environment or directory."""
+        canary = os.path.join(self.env.dir, "host-file")
+        fd = os.open(canary, os.O_RDWR | os.O_CREAT, 0o600)  # inheritable: a host's file not marked close-on-exec
+        try:
+            r = self.emergency(pass_fds=(fd,), env_extra={"EHR2FA_HOST_SECRET": "x"})
+        finally:
+            os.close(fd)
+        self.assertLoginOK(r)
+        # Both wait out the hanging server after the login has gone.
+        [notifier] = helper_processes(ehrtest.NOTIFIER, holding=self.env.store)
+        [sender] = helper_processes(ehrtest.MAIL_SENDER, parent=notifier)
+        for pid in notifier, sender:
+            st = helper_state(pid)
+            self.assertEqual(st["core"], ["0", "0"])
+            self.assertEqual(st["cwd"], "/")
+            self.assertEqual(st["env"], {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
+            self.assertNotIn(canary, st["fds"].values())
+            self.assertEqual(st["fds"][2], "/dev/null")
+        self.assertEqual(len(self.wait_notices(1)), 1)
 
 
 class NotifyDown(Notify):

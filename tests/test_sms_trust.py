@@ -14,7 +14,8 @@ import tempfile
 import time
 import unittest
 
-from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD, store_locked
+from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD, store_locked, helper_processes, \
+    helper_parent, helper_state
 
 GATEWAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sms", "gateway.py")
 PHONE = "+15551234566"
@@ -250,6 +251,37 @@ class SmsGatewayHangs(SmsBase):
         self.assertIn("could not be sent; use your app or a recovery code", out(r))
         self.assertLess(r.elapsed, 2.0 + 1.0 + 0.5)
         self.assertIn("SMS token not sent", [x["action"] for x in self.env.audit("alice")])
+
+
+    def test_sender_keeps_nothing_of_the_login(self):
+        """The sender holds the gateway's credentials: it dumps no core, and keeps none
+        of the host's descriptors, environment or directory."""
+        canary = os.path.join(self.env.dir, "host-file")
+        fd = os.open(canary, os.O_RDWR | os.O_CREAT, 0o600)  # inheritable: a host's file not marked close-on-exec
+        seen = {}
+
+        def script(write):
+            write("sms")
+            # This login's sender, waiting out the hanging gateway: its parent is the host,
+            # which holds the file (so the sender could have inherited it).
+            [pid] = [p for p in helper_processes(SMS_SENDER)
+                     if canary in helper_state(helper_parent(p))["fds"].values()]
+            seen.update(helper_state(pid))
+            write(oath(now=self.t))
+            write("n")
+
+        try:
+            r = self.env.login_interactive("alice", script, now=self.t, pass_fds=(fd,),
+                                           env_extra={"EHR2FA_HOST_SECRET": "x"})
+        finally:
+            os.close(fd)
+        self.assertLoginOK(r)
+        self.assertEqual(seen["core"], ["0", "0"])
+        self.assertEqual(seen["cwd"], "/")
+        self.assertEqual(seen["env"], {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
+        self.assertNotIn(canary, seen["fds"].values())
+        self.assertEqual(seen["fds"][2], "/dev/null")
+        self.assertTrue(seen["fds"][0].startswith("socket:") and seen["fds"][0] == seen["fds"][1], seen["fds"])
 
 
 class SmsGateway500(SmsBase):
