@@ -171,6 +171,29 @@ def helper_processes(program, parent=None, holding=None, timeout=5):
         time.sleep(0.02)
 
 
+def helper_connected(pid, port, timeout=5):
+    """Wait up to timeout seconds for process pid to hold a TCP connection to port on
+    loopback: a helper only connects once it has started (its limits, directory and
+    descriptors are then its own). False if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        peers = set()
+        for table in "/proc/net/tcp", "/proc/net/tcp6":
+            try:
+                with open(table) as f:
+                    for line in f.readlines()[1:]:
+                        cols = line.split()
+                        if int(cols[2].rsplit(":", 1)[1], 16) == port:
+                            peers.add(f"socket:[{cols[9]}]")
+            except OSError:
+                pass  # no IPv6
+        if peers & set(helper_state(pid)["fds"].values()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
 def helper_parent(pid):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])

@@ -15,7 +15,7 @@ import unittest
 
 import ehrtest
 from ehrtest import EnvTestCase, SetuidHelper, SmtpServer, MODULE, MODULE_TESTCLOCK, NOBODY, PAM_MATRIX, PASSWORD, oath, \
-    helper_processes, helper_state
+    helper_connected, helper_processes, helper_state
 
 REASON = "Code blue in bay 4, my phone is dead"
 HOST = os.uname().nodename
@@ -364,6 +364,8 @@ class NotifyHangs(Notify):
         # Both wait out the hanging server after the login has gone.
         [notifier] = helper_processes(ehrtest.NOTIFIER, holding=self.env.store)
         [sender] = helper_processes(ehrtest.MAIL_SENDER, parent=notifier)
+        # Read the sender once it has reached the server, not between its exec and its start.
+        self.assertTrue(helper_connected(sender, self.smtp.port), "the mail sender never reached the server")
         for pid in notifier, sender:
             st = helper_state(pid)
             self.assertEqual(st["core"], ["0", "0"])

@@ -15,7 +15,7 @@ import time
 import unittest
 
 from ehrtest import EnvTestCase, Env, oath, PASSWORD, SMS_SENDER, BUILD, store_locked, helper_processes, \
-    helper_parent, helper_state
+    helper_connected, helper_parent, helper_state
 
 GATEWAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sms", "gateway.py")
 PHONE = "+15551234566"
@@ -266,6 +266,8 @@ class SmsGatewayHangs(SmsBase):
             # which holds the file (so the sender could have inherited it).
             [pid] = [p for p in helper_processes(SMS_SENDER)
                      if canary in helper_state(helper_parent(p))["fds"].values()]
+            # Read it once it has reached the gateway, not between its exec and its start.
+            self.assertTrue(helper_connected(pid, self.gw.port), "the sender never reached the gateway")
             seen.update(helper_state(pid))
             write(oath(now=self.t))
             write("n")
