@@ -597,3 +597,13 @@ class EnvTestCase(unittest.TestCase):
 
     def assertLoginFails(self, r):
         self.assertNotEqual(r.returncode, 0, f"login succeeded:\n{r.stdout}\n{r.stderr}")
+
+    def assertKeptNothingOfTheHost(self, state, host_file):
+        """A helper program's state (helper_state()) after ehr_child_start(): no core dump,
+        / as its directory, only the environment we give it, stderr on /dev/null, and not
+        host_file, which the host held open without close-on-exec."""
+        self.assertEqual(state["core"], ["0", "0"])
+        self.assertEqual(state["cwd"], "/")
+        self.assertEqual(state["env"], {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
+        self.assertNotIn(host_file, state["fds"].values())
+        self.assertEqual(state["fds"][2], "/dev/null")
